@@ -1,0 +1,41 @@
+"""The one record every benchmark format is loaded into."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Example:
+    """One question with its gold SQL.
+
+    `id` is stable within a benchmark split (e.g. ``spider/dev/17`` or BIRD's ``question_id``);
+    `difficulty` is the benchmark's own label where it has one (BIRD), else None;
+    `source` names the benchmark format the example came from (``spider``, ``bird``, ...).
+    """
+
+    id: str
+    db_id: str
+    question: str
+    sql: str
+    evidence: str = ""
+    difficulty: str | None = None
+    source: str = "spider"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A loaded split: its examples and where each database file lives."""
+
+    name: str  # format name: spider, spider-syn, spider-dk, spider-realistic, bird, demo
+    split: str
+    examples: list[Example]
+    database_dir: Path  # holds <db_id>/<db_id>.sqlite
+    tables_json: Path | None = None
+
+    def db_path(self, db_id: str) -> Path:
+        return self.database_dir / db_id / f"{db_id}.sqlite"

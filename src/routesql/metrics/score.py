@@ -1,0 +1,75 @@
+"""Execution accuracy of a prediction list over a benchmark split, as a JSON-ready report."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from routesql.bench.example import Benchmark
+from routesql.db.execute import DEFAULT_ROW_CAP, DEFAULT_TIMEOUT_S
+from routesql.metrics.matcher import MatchJob, MatchOutcome, match_many
+from routesql.sqlkit.hardness import spider_hardness
+
+log = logging.getLogger(__name__)
+
+HARDNESS_LEVELS = ("easy", "medium", "hard", "extra")
+
+
+def example_hardness(sql: str) -> str:
+    """Spider hardness of a gold query, or "unknown" when it cannot be parsed."""
+    try:
+        return spider_hardness(sql)
+    except ValueError:
+        return "unknown"
+
+
+def score_predictions(bench: Benchmark, predictions: list[str], semantics: str = "spider",
+                      workers: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S,
+                      row_cap: int = DEFAULT_ROW_CAP, keep_distinct: bool = False,
+                      progress: bool = True) -> dict:
+    """Score `predictions` (aligned with `bench.examples`) and return the report.
+
+    Examples whose database is missing (or whose gold query fails) get ``exec_match: None`` and
+    count as unscorable, with a warning; they are neither errors nor zeros.
+    """
+    if len(predictions) != len(bench.examples):
+        raise ValueError(f"{len(predictions)} predictions for {len(bench.examples)} examples")
+    jobs = [MatchJob(bench.db_path(ex.db_id), ex.sql, pred) for ex, pred in zip(bench.examples, predictions)]
+    outcomes = match_many(jobs, semantics=semantics, workers=workers, timeout_s=timeout_s,
+                          row_cap=row_cap, keep_distinct=keep_distinct, progress=progress,
+                          description=f"scoring {bench.name}/{bench.split}")
+    hardness = [example_hardness(ex.sql) for ex in bench.examples]
+    return build_report(bench, outcomes, hardness)
+
+
+def build_report(bench: Benchmark, outcomes: list[MatchOutcome], hardness: list[str]) -> dict:
+    examples = [
+        {"index": i, "db_id": ex.db_id, "hardness": level, "exec_match": outcome.exec_match,
+         "error": outcome.error, "error_kind": outcome.error_kind}
+        for i, (ex, outcome, level) in enumerate(zip(bench.examples, outcomes, hardness))
+    ]
+    unscorable = [e for e in examples if e["exec_match"] is None]
+    if unscorable:
+        missing = sorted({e["db_id"] for e in unscorable})
+        log.warning("%d examples cannot be scored (databases or gold queries: %s)",
+                    len(unscorable), ", ".join(missing))
+    return {"summary": summarize(examples), "examples": examples}
+
+
+def summarize(examples: list[dict]) -> dict:
+    scored = [e for e in examples if e["exec_match"] is not None]
+    by_level: dict[str, list[bool]] = defaultdict(list)
+    for e in scored:
+        by_level[e["hardness"]].append(bool(e["exec_match"]))
+    levels = [lvl for lvl in HARDNESS_LEVELS if lvl in by_level] + sorted(set(by_level) - set(HARDNESS_LEVELS))
+    return {
+        "ex": _share(sum(bool(e["exec_match"]) for e in scored), len(scored)),
+        "n_scored": len(scored),
+        "n_unscorable": len(examples) - len(scored),
+        "by_hardness": {lvl: {"ex": _share(sum(by_level[lvl]), len(by_level[lvl])), "n": len(by_level[lvl])}
+                        for lvl in levels},
+    }
+
+
+def _share(hits: int, total: int) -> float:
+    return hits / total if total else 0.0

@@ -1,0 +1,310 @@
+"""Benchmark loaders: the real Spider and Spider-Syn folders, and small fixture folders built in
+tmp_path in the exact Spider-DK, Spider-Realistic and BIRD formats."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from routesql.bench.loaders import detect_format, load_benchmark, missing_databases
+from routesql.errors import InputError
+
+
+@pytest.fixture
+def benchmarks() -> Path:
+    root = os.environ.get("ROUTESQL_BENCHMARKS")
+    if not root:
+        pytest.skip("ROUTESQL_BENCHMARKS is unset: it names the folder holding spider/, spider_syn/")
+    return Path(root)
+
+
+# --- fixture folders -------------------------------------------------------------------------
+
+
+def write_json(path: Path, data: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    return path
+
+
+def make_db(database_dir: Path, db_id: str) -> Path:
+    """A real one-table SQLite database at <database_dir>/<db_id>/<db_id>.sqlite."""
+    path = database_dir / db_id / f"{db_id}.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE singer (singer_id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO singer VALUES (1, 'Ann'), (2, 'Bo')")
+    conn.close()
+    return path
+
+
+def spider_record(db_id: str, question: str) -> dict:
+    return {"db_id": db_id, "question": question, "query": "SELECT count(*) FROM singer"}
+
+
+def make_spider(root: Path, dev: list[dict], dbs: tuple[str, ...] = ("music",)) -> Path:
+    write_json(root / "dev.json", dev)
+    write_json(root / "tables.json", [{"db_id": db} for db in dbs])
+    for db_id in dbs:
+        make_db(root / "database", db_id)
+    return root
+
+
+def make_dk(root: Path) -> Path:
+    records = [spider_record("music", "How many singers?"), spider_record("music", "Count them")]
+    write_json(root / "Spider-DK.json", records)
+    write_json(root / "tables.json", [{"db_id": "music"}])
+    make_db(root / "database", "music")
+    return root
+
+
+def make_bird(root: Path) -> Path:
+    dev = [
+        {
+            "question_id": 7,
+            "db_id": "shop",
+            "question": "How many singers are there?",
+            "evidence": "singer refers to singer table",
+            "SQL": "SELECT COUNT(*) FROM singer",
+            "difficulty": "simple",
+        },
+        {
+            "question_id": 9,
+            "db_id": "shop",
+            "question": "Names?",
+            "evidence": "",
+            "SQL": "SELECT name FROM singer",
+            "difficulty": "moderate",
+        },
+    ]
+    write_json(root / "dev.json", dev)
+    write_json(root / "dev_tables.json", [{"db_id": "shop"}])
+    make_db(root / "dev_databases", "shop")
+    # BIRD's train.json has no question_id and no difficulty.
+    train = [{"db_id": "shop", "question": "Q?", "evidence": "e", "SQL": "SELECT 1"}]
+    write_json(root / "train.json", train)
+    write_json(root / "train_tables.json", [{"db_id": "shop"}])
+    make_db(root / "train_databases", "shop")
+    return root
+
+
+# --- real data -------------------------------------------------------------------------------
+
+
+@pytest.mark.benchmarks
+@pytest.mark.parametrize(
+    ("split", "count", "missing"),
+    [("dev", 1034, {"wta_1"}), ("train", 7000, {"baseball_1", "soccer_1"})],
+)
+def test_real_spider(benchmarks: Path, split: str, count: int, missing: set[str]) -> None:
+    root = benchmarks / "spider"
+    assert detect_format(root) == "spider"
+    bench = load_benchmark(root, split)
+    assert (bench.name, bench.split, len(bench.examples)) == ("spider", split, count)
+    assert bench.examples[0].id == f"spider/{split}/0"
+    assert {e.source for e in bench.examples} == {"spider"}
+    assert bench.tables_json == root / "tables.json"
+    assert missing_databases(bench) == missing
+
+
+@pytest.mark.benchmarks
+def test_real_spider_dev_first_example(benchmarks: Path) -> None:
+    first = load_benchmark(benchmarks / "spider", "dev").examples[0]
+    assert (first.db_id, first.question, first.sql) == (
+        "concert_singer",
+        "How many singers do we have?",
+        "SELECT count(*) FROM singer",
+    )
+
+
+@pytest.mark.benchmarks
+@pytest.mark.parametrize(("split", "count"), [("dev", 1034), ("train", 7000)])
+def test_real_spider_syn(benchmarks: Path, split: str, count: int) -> None:
+    root = benchmarks / "spider_syn"
+    assert detect_format(root) == "spider-syn"
+    bench = load_benchmark(root, split)  # databases from the sibling ../spider
+    assert (bench.name, len(bench.examples)) == ("spider-syn", count)
+    assert bench.database_dir == benchmarks / "spider" / "database"
+    records = json.loads((root / f"{'dev' if split == 'dev' else 'train_spider'}.json").read_text())
+    assert [e.question for e in bench.examples] == [r["SpiderSynQuestion"] for r in records]
+    assert bench.examples[0].id == f"spider-syn/{split}/0"
+
+
+@pytest.mark.benchmarks
+def test_real_spider_syn_missing_databases(benchmarks: Path) -> None:
+    bench = load_benchmark(benchmarks / "spider_syn", "dev")
+    assert missing_databases(bench) == {"wta_1"}
+
+
+# --- fixture formats -------------------------------------------------------------------------
+
+
+def test_spider_dk(tmp_path: Path) -> None:
+    root = make_dk(tmp_path / "spider-dk")
+    assert detect_format(root) == "spider-dk"
+    bench = load_benchmark(root, "dev")
+    assert [e.id for e in bench.examples] == ["spider-dk/dev/0", "spider-dk/dev/1"]
+    assert bench.examples[1].question == "Count them"
+    assert bench.database_dir == root / "database"
+    assert bench.tables_json == root / "tables.json"
+    assert missing_databases(bench) == set()
+
+
+@pytest.mark.parametrize("explicit_spider_root", [False, True])
+def test_spider_realistic(tmp_path: Path, explicit_spider_root: bool) -> None:
+    # With the explicit root, the Spider folder is not the sibling, so only spider_root finds it.
+    spider = make_spider(tmp_path / ("elsewhere" if explicit_spider_root else "spider"), [])
+    root = tmp_path / "spider-realistic"
+    write_json(root / "spider-realistic.json", [spider_record("music", "How many artists?")])
+    assert detect_format(root) == "spider-realistic"
+    bench = load_benchmark(root, "dev", spider_root=spider if explicit_spider_root else None)
+    assert [(e.id, e.question) for e in bench.examples] == [
+        ("spider-realistic/dev/0", "How many artists?")
+    ]
+    assert bench.database_dir == spider / "database"
+    assert missing_databases(bench) == set()
+
+
+@pytest.mark.parametrize(
+    ("split", "expected"),
+    [
+        (
+            "dev",
+            [
+                ("bird/dev/7", "singer refers to singer table", "simple"),
+                ("bird/dev/9", "", "moderate"),
+            ],
+        ),
+        ("train", [("bird/train/0", "e", None)]),
+    ],
+)
+def test_bird(tmp_path: Path, split: str, expected: list[tuple]) -> None:
+    root = make_bird(tmp_path / "bird")
+    assert detect_format(root) == "bird"
+    bench = load_benchmark(root, split)
+    assert [(e.id, e.evidence, e.difficulty) for e in bench.examples] == expected
+    assert {e.source for e in bench.examples} == {"bird"}
+    assert bench.database_dir == root / f"{split}_databases"
+    assert bench.tables_json == root / f"{split}_tables.json"
+    assert missing_databases(bench) == set()
+
+
+def test_demo_is_spider_format(tmp_path: Path) -> None:
+    root = make_spider(tmp_path / "demo", [spider_record("music", "Q")])
+    assert detect_format(root) == "spider"
+    bench = load_benchmark(root, "dev", fmt="demo")
+    assert (bench.name, bench.examples[0].id, bench.examples[0].source) == (
+        "demo",
+        "demo/dev/0",
+        "demo",
+    )
+
+
+@pytest.mark.parametrize(
+    ("files", "expected_question"),
+    [
+        ({"train_spider_min.json": "minimal"}, "minimal"),
+        ({"train_spider_min.json": "minimal", "train_spider.json": "full"}, "full"),
+    ],
+)
+def test_spider_train_prefers_full_file(
+    tmp_path: Path, files: dict[str, str], expected_question: str
+) -> None:
+    root = make_spider(tmp_path / "spider", [])
+    for name, question in files.items():
+        write_json(root / name, [spider_record("music", question)])
+    assert load_benchmark(root, "train").examples[0].question == expected_question
+
+
+def test_missing_databases_do_not_fail_loading(tmp_path: Path) -> None:
+    records = [spider_record(db, "Q") for db in ("music", "no_sqlite", "no_folder")]
+    root = make_spider(tmp_path / "spider", records)
+    (root / "database" / "no_sqlite").mkdir()  # folder present, .sqlite file absent
+    bench = load_benchmark(root, "dev")
+    assert len(bench.examples) == 3
+    assert missing_databases(bench) == {"no_sqlite", "no_folder"}
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+def _spider_dev_bytes(raw: bytes) -> Callable[[Path], Path]:
+    def build(root: Path) -> Path:
+        make_spider(root, [])
+        (root / "dev.json").write_bytes(raw)
+        return root
+
+    return build
+
+
+def _spider_dev(records: object) -> Callable[[Path], Path]:
+    return _spider_dev_bytes(json.dumps(records).encode())
+
+
+def _only(name: str, content: object) -> Callable[[Path], Path]:
+    def build(root: Path) -> Path:
+        write_json(root / name, content)
+        return root
+
+    return build
+
+
+def _bird_without_sql(root: Path) -> Path:
+    make_bird(root)
+    records = json.loads((root / "dev.json").read_text())
+    del records[1]["SQL"]
+    write_json(root / "dev.json", records)
+    return root
+
+
+GOOD = spider_record("music", "Q")
+
+ERROR_CASES = [
+    # (id, build the folder, split, fmt, words the one-line message must hold)
+    ("folder missing", lambda root: root, "dev", None, ["bench", "folder not found"]),
+    ("empty folder", lambda root: (root.mkdir(), root)[1], "dev", None,
+     ["no benchmark files found", "dev.json", "Spider-DK.json", "dev_tables.json"]),
+    ("malformed json", _spider_dev_bytes(b'[\n {"db_id": "music",,}\n]'), "dev", "spider",
+     ["dev.json", "malformed JSON", "line 2 column"]),
+    ("missing key", _spider_dev([GOOD, {"db_id": "music", "question": "Q"}]), "dev", None,
+     ["dev.json", "record 1", "'query'"]),
+    ("wrong type", _spider_dev([{**GOOD, "question": 3}]), "dev", None,
+     ["dev.json", "record 0", "'question'", "must be a string"]),
+    ("non-utf8", _spider_dev_bytes(b'[{"db_id": "m\xe9"}]'), "dev", "spider",
+     ["dev.json", "not valid UTF-8", "0xe9"]),
+    ("not a list", _spider_dev({"db_id": "music"}), "dev", None,
+     ["dev.json", "expected a JSON list"]),
+    ("record not object", _spider_dev([GOOD, "text"]), "dev", None,
+     ["dev.json", "record 1", "expected an object"]),
+    ("split file missing", _only("train_spider_min.json", [GOOD]), "dev", "spider",
+     ["dev.json", "file not found"]),
+    ("bird missing SQL", _bird_without_sql, "dev", None, ["dev.json", "record 1", "'SQL'"]),
+    ("dk has no train", make_dk, "train", None, ["bench", "only a dev split"]),
+    ("syn without spider",
+     _only("dev.json", [{"db_id": "m", "SpiderSynQuestion": "Q", "query": "S"}]), "dev", None,
+     ["bench", "spider_root"]),
+    ("unknown split", make_dk, "test", None, ["split", "'test'"]),
+    ("unknown format", make_dk, "dev", "wikisql", ["format", "'wikisql'"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("build", "split", "fmt", "words"),
+    [row[1:] for row in ERROR_CASES],
+    ids=[row[0] for row in ERROR_CASES],
+)
+def test_errors_name_the_file_and_problem(
+    tmp_path: Path, build: Callable[[Path], Path], split: str, fmt: str | None, words: list[str]
+) -> None:
+    root = build(tmp_path / "bench")
+    with pytest.raises(InputError) as caught:
+        load_benchmark(root, split, fmt=fmt)
+    message = str(caught.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message

@@ -1,0 +1,48 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from routesql.config import Params, load_params
+from routesql.errors import InputError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_params_yaml_matches_the_code() -> None:
+    params = load_params(REPO / "params.yaml")
+    assert params.data.benchmark == "demo"
+    # every key in the file is a field of the model: dump → reload round-trips
+    shipped = yaml.safe_load((REPO / "params.yaml").read_text())
+    dumped = params.model_dump(by_alias=True)
+    for section, values in shipped.items():
+        if isinstance(values, dict):
+            assert set(values) <= set(dumped[section]), section
+
+
+def test_missing_file_gives_defaults(tmp_path: Path) -> None:
+    assert load_params(tmp_path / "params.yaml") == Params()
+
+
+# (yaml text, words the one-line error must contain)
+BAD_PARAMS = [
+    ("data:\n  benchmrk: demo\n", ["params.yaml", "data.benchmrk", "unknown key"]),
+    ("colour: blue\n", ["colour", "unknown key"]),
+    ("execution:\n  timeout_s: soon\n", ["execution.timeout_s", "soon"]),
+    ("execution:\n  workers: 0\n", ["execution.workers"]),
+    ("scoring:\n  semantics: sparql\n", ["scoring.semantics"]),
+    ("data: [1, 2\n", ["params.yaml", "not valid YAML", "line"]),
+    ("- a\n- b\n", ["expected a mapping"]),
+]
+
+
+@pytest.mark.parametrize(("text", "words"), BAD_PARAMS)
+def test_bad_params_name_the_key(tmp_path: Path, text: str, words: list[str]) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError) as caught:
+        load_params(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message
