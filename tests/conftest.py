@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 from pathlib import Path
 
 import pytest
+
+from support import PETS_SCRIPT, make_sqlite
 
 
 def _benchmarks_root() -> Path | None:
@@ -35,24 +36,6 @@ def peers_dir(benchmarks_dir: Path) -> Path:
     if not peers.is_dir():
         pytest.skip(f"no peers folder beside {benchmarks_dir}")
     return peers
-
-
-def make_sqlite(path: Path, script: str) -> Path:
-    """A real SQLite file built from an SQL script (tests only; the product never writes databases)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path)
-    conn.executescript(script)
-    conn.commit()
-    conn.close()
-    return path
-
-
-PETS_SCRIPT = """
-CREATE TABLE owner (id INTEGER PRIMARY KEY, name TEXT, city TEXT);
-CREATE TABLE pet (id INTEGER PRIMARY KEY, owner_id INTEGER REFERENCES owner(id), kind TEXT, age REAL);
-INSERT INTO owner VALUES (1, 'Ann', 'Lyon'), (2, 'Bob', 'Oslo'), (3, 'Cid', 'Lyon');
-INSERT INTO pet VALUES (1, 1, 'cat', 3), (2, 1, 'dog', 5), (3, 2, 'cat', 1), (4, 3, 'fish', 0.5);
-"""
 
 
 @pytest.fixture()
