@@ -129,3 +129,31 @@ def data(
     for split, cell in summary["splits"].items():
         typer.echo(f"{split}: {cell['n_examples']} examples, {cell['n_executed']} gold queries execute, "
                    f"{len(cell['failures'])} fail, {cell['n_missing_database']} without a database")
+
+
+@app.command()
+@one_line_errors
+def synthesize(
+    params: Annotated[Path, typer.Option(help="The pipeline's params file.")] = Path("params.yaml"),
+    data: Annotated[Optional[Path], typer.Option(help="Benchmark folder; default: the one params.yaml names.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output folder; default: synthesize.out from params.")] = None,
+    tokenizer: Annotated[Optional[Path], typer.Option(help="Count tokens with this tokenizer (a model folder).")] = None,
+) -> None:
+    """The `synthesize` stage: TS / SL / NC / CW / LR-SQL slice records and SENSE data from the train split."""
+    import dataclasses
+
+    from routesql.bench.prepare import benchmark_root
+    from routesql.config import load_params
+    from routesql.synth.stage import run_synthesize, settings_from_params
+
+    loaded = load_params(params)
+    settings = settings_from_params(loaded)
+    if tokenizer is not None:
+        settings = dataclasses.replace(settings, tokenizer_path=str(tokenizer))
+    root = data if data is not None else benchmark_root(loaded)
+    target = out if out is not None else Path(loaded.synthesize.out)
+    manifest = run_synthesize(root, target, settings, loaded.data.format if data is None else None)
+    typer.echo(f"{manifest['n_records']} records from {manifest['n_examples']} examples in "
+               f"{manifest['seconds']:.1f} s → {target}")
+    for task, count in manifest["records_per_task"].items():
+        typer.echo(f"  {task:<17} {count}")

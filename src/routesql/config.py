@@ -38,6 +38,27 @@ class ScoringSettings(Section):
     keep_distinct: bool = False
 
 
+class StrongSynthesisSettings(Section):
+    per_db: int = Field(20, ge=0, description="new (question, SQL) pairs per training database; 0 = off")
+    endpoint: str | None = Field(None, description="OpenAI-compatible base URL that writes the questions")
+
+
+class WeakSamplingSettings(Section):
+    enabled: bool = False
+    samples: int = Field(4, ge=1)
+    temperature: float = Field(0.8, ge=0)
+
+
+class SynthesizeSettings(Section):
+    out: str = "data/synth"
+    slice_token_budget: int = Field(512, gt=0)
+    noise_per_example: int = Field(2, ge=0)
+    correct_share: float = Field(0.25, ge=0, le=1)
+    continuation_per_example: int = Field(1, ge=0)
+    strong: StrongSynthesisSettings = StrongSynthesisSettings()
+    weak: WeakSamplingSettings = WeakSamplingSettings()
+
+
 class TrackingSettings(Section):
     uri: str = "sqlite:///mlflow.db"
     experiment: str = "routesql"
@@ -49,6 +70,7 @@ class Params(Section):
     schema_: SchemaSettings = Field(SchemaSettings(), alias="schema")
     execution: ExecutionSettings = ExecutionSettings()
     scoring: ScoringSettings = ScoringSettings()
+    synthesize: SynthesizeSettings = SynthesizeSettings()
     tracking: TrackingSettings = TrackingSettings()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -1,0 +1,204 @@
+"""The `synthesize` stage: a benchmark's training split → ROUTE / LR-SQL / SENSE training files.
+
+Outputs (under `out_dir`): `sft.jsonl` (every SFT record), `preferences.jsonl` (SENSE pairs, empty
+without a weak model) and `manifest.json` (a DVC metrics file: counts per task and corruption
+type, kept/dropped with reasons, token-length percentiles, time). The data files are
+byte-identical for the same seed and inputs; only the manifest's `seconds` varies.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from tqdm import tqdm
+
+from routesql.atomic import write_json_atomic, write_jsonl_atomic
+from routesql.bench.example import Benchmark, Example
+from routesql.bench.loaders import load_benchmark, missing_databases
+from routesql.db.schema import approx_token_count, read_schema, render_schema
+from routesql.db.slicing import slice_schema
+from routesql.metrics.matcher import MatchJob, match_many
+from routesql.sqlkit.noise import CORRUPTIONS
+from routesql.synth.manifest import build_manifest
+from routesql.tasks.build import ExampleOutput, TaskSettings, build_example, make_record, noise_record
+from routesql.tasks.templates import TEMPLATE_VERSION, text_to_sql_prompt
+
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SynthSettings:
+    seed: int = 0
+    tasks: TaskSettings = TaskSettings()
+    slice_token_budget: int = 512
+    strong_per_db: int = 20  # 0 turns SENSE strong synthesis off
+    workers: int = 2
+    timeout_s: float = 30.0
+    tokenizer_path: str | None = None  # count tokens with this tokenizer instead of the estimate
+
+
+@lru_cache(maxsize=4)
+def token_counter(tokenizer_path: str | None) -> Callable[[str], int]:
+    if tokenizer_path is None:
+        return approx_token_count
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
+    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _build_database_group(args: tuple[Path, list[Example], SynthSettings]) -> list[ExampleOutput]:
+    db_path, examples, settings = args
+    schema = read_schema(db_path, settings.tasks.sample_rows)
+    schema_text = render_schema(schema, settings.tasks.sample_rows)
+    slices = slice_schema(schema, settings.slice_token_budget, settings.tasks.sample_rows,
+                          token_counter(settings.tokenizer_path))
+    count = token_counter(settings.tokenizer_path)
+    outputs = [build_example(ex, schema, schema_text, slices, settings.tasks,
+                             random.Random(f"{settings.seed}:{ex.id}")) for ex in examples]
+    for out in outputs:
+        add_token_counts(out.records, count)
+    return outputs
+
+
+def add_token_counts(records: list[dict], count: Callable[[str], int]) -> None:
+    for record in records:
+        if "prompt_tokens" not in record:
+            record["prompt_tokens"] = count(record["prompt"])
+            record["completion_tokens"] = count(record["completion"])
+
+
+def build_all(bench: Benchmark, examples: list[Example], settings: SynthSettings,
+              progress: bool) -> list[ExampleOutput]:
+    """Run the task builders for every example, one database per job; results in example order."""
+    by_db: dict[str, list[int]] = defaultdict(list)
+    for index, ex in enumerate(examples):
+        by_db[ex.db_id].append(index)
+    groups = sorted(by_db.items(), key=lambda item: -len(item[1]))  # big groups first balance the pool
+    jobs = [(bench.db_path(db), [examples[i] for i in idx], settings) for db, idx in groups]
+    outputs: list[ExampleOutput | None] = [None] * len(examples)
+    bar = tqdm(total=len(examples), desc="building tasks", unit="example", disable=not progress, leave=False)
+    if settings.workers <= 1:
+        results = map(_build_database_group, jobs)
+    else:
+        pool = ProcessPoolExecutor(settings.workers, mp_context=multiprocessing.get_context("spawn"))
+        results = pool.map(_build_database_group, jobs)
+    for (_, idx), group_out in zip(groups, results):
+        for i, out in zip(idx, group_out):
+            outputs[i] = out
+        bar.update(len(idx))
+    bar.close()
+    if settings.workers > 1:
+        pool.shutdown()
+    return [o for o in outputs if o is not None]
+
+
+def run_synthesize(root: Path, out_dir: Path, settings: SynthSettings, fmt: str | None = None,
+                   progress: bool = True) -> dict:
+    started = time.monotonic()
+    bench = load_benchmark(root, "train", fmt)
+    missing = missing_databases(bench)
+    examples = [ex for ex in bench.examples if ex.db_id not in missing]
+    outputs = build_all(bench, examples, settings, progress)
+    log.info("built task records in %.1f s", time.monotonic() - started)
+    kept, dropped, noise_stats = execute_and_select(bench, examples, outputs, settings, progress)
+    log.info("executed gold and noise by %.1f s", time.monotonic() - started)
+    strong_records, strong_stats = strong_synthesis(root, bench, settings, fmt)
+    log.info("strong synthesis done by %.1f s", time.monotonic() - started)
+    records = [r for out in kept for r in out] + strong_records
+    add_token_counts(records, token_counter(settings.tokenizer_path))  # NC and strong records
+    log.info("counted tokens by %.1f s", time.monotonic() - started)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_jsonl_atomic(out_dir / "sft.jsonl", records)
+    write_jsonl_atomic(out_dir / "preferences.jsonl", [])
+    dropped["missing_database"] = sum(1 for ex in bench.examples if ex.db_id in missing)
+    manifest = build_manifest(records, outputs, dropped, noise_stats, strong_stats,
+                              n_examples=len(bench.examples), template_version=TEMPLATE_VERSION,
+                              seconds=time.monotonic() - started)
+    write_json_atomic(out_dir / "manifest.json", manifest)
+    return manifest
+
+
+def execute_and_select(bench: Benchmark, examples: list[Example], outputs: list[ExampleOutput],
+                       settings: SynthSettings, progress: bool) -> tuple[list[list[dict]], dict, dict]:
+    """Execute every gold query and noise candidate at once; keep what the rules allow.
+
+    An example whose gold query fails is dropped whole (with SQLite's reason); a noise candidate
+    is kept only when its result differs from gold or it fails.
+    """
+    jobs, owners = [], []
+    for i, (ex, out) in enumerate(zip(examples, outputs)):
+        jobs.append(MatchJob(bench.db_path(ex.db_id), ex.sql, ex.sql))
+        owners.append((i, None))
+        for candidate in out.noise:
+            jobs.append(MatchJob(bench.db_path(ex.db_id), ex.sql, candidate.sql))
+            owners.append((i, candidate))
+    outcomes = match_many(jobs, semantics="spider", workers=settings.workers, timeout_s=settings.timeout_s,
+                          progress=progress, description="executing gold and noise")
+    gold_failed = {i: o.error for (i, cand), o in zip(owners, outcomes) if cand is None and o.exec_match is None}
+    per_kind: dict[str, Counter] = {kind: Counter() for kind in CORRUPTIONS}
+    kept: list[list[dict]] = [[] if i in gold_failed else list(out.records) for i, out in enumerate(outputs)]
+    for (i, candidate), outcome in zip(owners, outcomes):
+        if candidate is None or i in gold_failed:
+            continue
+        stats = per_kind[candidate.kind]
+        stats["candidates"] += 1
+        if outcome.exec_match is False:
+            stats["kept_error" if outcome.error_kind != "wrong_result" else "kept_wrong_result"] += 1
+            error = outcome.error if outcome.error_kind != "wrong_result" else None
+            schema_text = _schema_text(bench.db_path(examples[i].db_id), settings.tasks.sample_rows)
+            kept[i].append(noise_record(examples[i], schema_text, candidate, error))
+        else:
+            stats["dropped_same_result"] += 1
+    dropped = {"gold_failed": len(gold_failed)}
+    reasons = Counter(f"{task}: {reason.split(':')[0]}" for out in outputs for task, reason in out.skipped.items())
+    dropped.update(sorted(reasons.items()))
+    gold_errors = [{"example_id": examples[i].id, "error": err} for i, err in sorted(gold_failed.items())]
+    return kept, dropped, {"per_kind": {k: dict(v) for k, v in per_kind.items()}, "gold_failures": gold_errors}
+
+
+@lru_cache(maxsize=64)
+def _schema_text(db_path: Path, sample_rows: int) -> str:
+    return render_schema(read_schema(db_path, sample_rows), sample_rows)
+
+
+def strong_synthesis(root: Path, bench: Benchmark, settings: SynthSettings, fmt: str | None) -> tuple[list[dict], dict]:
+    """SENSE strong data: new executable (question, SQL) pairs over the training databases."""
+    if settings.strong_per_db <= 0:
+        return [], {"enabled": False}
+    from routesql.synth.strong import synthesize_strong
+
+    avoid = [ex.sql for ex in bench.examples]
+    try:
+        avoid += [ex.sql for ex in load_benchmark(root, "dev", fmt).examples]
+    except Exception:  # a benchmark without a dev split still gets its train split deduplicated
+        pass
+    pairs, stats = synthesize_strong(bench, avoid, per_db=settings.strong_per_db, seed=settings.seed)
+    records = []
+    for number, pair in enumerate(pairs):
+        example = Example(id=f"strong/{pair.db_id}/{number}", db_id=pair.db_id, question=pair.question,
+                          sql=pair.sql, source="sense-strong")
+        prompt = text_to_sql_prompt(_schema_text(bench.db_path(pair.db_id), settings.tasks.sample_rows),
+                                    pair.question)
+        records.append(make_record(prompt, pair.sql, example, origin="sense_strong", pattern=pair.pattern))
+    return records, {"enabled": True, **stats}
+
+
+def settings_from_params(params) -> SynthSettings:  # params: routesql.config.Params
+    synth = params.synthesize
+    tasks = TaskSettings(sample_rows=params.schema_.sample_rows, noise_per_example=synth.noise_per_example,
+                         correct_share=synth.correct_share,
+                         continuation_per_example=synth.continuation_per_example)
+    return SynthSettings(seed=params.seed, tasks=tasks, slice_token_budget=synth.slice_token_budget,
+                         strong_per_db=synth.strong.per_db, workers=params.execution.workers,
+                         timeout_s=params.execution.timeout_s)

@@ -1,0 +1,130 @@
+"""The synthesize stage on the demo benchmark (fast) and on real Spider databases."""
+
+import json
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from routesql.bench.demo import write_demo_benchmark
+from routesql.db.execute import QueryRunner
+from routesql.db.schema import read_schema
+from routesql.metrics.exec_match import prepare_spider, spider_order_matters, spider_rows_match
+from routesql.sqlkit.links import parse_links
+from routesql.sqlkit.noise import CORRUPTIONS
+from routesql.synth.stage import SynthSettings, run_synthesize
+from routesql.tasks.templates import TASKS, TEMPLATE_VERSION
+
+
+@pytest.fixture(scope="module")
+def demo_root(tmp_path_factory) -> Path:
+    """The demo benchmark with every third training example (all databases and patterns stay)."""
+    full = tmp_path_factory.mktemp("demo_full")
+    write_demo_benchmark(full, seed=0)
+    root = tmp_path_factory.mktemp("demo")
+    (root / "database").symlink_to(full / "database")
+    for name in ("tables.json", "dev.json"):
+        (root / name).symlink_to(full / name)
+    train = json.loads((full / "train_spider.json").read_text())
+    (root / "train_spider.json").write_text(json.dumps(train[::3]))
+    return root
+
+
+@pytest.fixture(scope="module")
+def demo_synth(demo_root: Path, tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth")
+    manifest = run_synthesize(demo_root, out, SynthSettings(strong_per_db=5, workers=2), progress=False)
+    records = [json.loads(line) for line in (out / "sft.jsonl").read_text().splitlines()]
+    return out, manifest, records
+
+
+def test_every_task_is_produced_with_its_template_version(demo_synth) -> None:
+    _, manifest, records = demo_synth
+    assert set(manifest["records_per_task"]) == set(TASKS)
+    for record in records:
+        assert record["template_version"] == TEMPLATE_VERSION
+        assert record["prompt"] and record["completion"]
+        assert record["prompt_tokens"] > 0 and record["completion_tokens"] > 0
+    assert manifest["records_per_origin"]["sense_strong"] > 0
+
+
+def _empty_copy(schema: dict[str, list[str]]) -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:")
+    for table, columns in schema.items():
+        cols = ", ".join(f'"{c}"' for c in columns) or '"_none_"'
+        conn.execute(f'CREATE TABLE "{table}" ({cols})')
+    return conn
+
+
+def test_schema_link_labels_are_valid_and_complete(demo_root: Path, demo_synth) -> None:
+    _, _, records = demo_synth
+    golds = {json.dumps([e["db_id"], i]): e for i, e in enumerate(json.loads((demo_root / "train_spider.json").read_text()))}
+    checked = 0
+    for record in (r for r in records if r["task"] == "schema_linking"):
+        index = int(record["example_id"].rsplit("/", 1)[1])
+        gold = golds[json.dumps([record["db_id"], index])]["query"]
+        mapping = read_schema(demo_root / "database" / record["db_id"] / f"{record['db_id']}.sqlite").to_mapping()
+        links = parse_links(record["completion"])
+        for table, columns in links.items():
+            assert table in mapping and set(columns) <= set(mapping[table]), record["completion"]
+        _empty_copy(links).execute(gold)  # only the linked tables/columns exist: the gold still compiles
+        checked += 1
+    assert checked > 500
+
+
+def test_kept_noise_really_differs_from_gold(demo_root: Path, demo_synth) -> None:
+    _, manifest, records = demo_synth
+    runner = QueryRunner(timeout_s=10)
+    golds = {i: e["query"] for i, e in enumerate(json.loads((demo_root / "train_spider.json").read_text()))}
+    noisy = [r for r in records if r["task"] == "noise_correction" and r["noise_kind"] != "none"]
+    differing = 0
+    for record in noisy:
+        db = demo_root / "database" / record["db_id"] / f"{record['db_id']}.sqlite"
+        gold_sql, pred_sql = prepare_spider(golds[int(record["example_id"].rsplit("/", 1)[1])], record["noisy_sql"])
+        gold, pred = runner.run(db, gold_sql), runner.run(db, pred_sql)
+        if not pred.ok or not spider_rows_match(gold.rows, pred.rows, spider_order_matters(gold_sql)):
+            differing += 1
+    assert differing / len(noisy) >= 0.95
+    assert set(Counter(r["noise_kind"] for r in noisy)) == set(CORRUPTIONS)
+    assert any(r.get("noise_kind") == "none" and r["completion"].startswith("correct\n") for r in records)
+
+
+def test_same_seed_gives_byte_identical_files(demo_root: Path, demo_synth, tmp_path: Path) -> None:
+    first, manifest, _ = demo_synth
+    run_synthesize(demo_root, tmp_path, SynthSettings(strong_per_db=5, workers=1), progress=False)
+    for name in ("sft.jsonl", "preferences.jsonl"):
+        assert (tmp_path / name).read_bytes() == (first / name).read_bytes(), name
+    second = json.loads((tmp_path / "manifest.json").read_text())
+    untimed = lambda m: {**m, "seconds": 0, "strong": {**m["strong"], "seconds": 0}}  # noqa: E731
+    assert untimed(second) == untimed(manifest)
+
+
+def test_bad_gold_queries_are_skipped_and_counted(demo_root: Path, tmp_path: Path) -> None:
+    root = tmp_path / "bench"
+    root.mkdir()
+    (root / "database").symlink_to(demo_root / "database")
+    (root / "tables.json").symlink_to(demo_root / "tables.json")
+    train = json.loads((demo_root / "train_spider.json").read_text())[:30]
+    train[3]["query"] = "SELECT nosuchcolumn FROM nosuchtable"
+    train[7]["query"] = "SELECT (((broken"
+    (root / "train_spider.json").write_text(json.dumps(train))
+    manifest = run_synthesize(root, tmp_path / "out", SynthSettings(strong_per_db=0, workers=1), progress=False)
+    assert manifest["dropped"]["gold_failed"] == 2
+    failed = {f["example_id"] for f in manifest["noise"]["gold_failures"]}
+    assert failed == {"spider/train/3", "spider/train/7"}
+    records = [json.loads(x) for x in (tmp_path / "out" / "sft.jsonl").read_text().splitlines()]
+    assert not any(r["example_id"] in failed for r in records)
+    assert len({r["example_id"] for r in records}) == 28
+
+
+def test_lr_sql_slice_prompts_are_short_on_real_spider(spider_dir: Path, tmp_path: Path) -> None:
+    """On Spider's largest schemas the longest slice prompt is at most 40% of the longest full one."""
+    big = ["cre_Drama_Workshop_Groups", "cre_Theme_park", "college_2", "hr_1", "customers_and_invoices"]
+    root = tmp_path / "spider_big"
+    root.mkdir()
+    (root / "database").symlink_to(spider_dir / "database")
+    train = [e for e in json.loads((spider_dir / "train_spider_min.json").read_text()) if e["db_id"] in big]
+    (root / "train_spider.json").write_text(json.dumps(train))
+    manifest = run_synthesize(root, tmp_path / "out", SynthSettings(strong_per_db=0, workers=2), progress=False)
+    assert manifest["lr_sql"]["ratio"] <= 0.40, manifest["lr_sql"]
