@@ -1,0 +1,111 @@
+"""The `evaluate` stage: MCP over the dev split, scored per MCP step, written as files (and MLflow).
+
+Outputs under `out_dir`:
+  predictions.sql    the final SQL, one per line, aligned with the split (re-scorable by `routesql score`)
+  predictions.jsonl  every question's trace: each step's SQL, the model's raw notes, the verdict
+  metrics.json       EX overall, by hardness, after each MCP step, error categories (DVC metrics)
+  plots/*.json       EX by step and by hardness (DVC plots)
+  report.html        the same with figures, self-contained
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+from routesql.atomic import write_json_atomic, write_jsonl_atomic, write_text_atomic
+from routesql.bench.example import Benchmark
+from routesql.llm.generator import Generator
+from routesql.mcp import STEPS, MCPPipeline, MCPQuestion, MCPSettings, MCPTrace
+from routesql.metrics.report_html import render_report
+from routesql.metrics.score import score_predictions
+
+ERROR_CATEGORIES = {
+    "syntax": "syntax error", "refused": "syntax error", "empty": "no SQL",
+    "unknown_schema": "unknown table/column", "wrong_result": "wrong result", "timeout": "timeout",
+    "too_many_rows": "wrong result", "runtime": "runtime error",
+}
+
+
+def evaluate_dev(bench: Benchmark, generator: Generator, settings: MCPSettings, out_dir: Path,
+                 template_version: str, semantics: str = "spider", workers: int = 1,
+                 limit: int | None = None, progress: bool = True) -> dict:
+    examples = bench.examples[:limit] if limit else bench.examples
+    if limit:
+        bench = Benchmark(bench.name, bench.split, examples, bench.database_dir, bench.tables_json)
+    questions = [MCPQuestion(ex.id, ex.question, bench.db_path(ex.db_id), ex.evidence) for ex in examples]
+    started = time.monotonic()
+    traces = MCPPipeline(generator, settings).run(questions)
+    seconds = time.monotonic() - started
+    step_reports = {}
+    for step in STEPS:
+        if all(step in t.steps for t in traces if t.error is None):
+            preds = [t.steps.get(step, t.final) for t in traces]
+            step_reports[step] = score_predictions(bench, preds, semantics=semantics, workers=workers,
+                                                   progress=progress)
+    final = score_predictions(bench, [t.final for t in traces], semantics=semantics, workers=workers,
+                              progress=progress)
+    metrics = build_metrics(final, step_reports, traces, seconds, template_version)
+    write_outputs(out_dir, bench, traces, final, metrics)
+    return metrics
+
+
+def build_metrics(final: dict, step_reports: dict[str, dict], traces: list[MCPTrace], seconds: float,
+                  template_version: str) -> dict:
+    errors = Counter(ERROR_CATEGORIES.get(e["error_kind"], e["error_kind"] or "other")
+                     for e in final["examples"] if e["exec_match"] is False)
+    summary = final["summary"]
+    return {
+        "ex": summary["ex"],
+        "n_scored": summary["n_scored"],
+        "n_unscorable": summary["n_unscorable"],
+        "by_hardness": summary["by_hardness"],
+        "by_step": {step: report["summary"]["ex"] for step, report in step_reports.items()},
+        "error_categories": dict(sorted(errors.items())),
+        "failed_questions": sum(1 for t in traces if t.error),
+        "seconds": round(seconds, 2),
+        "questions_per_second": round(len(traces) / seconds, 3) if seconds else None,
+        "template_version": template_version,
+    }
+
+
+def write_outputs(out_dir: Path, bench: Benchmark, traces: list[MCPTrace], final: dict, metrics: dict) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out_dir / "predictions.sql", "".join(" ".join(t.final.split()) + "\n" for t in traces))
+    rows = []
+    for ex, trace, scored in zip(bench.examples, traces, final["examples"]):
+        rows.append({"index": scored["index"], "id": ex.id, "db_id": ex.db_id, "question": ex.question,
+                     "gold": ex.sql, "hardness": scored["hardness"], "final": trace.final,
+                     "steps": trace.steps, "notes": trace.notes, "failed": trace.error,
+                     "exec_match": scored["exec_match"], "error": scored["error"],
+                     "error_kind": scored["error_kind"]})
+    write_jsonl_atomic(out_dir / "predictions.jsonl", rows)
+    write_json_atomic(out_dir / "metrics.json", metrics)
+    plots = out_dir / "plots"
+    write_json_atomic(plots / "ex_by_step.json", [{"step": s, "ex": v} for s, v in metrics["by_step"].items()])
+    write_json_atomic(plots / "ex_by_hardness.json",
+                      [{"hardness": h, "ex": c["ex"], "n": c["n"]} for h, c in metrics["by_hardness"].items()])
+    write_text_atomic(out_dir / "report.html", render_report(metrics, rows))
+
+
+def log_to_mlflow(metrics: dict, out_dir: Path, params: dict) -> None:
+    """Log evaluation metrics and files to the active MLflow run (the caller opens it)."""
+    import mlflow
+
+    mlflow.log_metric("dev_ex", metrics["ex"])
+    for step, value in metrics["by_step"].items():
+        mlflow.log_metric(f"dev_ex_{step}", value)
+    for level, cell in metrics["by_hardness"].items():
+        mlflow.log_metric(f"dev_ex_{level}", cell["ex"])
+    for category, count in metrics["error_categories"].items():
+        mlflow.log_metric(f"errors_{category.replace(' ', '_').replace('/', '_')}", count)
+    mlflow.set_tag("prompt_template_version", metrics["template_version"])
+    mlflow.log_params({k: v for k, v in params.items() if not isinstance(v, dict)})
+    for name in ("predictions.sql", "predictions.jsonl", "metrics.json", "report.html"):
+        mlflow.log_artifact(str(out_dir / name), artifact_path="evaluation")
+
+
+def load_metrics(out_dir: Path) -> dict:
+    return json.loads((out_dir / "metrics.json").read_text())

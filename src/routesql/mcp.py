@@ -1,0 +1,275 @@
+"""Multitask Collaboration Prompting (ROUTE): the model links, drafts, regenerates, corrects, continues.
+
+Every step runs over all questions at once (one batched `generate` call per step), never one
+question at a time. Each question's trace keeps every step's output so the gain of each step
+can be measured. Bad input never stops the run: a question whose database is missing, or that
+is empty, fails with its reason and the others go on.
+
+Steps, each switchable:
+  (a) schema linking + a draft SQL on the full schema; their union is the reduced schema
+      (LR-SQL slice linking replaces schema linking when the schema exceeds the token budget);
+  (b) SQL generation on the reduced schema (optionally n samples voted by execution result);
+  (c) noise correction: a correction is kept only if the model rejects the SQL and the
+      corrected SQL executes;
+  (d) continuation from ``SELECT `` when the SQL fails or touches 0 or 3+ tables, kept only if
+      it returns rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from routesql.db.execute import ExecResult, QueryRunner
+from routesql.db.schema import DatabaseSchema, approx_token_count, read_schema, render_schema
+from routesql.db.slicing import SliceQuestion, link_over_slices, slice_schema
+from routesql.llm.generator import GenerationSettings, Generator
+from routesql.sqlkit.extract import extract_sql
+from routesql.sqlkit.links import parse_links, schema_links
+from routesql.tasks.templates import (
+    VERDICT_INCORRECT,
+    continuation_prompt,
+    noise_correction_prompt,
+    parse_noise_correction,
+    schema_linking_prompt,
+    text_to_sql_prompt,
+)
+
+STEPS = ("draft", "reduced", "corrected", "continued")
+
+
+@dataclass(frozen=True)
+class MCPSettings:
+    schema_linking: bool = True
+    noise_correction: bool = True
+    continuation: bool = True
+    self_consistency: int = 1  # samples voted by execution result at step (b); 1 = greedy
+    sample_temperature: float = 0.7
+    max_new_tokens: int = 160
+    sample_rows: int = 3
+    token_budget: int = 1024  # a full schema above this is linked slice by slice (LR-SQL)
+    timeout_s: float = 10.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class MCPQuestion:
+    id: str
+    question: str
+    db_path: Path
+    evidence: str = ""
+
+
+@dataclass
+class MCPTrace:
+    id: str
+    final: str = ""
+    error: str | None = None  # why this question produced no prediction
+    steps: dict[str, str] = field(default_factory=dict)  # step → SQL after that step
+    notes: dict[str, str] = field(default_factory=dict)  # raw answers: links, verdicts, ...
+
+
+@dataclass
+class _Work:
+    """Per-question state while the steps run."""
+
+    question: MCPQuestion
+    schema: DatabaseSchema
+    full_text: str
+    reduced_text: str = ""
+    sql: str = ""
+
+
+class MCPPipeline:
+    def __init__(self, generator: Generator, settings: MCPSettings = MCPSettings()) -> None:
+        self.generator = generator
+        self.settings = settings
+        self.runner = QueryRunner(timeout_s=settings.timeout_s, row_cap=10_000)
+
+    def run(self, questions: list[MCPQuestion]) -> list[MCPTrace]:
+        traces = [MCPTrace(q.id) for q in questions]
+        work: dict[int, _Work] = {}
+        for i, q in enumerate(questions):
+            problem = self._check_input(q)
+            if problem:
+                traces[i].error = problem
+            else:
+                schema = read_schema(q.db_path, self.settings.sample_rows)
+                work[i] = _Work(q, schema, render_schema(schema, self.settings.sample_rows))
+        if work:
+            self._link_and_draft(work, traces)
+            self._generate_on_reduced(work, traces)
+            if self.settings.noise_correction:
+                self._correct(work, traces)
+            if self.settings.continuation:
+                self._continue(work, traces)
+        for i, w in work.items():
+            traces[i].final = w.sql
+            if not w.sql:
+                traces[i].error = "the model's answers contained no SQL"
+        return traces
+
+    # --- steps --------------------------------------------------------------------------------
+
+    def _link_and_draft(self, work: dict[int, _Work], traces: list[MCPTrace]) -> None:
+        ids = list(work)
+        drafts = self._greedy([text_to_sql_prompt(work[i].full_text, work[i].question.question,
+                                                  work[i].question.evidence).text for i in ids])
+        linked = self._link(work) if self.settings.schema_linking else {}
+        for i, draft in zip(ids, drafts):
+            w = work[i]
+            w.sql = extract_sql(draft)
+            traces[i].steps["draft"] = w.sql
+            wanted = linked.get(i, {})
+            traces[i].notes["links"] = "; ".join(f"{t}: {', '.join(c)}" for t, c in wanted.items())
+            if self.settings.schema_linking:
+                wanted = _union(wanted, _links_of(w.sql, w.schema))
+            reduced = _reduce(w.schema, wanted)
+            w.reduced_text = render_schema(reduced, self.settings.sample_rows) if reduced else w.full_text
+
+    def _link(self, work: dict[int, _Work]) -> dict[int, dict[str, list[str]]]:
+        """Schema links per question: one batched SL call, or LR-SQL slice walking for big schemas."""
+        small = [i for i, w in work.items() if approx_token_count(w.full_text) <= self.settings.token_budget]
+        large = [i for i in work if i not in small]
+        links: dict[int, dict[str, list[str]]] = {}
+        answers = self._greedy([schema_linking_prompt(work[i].full_text, work[i].question.question,
+                                                      work[i].question.evidence).text for i in small])
+        for i, answer in zip(small, answers):
+            try:
+                links[i] = parse_links(answer, work[i].schema.to_mapping())
+            except ValueError:
+                links[i] = {}
+        if large:
+            items = [SliceQuestion(work[i].question.question,
+                                   slice_schema(work[i].schema, self.settings.token_budget, self.settings.sample_rows),
+                                   work[i].question.evidence) for i in large]
+            for i, tables in zip(large, link_over_slices(items, self._greedy)):
+                links[i] = {table: [] for table in tables}  # whole tables: slices name tables only
+        return links
+
+    def _generate_on_reduced(self, work: dict[int, _Work], traces: list[MCPTrace]) -> None:
+        ids = list(work)
+        prompts = [text_to_sql_prompt(work[i].reduced_text, work[i].question.question,
+                                      work[i].question.evidence).text for i in ids]
+        n = self.settings.self_consistency
+        if n <= 1:
+            samples = [[text] for text in self._greedy(prompts)]
+        else:
+            settings = self._generation(n=n, temperature=self.settings.sample_temperature)
+            samples = self.generator.generate(prompts, settings)
+        for i, options in zip(ids, samples):
+            chosen = self._vote(work[i].question.db_path, [extract_sql(o) for o in options])
+            if chosen:
+                work[i].sql = chosen
+            traces[i].steps["reduced"] = work[i].sql
+
+    def _correct(self, work: dict[int, _Work], traces: list[MCPTrace]) -> None:
+        ids = [i for i in work if work[i].sql]
+        results = {i: self._execute(work[i]) for i in ids}
+        prompts = [noise_correction_prompt(work[i].reduced_text, work[i].question.question, work[i].sql,
+                                           results[i].error, work[i].question.evidence).text for i in ids]
+        for i, answer in zip(ids, self._greedy(prompts)):
+            verdict, corrected = parse_noise_correction(answer)
+            corrected = extract_sql(corrected)
+            traces[i].notes["verdict"] = verdict or "unreadable"
+            if verdict == VERDICT_INCORRECT and corrected and corrected != work[i].sql:
+                if self.runner.run(work[i].question.db_path, corrected).ok:
+                    work[i].sql = corrected
+        for i in work:
+            traces[i].steps["corrected"] = work[i].sql
+
+    def _continue(self, work: dict[int, _Work], traces: list[MCPTrace]) -> None:
+        ids = [i for i in work if self._needs_continuation(work[i])]
+        prompts = [continuation_prompt(work[i].reduced_text, work[i].question.question, "SELECT ",
+                                       work[i].question.evidence).text for i in ids]
+        for i, answer in zip(ids, self._greedy(prompts)):
+            candidate = extract_sql("SELECT " + answer)
+            result = self.runner.run(work[i].question.db_path, candidate) if candidate else None
+            if result is not None and result.ok and result.rows:
+                work[i].sql = candidate
+                traces[i].notes["continued"] = "kept"
+            else:
+                traces[i].notes["continued"] = "dropped"
+        for i in work:
+            traces[i].steps["continued"] = work[i].sql
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _check_input(self, q: MCPQuestion) -> str | None:
+        if not q.question or not q.question.strip():
+            return "empty question"
+        if not Path(q.db_path).is_file():
+            return f"database not found: {q.db_path}"
+        return None
+
+    def _generation(self, n: int = 1, temperature: float = 0.0) -> GenerationSettings:
+        return GenerationSettings(n=n, temperature=temperature, max_new_tokens=self.settings.max_new_tokens,
+                                  seed=self.settings.seed)
+
+    def _greedy(self, prompts: list[str]) -> list[str]:
+        if not prompts:
+            return []
+        return [options[0] if options else "" for options in self.generator.generate(prompts, self._generation())]
+
+    def _execute(self, w: _Work) -> ExecResult:
+        return self.runner.run(w.question.db_path, w.sql)
+
+    def _needs_continuation(self, w: _Work) -> bool:
+        if not w.sql or not self.runner.run(w.question.db_path, w.sql).ok:
+            return True
+        touched = len(_links_of(w.sql, w.schema))
+        return touched == 0 or touched >= 3
+
+    def _vote(self, db_path: Path, candidates: list[str]) -> str:
+        """Self-consistency: the SQL whose execution result most candidates share."""
+        candidates = [c for c in candidates if c]
+        if len(candidates) <= 1:
+            return candidates[0] if candidates else ""
+        signatures: dict[str, object] = {}
+        for sql in candidates:
+            result = self.runner.run(db_path, sql)
+            if result.ok:
+                signatures[sql] = tuple(sorted(map(repr, result.rows or ())))
+        if not signatures:
+            return candidates[0]
+        counts = Counter(signatures.values())
+        best = max(counts.values())
+        return next(sql for sql in candidates if sql in signatures and counts[signatures[sql]] == best)
+
+
+def _links_of(sql: str, schema: DatabaseSchema) -> dict[str, list[str]]:
+    if not sql:
+        return {}
+    try:
+        return schema_links(sql, schema.to_mapping())
+    except ValueError:
+        return {}
+
+
+def _union(a: dict[str, list[str]], b: dict[str, list[str]]) -> dict[str, list[str]]:
+    merged = {t: list(c) for t, c in a.items()}
+    for table, columns in b.items():
+        merged.setdefault(table, [])
+        merged[table] = sorted(set(merged[table]) | set(columns), key=str.lower)
+    return merged
+
+
+def _reduce(schema: DatabaseSchema, links: dict[str, list[str]]) -> DatabaseSchema | None:
+    """The linked tables with their linked columns plus their key columns; None when nothing is linked.
+
+    A table linked with no column keeps all its columns (slice linking names tables only).
+    """
+    if not links:
+        return None
+    wanted: dict[str, list[str] | None] = {}
+    for table, columns in links.items():
+        if not schema.has_table(table):
+            continue
+        if not columns:
+            wanted[table] = None
+            continue
+        t = schema.table(table)
+        keys = set(t.primary_key) | {fk.column for fk in t.foreign_keys}
+        wanted[t.name] = [c for c in t.column_names if c in keys or c.lower() in {x.lower() for x in columns}]
+    return schema.restricted(wanted) if wanted else None

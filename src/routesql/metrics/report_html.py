@@ -1,0 +1,67 @@
+"""A self-contained HTML evaluation report: EX by hardness, by MCP step, error categories."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+
+def _bar_chart(title: str, labels: list[str], values: list[float], ylabel: str, as_share: bool) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.2, 3.2), dpi=110)
+    bars = ax.bar(labels, values, color="#4a78a8")
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    if as_share:
+        ax.set_ylim(0, 1)
+    for bar, value in zip(bars, values):
+        ax.annotate(f"{value:.3f}" if as_share else f"{value:g}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom", fontsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
+
+
+def _table(header: list[str], rows: list[list[object]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_report(metrics: dict, rows: list[dict], max_failures: int = 25) -> str:
+    hardness = metrics["by_hardness"]
+    steps = metrics["by_step"]
+    errors = metrics["error_categories"]
+    figures = [
+        _bar_chart("EX by hardness", list(hardness), [c["ex"] for c in hardness.values()], "execution accuracy", True),
+        _bar_chart("EX after each MCP step", list(steps), list(steps.values()), "execution accuracy", True),
+    ]
+    if errors:
+        figures.append(_bar_chart("Error categories", list(errors), list(errors.values()), "questions", False))
+    failures = [r for r in rows if r["exec_match"] is False][:max_failures]
+    failure_rows = [[r["index"], r["db_id"], r["question"], r["final"], r["gold"], r["error"] or ""] for r in failures]
+    summary_rows = [["EX", f"{metrics['ex']:.4f}"], ["scored", metrics["n_scored"]],
+                    ["unscorable", metrics["n_unscorable"]], ["questions/s", metrics["questions_per_second"]],
+                    ["prompt template", metrics["template_version"]]]
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>routesql evaluation</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:72em}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #ccc;padding:.25em .5em;font-size:.9em;text-align:left;vertical-align:top}}
+.figures img{{margin:.5em;border:1px solid #eee}}</style></head>
+<body><h1>routesql evaluation</h1>
+{_table(["metric", "value"], summary_rows)}
+<h2>Figures</h2><div class="figures">{"".join(figures)}</div>
+<h2>EX by hardness</h2>{_table(["hardness", "EX", "n"], [[h, f"{c['ex']:.4f}", c["n"]] for h, c in hardness.items()])}
+<h2>EX after each MCP step</h2>{_table(["step", "EX"], [[s, f"{v:.4f}"] for s, v in steps.items()])}
+<h2>Error categories</h2>{_table(["category", "questions"], [[k, v] for k, v in errors.items()])}
+<h2>First failures</h2>{_table(["#", "database", "question", "predicted", "gold", "error"], failure_rows)}
+</body></html>
+"""

@@ -1,0 +1,117 @@
+"""MCP pipeline logic with a scripted generator: batching, keep rules, bad input."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from routesql.llm.generator import GenerationSettings
+from routesql.mcp import MCPPipeline, MCPQuestion, MCPSettings
+
+
+class ScriptedGenerator:
+    """Answers each prompt by its task and question from a table; records every batch it gets."""
+
+    def __init__(self, answers: dict[tuple[str, str], str]) -> None:
+        self.answers = answers
+        self.batches: list[int] = []
+
+    def generate(self, prompts: list[str], settings: GenerationSettings) -> list[list[str]]:
+        self.batches.append(len(prompts))
+        out = []
+        for prompt in prompts:
+            task = re.search(r"-- Task: (\w+)", prompt).group(1)
+            question = re.search(r"-- Question: (.*)", prompt).group(1)
+            if task == "say" and "-- Execution error" in prompt:
+                task = "say_error"
+            out.append([self.answers.get((task, question), "")] * settings.n)
+        return out
+
+
+QUESTIONS = {
+    "q_good": "SELECT name FROM owner WHERE city = 'Lyon'",
+    "q_fixable": "SELECT count(*) FROM pet",
+    "q_bad_fix": "SELECT kind FROM pet",
+    "q_write": "SELECT 1",
+    "q_nosql": "SELECT 1",
+    "q_continue": "SELECT kind FROM pet",
+    "q_continue_empty": "SELECT kind FROM pet WHERE age > 100",
+}
+
+ANSWERS = {
+    ("write", "q_good"): QUESTIONS["q_good"],
+    ("list", "q_good"): "owner: city, name",
+    ("write", "q_fixable"): "SELECT count(*) FROM pets",          # unknown table → error
+    ("say_error", "q_fixable"): "incorrect\nSELECT count(*) FROM pet",  # correction executes → kept
+    ("write", "q_bad_fix"): "SELECT kind FROM pet WHERE age > 100",
+    ("say", "q_bad_fix"): "incorrect\nSELECT kind FROM nowhere",   # correction fails → dropped
+    ("write", "q_continue"): "SELECT kind FROM pets",               # errors; the checker calls it correct
+    ("say_error", "q_continue"): "correct\nSELECT kind FROM pets",
+    ("complete", "q_continue"): "kind FROM pet",                     # returns rows → kept
+    ("write", "q_continue_empty"): "SELECT kind FROM pets",
+    ("complete", "q_continue_empty"): "kind FROM pet WHERE age > 100",  # no rows → dropped
+    ("write", "q_write"): "DELETE FROM pet",
+    ("write", "q_nosql"): "I am not sure.",
+}
+
+
+@pytest.fixture()
+def questions(pets_db: Path, tmp_path: Path) -> list[MCPQuestion]:
+    qs = [MCPQuestion(q, q, pets_db) for q in QUESTIONS]
+    qs.append(MCPQuestion("missing_db", "q_good", tmp_path / "nope.sqlite"))
+    qs.append(MCPQuestion("empty", "  ", pets_db))
+    return qs
+
+
+def test_each_step_is_one_batched_call_and_bad_input_does_not_stop_the_run(questions) -> None:
+    generator = ScriptedGenerator(ANSWERS)
+    traces = {t.id: t for t in MCPPipeline(generator).run(questions)}
+    assert traces["missing_db"].error.startswith("database not found")
+    assert traces["empty"].error == "empty question"
+    assert traces["q_good"].final == QUESTIONS["q_good"]
+    assert traces["q_fixable"].steps["reduced"] == "SELECT count(*) FROM pets"
+    assert traces["q_fixable"].final == "SELECT count(*) FROM pet"
+    assert traces["q_nosql"].error == "the model's answers contained no SQL"
+    assert traces["q_write"].steps["draft"] == ""  # DELETE is not SQL we extract a SELECT from
+    # one call per step: draft, schema linking, reduced generation, correction, continuation
+    assert len(generator.batches) == 5
+    assert generator.batches[0] == len(QUESTIONS)
+
+
+def test_a_correction_that_does_not_execute_is_dropped(questions) -> None:
+    traces = {t.id: t for t in MCPPipeline(ScriptedGenerator(ANSWERS), MCPSettings(continuation=False)).run(questions)}
+    assert traces["q_bad_fix"].notes["verdict"] == "incorrect"
+    assert traces["q_bad_fix"].final == "SELECT kind FROM pet WHERE age > 100"
+
+
+def test_continuation_is_kept_only_when_it_returns_rows(questions) -> None:
+    traces = {t.id: t for t in MCPPipeline(ScriptedGenerator(ANSWERS)).run(questions)}
+    assert traces["q_continue"].notes["continued"] == "kept"
+    assert traces["q_continue"].final == "SELECT kind FROM pet"
+    assert traces["q_continue_empty"].notes["continued"] == "dropped"
+    assert traces["q_continue_empty"].final == "SELECT kind FROM pets"
+    assert "continued" not in traces["q_good"].notes  # executes on 1 table: no continuation
+
+
+@pytest.mark.parametrize(("setting", "calls"), [
+    (MCPSettings(schema_linking=False, noise_correction=False, continuation=False), 2),
+    (MCPSettings(noise_correction=False, continuation=False), 3),
+    (MCPSettings(continuation=False), 4),
+])
+def test_steps_can_be_switched_off(questions, setting: MCPSettings, calls: int) -> None:
+    generator = ScriptedGenerator(ANSWERS)
+    MCPPipeline(generator, setting).run(questions)
+    assert len(generator.batches) == calls
+
+
+def test_self_consistency_votes_by_execution_result(pets_db: Path) -> None:
+    class Voting(ScriptedGenerator):
+        def generate(self, prompts, settings):
+            if settings.n == 1:
+                return [["SELECT name FROM owner"] for _ in prompts]
+            votes = ["SELECT count(*) FROM pet", "SELECT count(id) FROM pet", "SELECT 7", "SELECT count(*) FROM pet"]
+            return [votes[: settings.n] for _ in prompts]
+
+    settings = MCPSettings(self_consistency=4, noise_correction=False, continuation=False, schema_linking=False)
+    trace = MCPPipeline(Voting({}), settings).run([MCPQuestion("v", "how many pets", pets_db)])[0]
+    assert trace.final == "SELECT count(*) FROM pet"
