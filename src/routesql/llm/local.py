@@ -1,0 +1,235 @@
+"""The local transformers backend: batched generation with a causal LM on CPU or GPU.
+
+Prompts are sorted by token length and cut into mini-batches (less padding), left-padded (the
+next token of every row is at the same column) with an attention mask, from which `generate`
+derives position ids, so a padded row computes the same thing as the prompt alone. Stop
+sequences are cut on the decoded text (correctness) and also end each row early (speed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GenerationConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
+
+from routesql.errors import InputError
+from routesql.llm.generator import GenerationSettings
+from routesql.llm.http import cut_at_stop
+
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
+    """"auto": bfloat16 on a GPU that supports it (float16 otherwise), float32 on CPU."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype == "auto":
+        if device.type != "cuda":
+            return torch.float32
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if dtype not in _DTYPES:
+        raise InputError("generator.dtype", f"unknown dtype {dtype!r} (one of auto, {', '.join(_DTYPES)})")
+    return _DTYPES[dtype]
+
+
+class StopOnText(StoppingCriteria):
+    """Ends a row once a stop sequence appears in its decoded completion.
+
+    Only the last `window` generated tokens are decoded each step: every token decodes to at
+    least one character, so a stop that just completed lies within them. Missing one would only
+    cost speed (the text is cut again after generation), never correctness; a false hit would
+    lose text, so replacement characters at the window's edges (a UTF-8 character cut by the
+    window, or not yet complete) are dropped before looking.
+    """
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, stop: Sequence[str], prompt_len: int) -> None:
+        self.tokenizer = tokenizer
+        self.stop = [s for s in stop if s]
+        self.prompt_len = prompt_len
+        self.window = 2 * max((len(s) for s in self.stop), default=0) + 4
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        start = max(self.prompt_len, input_ids.shape[1] - self.window)
+        tails = self.tokenizer.batch_decode(input_ids[:, start:].tolist(), skip_special_tokens=True)
+        tails = [tail.rstrip("\ufffd") for tail in tails]
+        if start > self.prompt_len:
+            tails = [tail.lstrip("\ufffd") for tail in tails]
+        done = [any(s in tail for s in self.stop) for tail in tails]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+class TransformersGenerator:
+    """A `Generator` over an in-memory causal LM and its tokenizer (see `load` for folders).
+
+    The model is put in eval mode. Greedy output does not depend on batching (left padding with
+    an attention mask; checked in fp32). Sampling is deterministic for a seed, the prompts and
+    `batch_size` (the random stream is drawn batch by batch). One call at a time: the seeding
+    is process-wide, so concurrent callers need a lock (the server has one).
+
+    `last_finish_reasons[i][j]` is "stop" (a stop sequence or eos ended completion j of prompt
+    i) or "length" (max_new_tokens reached), for the last `generate` call.
+    """
+
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, batch_size: int = 8) -> None:
+        if batch_size < 1:
+            raise InputError("generator.batch_size", f"must be at least 1, got {batch_size}")
+        if tokenizer.eos_token_id is None:
+            raise InputError("generator.tokenizer", "the tokenizer has no eos token, needed to end completions")
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        # The tokenizer is never mutated (it may be shared with training): padding is done here.
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.last_finish_reasons: list[list[str]] = []
+
+    @classmethod
+    def load(
+        cls,
+        model_path: str | Path,
+        adapter_path: str | Path | None = None,
+        batch_size: int = 8,
+        device: str = "auto",
+        dtype: str = "auto",
+    ) -> TransformersGenerator:
+        """A merged model folder, or a base model folder plus a peft adapter folder (merged on load).
+
+        The tokenizer comes from the adapter folder when it holds one, else from the model folder.
+        """
+        target = resolve_device(device)
+        model = _load_model(Path(model_path), resolve_dtype(dtype, target))
+        tokenizer_dir = Path(model_path)
+        if adapter_path is not None:
+            model = _apply_adapter(model, Path(adapter_path))
+            if any((Path(adapter_path) / name).is_file() for name in _TOKENIZER_FILES):
+                tokenizer_dir = Path(adapter_path)
+        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+        return cls(model.to(target), tokenizer, batch_size=batch_size)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def chat_prompt(self, messages: list[dict[str, str]]) -> str | None:
+        """The prompt for a chat, from the tokenizer's chat template; None when it has none."""
+        if not getattr(self.tokenizer, "chat_template", None):
+            return None
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def generate(self, prompts: list[str], settings: GenerationSettings) -> list[list[str]]:
+        _check_settings(settings)
+        if not prompts:
+            self.last_finish_reasons = []
+            return []
+        encoded = self.tokenizer(list(prompts), add_special_tokens=True)["input_ids"]
+        order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]), reverse=True)
+        results: list[list[tuple[str, str]]] = [[] for _ in prompts]
+        devices = [self.device] if self.device.type == "cuda" else []
+        # A private RNG stream: the same seed gives the same samples; the caller's RNG is untouched.
+        with torch.random.fork_rng(devices=devices), torch.inference_mode():
+            torch.manual_seed(settings.seed)
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start : start + self.batch_size]
+                outputs = self._generate_batch([encoded[i] for i in batch], settings)
+                for index, completions in zip(batch, outputs):
+                    results[index] = completions
+        self.last_finish_reasons = [[reason for _, reason in row] for row in results]
+        return [[text for text, _ in row] for row in results]
+
+    def _generate_batch(self, rows: list[list[int]], settings: GenerationSettings) -> list[list[tuple[str, str]]]:
+        """Left-padded rows → for each row, n (completion text, finish reason)."""
+        width = max(len(row) for row in rows)
+        input_ids = torch.tensor([[self.pad_id] * (width - len(row)) + row for row in rows], device=self.device)
+        attention_mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows], device=self.device)
+        sampling = settings.temperature > 0
+        # Greedy rows are identical, so they are generated once and repeated n times.
+        per_prompt = settings.n if sampling else 1
+        criteria = StoppingCriteriaList([StopOnText(self.tokenizer, settings.stop, width)] if settings.stop else [])
+        output = self.model.generate(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            generation_config=self._generation_config(settings, per_prompt),
+            stopping_criteria=criteria,
+        )
+        new_tokens = output[:, width:].tolist()
+        eos_ids = self._eos_ids()
+        finished = []
+        for tokens in new_tokens:
+            text, stopped = cut_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), settings.stop)
+            ended = stopped or any(token in eos_ids for token in tokens)
+            finished.append((text, "stop" if ended else "length"))
+        grouped = [finished[i * per_prompt : (i + 1) * per_prompt] for i in range(len(rows))]
+        return [group * (settings.n // per_prompt) for group in grouped]
+
+    def _eos_ids(self) -> set[int]:
+        configured = self.model.generation_config.eos_token_id
+        if configured is None:
+            return {self.tokenizer.eos_token_id}
+        return set(configured) if isinstance(configured, list) else {configured}
+
+    def _generation_config(self, settings: GenerationSettings, per_prompt: int) -> GenerationConfig:
+        """Every knob that shapes the distribution is set, so a model's shipped generation_config
+        (e.g. top_k or repetition_penalty of an instruct model) cannot change the results."""
+        sampling = settings.temperature > 0
+        return GenerationConfig(
+            max_new_tokens=settings.max_new_tokens,
+            do_sample=sampling,
+            temperature=settings.temperature if sampling else 1.0,
+            top_p=settings.top_p if sampling else 1.0,
+            top_k=0 if sampling else None,  # 0 = off; a greedy config must not name it
+            typical_p=1.0,
+            repetition_penalty=1.0,
+            no_repeat_ngram_size=0,
+            num_beams=1,
+            num_return_sequences=per_prompt,
+            eos_token_id=sorted(self._eos_ids()),
+            pad_token_id=self.pad_id,
+            use_cache=True,
+        )
+
+
+def _check_settings(settings: GenerationSettings) -> None:
+    if settings.n < 1:
+        raise InputError("generation.n", f"must be at least 1, got {settings.n}")
+    if settings.temperature < 0:
+        raise InputError("generation.temperature", f"must be >= 0, got {settings.temperature}")
+    if not 0 < settings.top_p <= 1:
+        raise InputError("generation.top_p", f"must be in (0, 1], got {settings.top_p}")
+    if settings.max_new_tokens < 1:
+        raise InputError("generation.max_new_tokens", f"must be at least 1, got {settings.max_new_tokens}")
+
+
+def _load_model(model_dir: Path, dtype: torch.dtype) -> PreTrainedModel:
+    if not (model_dir / "config.json").is_file():
+        raise InputError(model_dir, "not a model folder (no config.json)")
+    try:
+        return AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype)
+    except (OSError, ValueError) as exc:
+        raise InputError(model_dir, f"cannot load a causal LM: {str(exc).splitlines()[0]}") from None
+
+
+def _apply_adapter(model: PreTrainedModel, adapter_dir: Path) -> PreTrainedModel:
+    """Base + peft adapter, merged into plain weights (faster generation than the wrapped model)."""
+    from peft import PeftModel  # imported here: peft is only needed for adapter folders
+
+    if not (adapter_dir / "adapter_config.json").is_file():
+        raise InputError(adapter_dir, "not a peft adapter folder (no adapter_config.json)")
+    return PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
