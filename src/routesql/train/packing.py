@@ -1,0 +1,118 @@
+"""Tokenising SFT records and packing several into one sequence, each record isolated.
+
+Isolation works through `position_ids` alone: every record (and the padding tail) restarts at
+position 0, and no attention mask is passed. transformers 5 (`masking_utils._preprocess_mask_arguments`
++ `find_packed_sequence_indices`) then treats each run of consecutive positions as its own sequence
+and builds a block-diagonal causal mask for sdpa/eager; flash-attention reads the same boundaries
+from position_ids. Two conditions, both met by `packed_forward`: no 2D attention mask and no KV
+cache (`use_cache=False`; the Qwen2 config default `use_cache=True` would silently disable it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+IGNORE_INDEX = -100
+PAD_MULTIPLE = 8  # padded lengths rounded up to a multiple of 8 suit GPU matrix units
+
+
+@dataclass(frozen=True)
+class TokenizedRecord:
+    """Token ids of prompt + completion + eos; labels are IGNORE_INDEX on the prompt tokens."""
+
+    input_ids: tuple[int, ...]
+    labels: tuple[int, ...]
+    task_index: int
+    scored: int  # completion tokens (+ eos): the tokens this record contributes to the loss
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+def tokenize_pairs(
+    tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str], completions: Sequence[str]
+) -> list[tuple[list[int], list[int]]]:
+    """(prompt ids, completion ids + eos) per pair.
+
+    The prompt is encoded as `tokenizer(prompt)` is at inference (with the model's bos, if any),
+    the completion without special tokens, so training sees exactly what generation continues.
+    """
+    prompt_ids = tokenizer(list(prompts), add_special_tokens=True)["input_ids"]
+    completion_ids = tokenizer(list(completions), add_special_tokens=False)["input_ids"]
+    eos = tokenizer.eos_token_id
+    return [(list(prompt), [*completion, eos]) for prompt, completion in zip(prompt_ids, completion_ids)]
+
+
+def tokenize_records(
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    completions: Sequence[str],
+    task_indices: Sequence[int],
+) -> list[TokenizedRecord]:
+    records = []
+    for (prompt, completion), task_index in zip(tokenize_pairs(tokenizer, prompts, completions), task_indices):
+        labels = (IGNORE_INDEX,) * len(prompt) + tuple(completion)
+        records.append(TokenizedRecord(tuple(prompt + completion), labels, task_index, len(completion)))
+    return records
+
+
+def padded_length(longest: int) -> int:
+    return -(-longest // PAD_MULTIPLE) * PAD_MULTIPLE
+
+
+def collate_packs(packs: Sequence[Sequence[TokenizedRecord]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Rows of packed records: input_ids, labels, position_ids and task_ids (-1 where no loss).
+
+    The padding tail is one more "record" (positions from 0, labels ignored) so it is isolated too.
+    """
+    width = padded_length(max(sum(len(record) for record in pack) for pack in packs))
+    rows: dict[str, list[list[int]]] = {"input_ids": [], "labels": [], "position_ids": [], "task_ids": []}
+    for pack in packs:
+        input_ids: list[int] = []
+        labels: list[int] = []
+        positions: list[int] = []
+        task_ids: list[int] = []
+        for record in pack:
+            input_ids.extend(record.input_ids)
+            labels.extend(record.labels)
+            positions.extend(range(len(record)))
+            task_ids.extend(record.task_index if label != IGNORE_INDEX else -1 for label in record.labels)
+        padding = width - len(input_ids)
+        rows["input_ids"].append(input_ids + [pad_id] * padding)
+        rows["labels"].append(labels + [IGNORE_INDEX] * padding)
+        rows["position_ids"].append(positions + list(range(padding)))
+        rows["task_ids"].append(task_ids + [-1] * padding)
+    batch = {name: torch.tensor(values, dtype=torch.long) for name, values in rows.items()}
+    batch["real_tokens"] = torch.tensor(sum(len(record) for pack in packs for record in pack))
+    return batch
+
+
+def non_padding_share(batch: dict[str, torch.Tensor]) -> float:
+    """Share of the batch's token slots that hold record tokens (1.0 = no padding)."""
+    return float(batch["real_tokens"]) / batch["input_ids"].numel()
+
+
+def packed_forward(model: PreTrainedModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Logits of a packed batch with per-record attention isolation (see the module docstring)."""
+    return model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
+
+
+def token_losses(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token next-token cross-entropy (fp32) over shifted labels, and the mask of scored tokens.
+
+    The shift never crosses a record boundary usefully: the first token of every record is a prompt
+    token (label ignored), so a record's last token is never trained to predict its neighbour.
+    """
+    shifted_logits = logits[:, :-1, :].float()
+    shifted_labels = labels[:, 1:]
+    losses = torch.nn.functional.cross_entropy(
+        shifted_logits.reshape(-1, shifted_logits.size(-1)),
+        shifted_labels.reshape(-1),
+        ignore_index=IGNORE_INDEX,
+        reduction="none",
+    ).view_as(shifted_labels)
+    return losses, shifted_labels != IGNORE_INDEX

@@ -1,0 +1,181 @@
+"""Typed, validated training settings (the `train:` part of params.yaml is composed from these).
+
+Every model forbids unknown keys, and every error names its key: `settings_from_mapping` turns a
+pydantic ValidationError into one `InputError` line such as `train.mix.foo: unknown task`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from routesql.errors import InputError
+
+# The ROUTE tasks plus LR-SQL's slice linking; the names used in SFT records and in `train.mix`.
+SFT_TASKS: tuple[str, ...] = (
+    "text_to_sql",
+    "schema_linking",
+    "noise_correction",
+    "continuation",
+    "slice_linking",
+)
+
+# Lightning precision flags (trainer `precision=`); listed so a typo fails at config time.
+PRECISIONS: tuple[str, ...] = (
+    "64-true",
+    "32-true",
+    "16-true",
+    "bf16-true",
+    "16-mixed",
+    "bf16-mixed",
+    "transformer-engine",
+    "transformer-engine-float16",
+)
+
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
+
+
+def _key_error(key: str, problem: str, value: object) -> ValidationError:
+    """A ValidationError located at `key` inside the field being validated (pydantic prefixes the field)."""
+    detail = InitErrorDetails(type=PydanticCustomError("routesql", problem), loc=(key,), input=value)
+    return ValidationError.from_exception_data("settings", [detail])
+
+
+def known_strategies() -> list[str]:
+    """Strategy names Lightning knows (imported lazily: Lightning is slow to import)."""
+    from pytorch_lightning.strategies import StrategyRegistry
+
+    return ["auto", *sorted(StrategyRegistry.available_strategies())]
+
+
+def known_accelerators() -> list[str]:
+    from pytorch_lightning.accelerators import AcceleratorRegistry
+
+    return ["auto", *sorted(AcceleratorRegistry.available_accelerators())]
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TinyModelSettings(_Settings):
+    """The embedded tiny base: a byte-level BPE tokenizer and a small Qwen2 trained from scratch."""
+
+    vocab_size: int = Field(3000, ge=300, le=65536)
+    hidden_size: int = Field(256, ge=16)
+    num_layers: int = Field(4, ge=1)
+    num_heads: int = Field(4, ge=1)
+    num_kv_heads: int = Field(2, ge=1)
+    intermediate_size: int = Field(704, ge=16)
+    max_positions: int = Field(2048, ge=64)
+    pretrain_steps: int = Field(300, ge=0)
+    pretrain_batch_size: int = Field(8, ge=1)
+    pretrain_seq_len: int = Field(256, ge=16)
+    pretrain_lr: float = Field(1e-3, gt=0)
+
+
+class LoraSettings(_Settings):
+    enabled: bool = True
+    r: int = Field(16, ge=1)
+    alpha: float = Field(32.0, gt=0)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        min_length=1,
+    )
+
+
+class _TrainerSettings(_Settings):
+    """What every Lightning run shares: optimisation, precision and how it is distributed."""
+
+    lr: float = Field(2e-4, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    warmup_steps: int = Field(10, ge=0)
+    max_steps: int = Field(200, ge=1)
+    batch_size: int = Field(4, ge=1)
+    grad_accumulation: int = Field(1, ge=1)
+    max_seq_len: int = Field(1024, ge=16)
+    precision: str = "32-true"
+    gradient_checkpointing: bool = False
+    checkpoint_every_n_steps: int = Field(50, ge=1)
+    seed: int = 0
+    strategy: str = "auto"
+    accelerator: str = "auto"
+    devices: int | str | list[int] = "auto"
+    num_nodes: int = Field(1, ge=1)
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+
+    @field_validator("precision")
+    @classmethod
+    def _known_precision(cls, value: str) -> str:
+        if value not in PRECISIONS:
+            raise ValueError(f"unknown precision {value!r} (known: {', '.join(PRECISIONS)})")
+        return value
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        known = known_strategies()
+        if value not in known:
+            raise ValueError(f"Lightning does not know strategy {value!r} (known: {', '.join(known)})")
+        return value
+
+    @field_validator("accelerator")
+    @classmethod
+    def _known_accelerator(cls, value: str) -> str:
+        known = known_accelerators()
+        if value not in known:
+            raise ValueError(f"Lightning does not know accelerator {value!r} (known: {', '.join(known)})")
+        return value
+
+
+def _default_mix() -> dict[str, float]:
+    return {"text_to_sql": 1.0, "schema_linking": 1.0, "noise_correction": 1.0, "continuation": 1.0}
+
+
+class SFTSettings(_TrainerSettings):
+    """Multitask SFT: `mix` maps task name to sampling ratio (normalised; zero leaves a task out)."""
+
+    mix: dict[str, float] = Field(default_factory=_default_mix)
+
+    @field_validator("mix")
+    @classmethod
+    def _valid_mix(cls, mix: dict[str, float]) -> dict[str, float]:
+        for task, ratio in mix.items():
+            if task not in SFT_TASKS:
+                raise _key_error(task, f"unknown task (known: {', '.join(SFT_TASKS)})", task)
+            if ratio < 0 or ratio != ratio:
+                raise _key_error(task, f"ratio must be a number >= 0, got {ratio}", ratio)
+        if not sum(mix.values()) > 0:
+            raise ValueError("ratios must sum to a positive number")
+        return mix
+
+
+class DPOSettings(_TrainerSettings):
+    """DPO on preference pairs; the reference is the same model with its adapter switched off."""
+
+    beta: float = Field(0.1, gt=0)
+    lr: float = Field(5e-5, gt=0)
+    max_steps: int = Field(100, ge=1)
+    max_seq_len: int = Field(1024, ge=16)
+
+
+def settings_from_mapping(model: type[SettingsT], data: Mapping[str, Any], where: str) -> SettingsT:
+    """Validate `data` as `model`; the first problem becomes `InputError('<where>.<key>', problem)`."""
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        raise validation_input_error(exc, where) from None
+
+
+def validation_input_error(exc: ValidationError, where: str) -> InputError:
+    """One clear line for the first error: the dotted key path, then pydantic's message."""
+    first = exc.errors(include_url=False)[0]
+    path = ".".join([where, *(str(part) for part in first["loc"])]) if first["loc"] else where
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    return InputError(path, message)
