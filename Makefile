@@ -4,16 +4,26 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The local CPU build of torch lives here on these machines; an unpinned or registry torch pulls
+# several GB of GPU packages. uv installs in under a minute; pip (which finds the folder through
+# pip.conf) is the fallback where the folder is absent.
+WHEELS := $(wildcard /opt/wheels)
 
 .PHONY: repro test install clean-venv
 
 install: $(STAMP)
 
-# torch first and pinned: it must be the local CPU build, not the registry's GPU build.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+ifneq ($(WHEELS),)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --find-links $(WHEELS) torch==2.13.0
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --find-links $(WHEELS) -e ".[dev]"
+else
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+endif
+	$(BIN)/python -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('2.13.0') else 'torch is not 2.13.0')"
 	$(BIN)/dvc config --local core.analytics false 2>/dev/null || true
 	touch $(STAMP)
 

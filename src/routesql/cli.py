@@ -157,3 +157,160 @@ def synthesize(
                f"{manifest['seconds']:.1f} s → {target}")
     for task, count in manifest["records_per_task"].items():
         typer.echo(f"  {task:<17} {count}")
+
+
+PARAMS_OPTION = typer.Option(help="The pipeline's params file.")
+
+
+@app.command()
+@one_line_errors
+def base(
+    params: Annotated[Path, PARAMS_OPTION] = Path("params.yaml"),
+    out: Annotated[Path, typer.Option(help="Folder of the base model.")] = Path("models/base"),
+) -> None:
+    """The `base` stage: build the embedded tiny model offline, or record the real base model named in params."""
+    from routesql.bench.prepare import benchmark_root
+    from routesql.config import load_params
+    from routesql.llm.base_stage import build_base_model
+
+    loaded = load_params(params)
+    folder = build_base_model(loaded, benchmark_root(loaded), out)
+    typer.echo(f"base model ({loaded.model.base}) → {folder}")
+
+
+@app.command()
+@one_line_errors
+def train(
+    params: Annotated[Path, PARAMS_OPTION] = Path("params.yaml"),
+    records: Annotated[Path, typer.Option(help="SFT records from the synthesize stage.")] = Path("data/synth/sft.jsonl"),
+    preferences: Annotated[Path, typer.Option(help="Preference pairs (for DPO).")] = Path("data/synth/preferences.jsonl"),
+    base_dir: Annotated[Path, typer.Option("--base", help="The base stage's folder.")] = Path("models/base"),
+    best_mix: Annotated[Path, typer.Option(help="The tune stage's best mix (used when tune.enabled).")] = Path("data/tune/best_mix.json"),
+    out: Annotated[Path, typer.Option(help="Where the trained model is exported.")] = Path("models/trained"),
+) -> None:
+    """The `train` stage: multitask SFT (+ DPO) with Lightning + PEFT; resumes a killed run from its checkpoints."""
+    from routesql.config import load_params
+    from routesql.llm.base_stage import resolve_base
+    from routesql.tracking import check_tracking_uri, mlflow_logger
+    from routesql.train.stage import train_model
+
+    loaded = load_params(params)
+    check_tracking_uri(loaded.tracking.uri)
+    logger = mlflow_logger(loaded.tracking.uri, loaded.tracking.experiment, "train")
+    final = train_model(loaded, records, preferences, resolve_base(base_dir), out, best_mix, logger=logger)
+    typer.echo(f"trained model → {final}")
+
+
+@app.command()
+@one_line_errors
+def evaluate(
+    params: Annotated[Path, PARAMS_OPTION] = Path("params.yaml"),
+    model: Annotated[Path, typer.Option(help="The trained model folder (train stage output).")] = Path("models/trained"),
+    out: Annotated[Path, typer.Option(help="Folder for predictions, metrics, plots and report.html.")] = Path("reports/eval"),
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N dev questions.")] = None,
+    track: Annotated[bool, typer.Option(help="Log metrics and files to MLflow.")] = True,
+) -> None:
+    """The `evaluate` stage: MCP over the dev split, EX overall / by hardness / after each MCP step, HTML report."""
+    from routesql.bench.loaders import load_benchmark
+    from routesql.bench.prepare import benchmark_root
+    from routesql.config import load_params
+    from routesql.evaluate import check_prompt_version, evaluate_dev, generator_from, log_to_mlflow, mcp_settings_from
+
+    loaded = load_params(params)
+    if track:
+        from routesql.tracking import check_tracking_uri
+
+        check_tracking_uri(loaded.tracking.uri)
+    version = check_prompt_version(model)
+    bench = load_benchmark(benchmark_root(loaded), "dev", loaded.data.format)
+    metrics = evaluate_dev(bench, generator_from(loaded, model), mcp_settings_from(loaded), out, version,
+                           semantics=loaded.scoring.semantics, workers=loaded.execution.workers,
+                           limit=limit or loaded.evaluate.limit)
+    if track:
+        import mlflow
+
+        mlflow.set_tracking_uri(loaded.tracking.uri)
+        mlflow.set_experiment(loaded.tracking.experiment)
+        with mlflow.start_run(run_name="evaluate"):
+            log_to_mlflow(metrics, out, {"model": str(model), **loaded.mcp.model_dump()})
+    typer.echo(f"dev EX {metrics['ex']:.4f} ({metrics['n_scored']} scored); by step: "
+               + ", ".join(f"{k} {v:.4f}" for k, v in metrics["by_step"].items()) + f" → {out}/report.html")
+
+
+@app.command()
+@one_line_errors
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in plain language.")],
+    db: Annotated[Path, typer.Option(help="The SQLite database to ask (opened read-only).")],
+    model: Annotated[str, typer.Option(help="A trained model folder, or a registered model URI such as models:/routesql@champion.")] = "models/trained",
+    params: Annotated[Path, PARAMS_OPTION] = Path("params.yaml"),
+    rows: Annotated[int, typer.Option(help="Result rows to show.")] = 20,
+) -> None:
+    """Answer one question: the SQL, its result table and the MCP trace."""
+    from routesql.ask import answer_question
+
+    result = answer_question(question, db, model, params)
+    typer.echo(result.render(rows))
+    if result.error:
+        raise typer.Exit(1)
+
+
+@app.command()
+@one_line_errors
+def tune(
+    params: Annotated[Path, PARAMS_OPTION] = Path("params.yaml"),
+    records: Annotated[Path, typer.Option(help="SFT records from the synthesize stage.")] = Path("data/synth/sft.jsonl"),
+    base_dir: Annotated[Path, typer.Option("--base", help="The base stage's folder.")] = Path("models/base"),
+    out: Annotated[Path, typer.Option(help="Where the best mix is written (the train stage reads it).")] = Path("data/tune/best_mix.json"),
+    work_dir: Annotated[Path, typer.Option(help="Scratch folder for trial runs.")] = Path("checkpoints/tune"),
+) -> None:
+    """The `tune` stage: Optuna over the task-mix ratios; run it from several processes to share one study."""
+    from routesql.bench.prepare import benchmark_root
+    from routesql.config import load_params
+    from routesql.llm.base_stage import resolve_base
+    from routesql.tracking import check_tracking_uri
+    from routesql.tune import run_tuning
+
+    loaded = load_params(params)
+    check_tracking_uri(loaded.tracking.uri)
+    result = run_tuning(loaded, benchmark_root(loaded), records, resolve_base(base_dir), out, work_dir)
+    if result["tuned"]:
+        typer.echo(f"best mix (trial {result['trial']}, held-out EX {result['value']:.4f}): {result['mix']} → {out}")
+    else:
+        typer.echo(f"tuning off: the configured mix {result['mix']} → {out}")
+
+
+@app.command()
+@one_line_errors
+def register(
+    params: Annotated[Path, PARAMS_OPTION] = Path("params.yaml"),
+    model: Annotated[Path, typer.Option(help="The trained model folder.")] = Path("models/trained"),
+    eval_dir: Annotated[Path, typer.Option(help="The evaluate stage's folder.")] = Path("reports/eval"),
+    out: Annotated[Path, typer.Option(help="Where the registration summary is written.")] = Path("reports/registered.json"),
+) -> None:
+    """The `register` stage: a new MLflow model version; the alias moves only if dev EX beats the current holder."""
+    from routesql.config import load_params
+    from routesql.registry import register_model
+    from routesql.tracking import check_tracking_uri
+
+    loaded = load_params(params)
+    check_tracking_uri(loaded.tracking.uri)
+    result = register_model(loaded, model, eval_dir, out)
+    moved = "moved to it" if result["promoted"] else "kept by the current holder"
+    typer.echo(f"{result['model_name']} version {result['version']} (dev EX {result['dev_ex']:.4f}); "
+               f"alias '{result['alias']}' {moved}")
+
+
+@app.command()
+@one_line_errors
+def promote(
+    version: Annotated[str, typer.Argument(help="The registered model version to give the alias.")],
+    params: Annotated[Path, PARAMS_OPTION] = Path("params.yaml"),
+) -> None:
+    """Move the alias (default `champion`) to VERSION by hand."""
+    from routesql.config import load_params
+    from routesql.registry import promote as promote_version
+
+    loaded = load_params(params)
+    promote_version(loaded, version)
+    typer.echo(f"alias '{loaded.registry.alias}' → {loaded.registry.model_name} version {version}")

@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from routesql.errors import InputError
+from routesql.train.settings import SFT_TASKS, DPOSettings, SFTSettings, TinyModelSettings
 
 
 class Section(BaseModel):
@@ -59,6 +60,93 @@ class SynthesizeSettings(Section):
     weak: WeakSamplingSettings = WeakSamplingSettings()
 
 
+class ModelSettings(Section):
+    base: str = Field("tiny", description="'tiny' (built offline by the base stage) or a hub id / local path")
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
+    tiny: TinyModelSettings = TinyModelSettings()
+
+
+def _default_mix() -> dict[str, float]:
+    return {"text_to_sql": 1.0, "schema_linking": 0.5, "noise_correction": 0.5, "continuation": 0.5,
+            "slice_linking": 0.25}
+
+
+class TasksSettings(Section):
+    """The ROUTE task mix: task → sampling ratio (normalised; 0 leaves a task out)."""
+
+    mix: dict[str, float] = Field(default_factory=_default_mix)
+
+    @field_validator("mix")
+    @classmethod
+    def _known_tasks(cls, mix: dict[str, float]) -> dict[str, float]:
+        for task, ratio in mix.items():
+            if task not in SFT_TASKS:
+                raise ValueError(f"unknown task {task!r} (known: {', '.join(SFT_TASKS)})")
+            if not ratio >= 0:
+                raise ValueError(f"ratio of {task} must be a number >= 0, got {ratio}")
+        if not sum(mix.values()) > 0:
+            raise ValueError("ratios must sum to a positive number")
+        return mix
+
+
+class TrainStageSettings(SFTSettings):
+    """SFT settings; the mix lives under tasks.mix so `dvc exp run -S tasks.mix.X=...` finds it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_mix_here(cls, data: object) -> object:
+        if isinstance(data, dict) and "mix" in data:
+            raise ValueError("the task mix belongs under tasks.mix, not train.mix")
+        return data
+
+
+class DPOStageSettings(DPOSettings):
+    enabled: bool = False
+
+
+class MCPStepSettings(Section):
+    schema_linking: bool = True
+    noise_correction: bool = True
+    continuation: bool = True
+    self_consistency: int = Field(1, ge=1)
+    sample_temperature: float = Field(0.7, ge=0)
+    max_new_tokens: int = Field(160, ge=1)
+
+
+class GeneratorSettings(Section):
+    backend: Literal["local", "openai"] = "local"
+    batch_size: int = Field(16, ge=1)
+    base_url: str | None = None  # for backend: openai
+    model: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_s: float = Field(60.0, gt=0)
+    concurrency: int = Field(8, ge=1)
+
+
+class EvaluateSettings(Section):
+    limit: int | None = Field(None, ge=1, description="evaluate only the first N dev questions")
+
+
+class TuneSettings(Section):
+    enabled: bool = True
+    n_trials: int = Field(4, ge=1)
+    max_steps: int = Field(60, ge=1, description="training steps per trial")
+    eval_limit: int = Field(60, ge=1, description="held-out training questions scored per trial")
+    validation_databases: int = Field(1, ge=1, description="training databases held out to score trials")
+    storage: str = "sqlite:///optuna.db"
+    study: str = "routesql-mix"
+    tasks: list[str] = Field(default_factory=lambda: ["schema_linking", "noise_correction", "continuation"],
+                             description="the tasks whose ratio the study searches; the others keep tasks.mix")
+    ratio_range: tuple[float, float] = (0.0, 1.0)
+    tune_lr: bool = False
+    tune_lora_rank: bool = False
+
+
+class RegisterSettings(Section):
+    model_name: str = "routesql"
+    alias: str = "champion"
+
+
 class TrackingSettings(Section):
     uri: str = "sqlite:///mlflow.db"
     experiment: str = "routesql"
@@ -71,6 +159,15 @@ class Params(Section):
     execution: ExecutionSettings = ExecutionSettings()
     scoring: ScoringSettings = ScoringSettings()
     synthesize: SynthesizeSettings = SynthesizeSettings()
+    model: ModelSettings = ModelSettings()
+    tasks: TasksSettings = TasksSettings()
+    train: TrainStageSettings = TrainStageSettings()
+    dpo: DPOStageSettings = DPOStageSettings()
+    mcp: MCPStepSettings = MCPStepSettings()
+    generator: GeneratorSettings = GeneratorSettings()
+    evaluate: EvaluateSettings = EvaluateSettings()
+    tune: TuneSettings = TuneSettings()
+    registry: RegisterSettings = Field(RegisterSettings(), alias="register")
     tracking: TrackingSettings = TrackingSettings()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -109,3 +109,48 @@ def log_to_mlflow(metrics: dict, out_dir: Path, params: dict) -> None:
 
 def load_metrics(out_dir: Path) -> dict:
     return json.loads((out_dir / "metrics.json").read_text())
+
+
+def mcp_settings_from(params) -> MCPSettings:  # params: routesql.config.Params
+    m = params.mcp
+    return MCPSettings(schema_linking=m.schema_linking, noise_correction=m.noise_correction,
+                       continuation=m.continuation, self_consistency=m.self_consistency,
+                       sample_temperature=m.sample_temperature, max_new_tokens=m.max_new_tokens,
+                       sample_rows=params.schema_.sample_rows, token_budget=params.schema_.token_budget,
+                       timeout_s=params.execution.timeout_s, seed=params.seed)
+
+
+def model_template_version(model_dir: Path) -> str:
+    """The prompt template version a trained model carries (its export's routesql.json)."""
+    from routesql.errors import InputError
+
+    manifest = model_dir / "routesql.json"
+    if not manifest.is_file():
+        raise InputError(model_dir, "no routesql.json: not a model exported by `routesql train`")
+    return json.loads(manifest.read_text())["template_version"]
+
+
+def check_prompt_version(model_dir: Path) -> str:
+    """Refuse to evaluate a model with prompts other than the ones it was trained on."""
+    from routesql.errors import InputError
+    from routesql.tasks.templates import TEMPLATE_VERSION
+
+    version = model_template_version(model_dir)
+    if version != TEMPLATE_VERSION:
+        raise InputError(model_dir, f"trained with prompt template {version!r} but this code renders "
+                                    f"{TEMPLATE_VERSION!r}; evaluate it with the routesql version that trained it")
+    return version
+
+
+def generator_from(params, model_dir: Path) -> Generator:
+    """The generator params.yaml asks for: the local model folder, or an OpenAI-compatible server."""
+    import os
+
+    from routesql.llm.factory import make_generator
+
+    g = params.generator
+    if g.backend == "openai":
+        return make_generator("openai", base_url=g.base_url, model=g.model or "routesql",
+                              api_key=os.environ.get(g.api_key_env), timeout_s=g.timeout_s,
+                              concurrency=g.concurrency)
+    return make_generator("local", model_path=model_dir / "merged", batch_size=g.batch_size)

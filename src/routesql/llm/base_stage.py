@@ -1,0 +1,60 @@
+"""The `base` stage: the model every later stage starts from.
+
+`model.base: tiny` builds the embedded default offline — a tokenizer and a small Qwen2 pretrained
+on the training split's schemas, questions and SQL. Any other value names a real model (hub id
+or local path); then the stage only records which one, so `dvc repro` tracks the choice without
+copying gigabytes of weights.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from routesql.atomic import write_json_atomic
+from routesql.bench.example import Example
+from routesql.bench.loaders import load_benchmark, missing_databases
+from routesql.db.schema import read_schema, render_schema
+from routesql.tasks.templates import text_to_sql_prompt
+
+POINTER_FILE = "routesql_base.json"
+
+
+def pretraining_texts(root: Path, fmt: str | None, sample_rows: int) -> list[str]:
+    """One text per training example: its text-to-SQL prompt (schema + question) and the gold SQL."""
+    bench = load_benchmark(root, "train", fmt)
+    missing = missing_databases(bench)
+    schema_text: dict[str, str] = {}
+    texts = []
+    for ex in bench.examples:
+        if ex.db_id in missing:
+            continue
+        if ex.db_id not in schema_text:
+            schema_text[ex.db_id] = render_schema(read_schema(bench.db_path(ex.db_id), sample_rows), sample_rows)
+        texts.append(_example_text(ex, schema_text[ex.db_id]))
+    return texts
+
+
+def _example_text(ex: Example, schema_text: str) -> str:
+    return text_to_sql_prompt(schema_text, ex.question, ex.evidence).text + " ".join(ex.sql.split())
+
+
+def build_base_model(params, root: Path, out_dir: Path) -> Path:  # params: routesql.config.Params
+    """Build (tiny) or point at (real model) the base; returns the folder later stages read."""
+    from routesql.llm.tiny import build_tiny_base, load_tokenizer
+
+    if params.model.base != "tiny":
+        load_tokenizer(params.model.base)  # fail now, with one line, if it has no usable tokenizer
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(out_dir / POINTER_FILE, {"base": params.model.base, "dtype": params.model.dtype})
+        return out_dir
+    texts = pretraining_texts(root, params.data.format, params.schema_.sample_rows)
+    return build_tiny_base(texts, out_dir, params.model.tiny, seed=params.seed)
+
+
+def resolve_base(base_dir: Path) -> str:
+    """The model the base stage stands for: the built folder, or the real model it points at."""
+    pointer = base_dir / POINTER_FILE
+    if pointer.is_file():
+        return json.loads(pointer.read_text())["base"]
+    return str(base_dir)
