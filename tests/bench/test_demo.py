@@ -3,20 +3,43 @@
 from __future__ import annotations
 
 import json
+import random
 import re
+import sqlite3
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.sqlite import SQLite
 
 from routesql.bench.demo import FEATURE_PATTERNS, allocate, sql_features, write_demo_benchmark
-from routesql.bench.demo_domains import DEV_DOMAINS, TRAIN_DOMAINS
+from routesql.bench.demo_domains import DEV_DOMAINS, TRAIN_DOMAINS, DomainSpec
 from routesql.bench.demo_questions import natural, plural
+from routesql.bench.demo_variants import (
+    DEFAULT_TRAIN_VARIANTS,
+    column_key,
+    dev_vocabulary,
+    draw_names,
+    is_allowed,
+    variant_domains,
+)
+from routesql.bench.demo_words import COLUMN_WORDS, TABLE_WORDS
 from routesql.bench.loaders import load_benchmark
 from routesql.db.connect import open_readonly
+from routesql.errors import InputError
 
-ALL_DB_IDS = [d.db_id for d in (*TRAIN_DOMAINS, *DEV_DOMAINS)]
+VARIANTS = variant_domains(DEFAULT_TRAIN_VARIANTS, seed=0)
+VARIANT_DB_IDS = [d.db_id for d in VARIANTS]
+ALL_DB_IDS = [d.db_id for d in (*TRAIN_DOMAINS, *VARIANTS, *DEV_DOMAINS)]
+DEV_FILES = [
+    "dev.json",
+    "dev_gold.sql",
+    *(f"database/{d.db_id}/{d.db_id}.sqlite" for d in DEV_DOMAINS),
+    *(f"database/{d.db_id}/schema.sql" for d in DEV_DOMAINS),
+]
 SPLITS = [("train", "train_spider.json", "train_gold.sql"), ("dev", "dev.json", "dev_gold.sql")]
 OUTPUT_FILES = [
     "tables.json",
@@ -83,13 +106,14 @@ def test_another_seed_gives_other_questions(demo, tmp_path: Path) -> None:
 def test_summary_counts_match_files_and_sizes(demo, records) -> None:
     _out, summary, _seconds = demo
     assert summary["train"] == len(records["train"]) and summary["dev"] == len(records["dev"])
-    assert (summary["train_databases"], summary["dev_databases"]) == (8, 3)
-    assert 1500 <= summary["train"] <= 2500
+    assert (summary["train_databases"], summary["dev_databases"]) == (48, 3)
+    assert summary["train_variants"] == DEFAULT_TRAIN_VARIANTS == 40
+    assert 4000 <= summary["train"] <= 6000
     assert 250 <= summary["dev"] <= 400
 
 
 def test_generation_is_fast(demo) -> None:
-    assert demo[2] < 10.0  # about 1 s on one core; the margin absorbs a busy shared machine
+    assert demo[2] < 10.0  # about 2.5 s on one core; the margin absorbs a busy shared machine
 
 
 @pytest.mark.parametrize(("split", "json_name", "gold_name"), SPLITS)
@@ -113,7 +137,7 @@ def test_the_benchmark_loader_reads_the_demo(demo, records, split: str) -> None:
 def test_dev_databases_are_not_in_training(records) -> None:
     train_dbs = {e["db_id"] for e in records["train"]}
     dev_dbs = {e["db_id"] for e in records["dev"]}
-    assert train_dbs == {d.db_id for d in TRAIN_DOMAINS}
+    assert train_dbs == {d.db_id for d in (*TRAIN_DOMAINS, *VARIANTS)}
     assert dev_dbs == {d.db_id for d in DEV_DOMAINS}
     assert not train_dbs & dev_dbs
 
@@ -152,7 +176,8 @@ def test_questions_name_their_tables_and_values_verbatim(records, split: str) ->
     for e in records[split]:
         question, sql = e["question"], e["query"]
         for table in re.findall(r"(?:FROM|JOIN) (\w+)", sql):
-            assert natural(table) in question.lower(), (question, sql)
+            mentions = (natural(table), plural(table))  # "duty" is not in "duties"
+            assert any(m in question.lower() for m in mentions), (question, sql)
         for literal in re.findall(r"'((?:[^']|'')*)'", sql):
             assert literal.strip("%").replace("''", "'") in question, (question, sql)
         for number in re.findall(r"[<>=] (\d+(?:\.\d+)?)\b", sql):
@@ -246,6 +271,168 @@ def test_column_types_follow_declared_types(
     entry = tables_json[db_id]
     index = next(i for i, (_t, name) in enumerate(entry["column_names_original"]) if name == column)
     assert entry["column_types"][index] == spider_type
+
+
+# --- renamed training variants ------------------------------------------------------------------
+
+
+def dev_identifier_words() -> set[str]:
+    """Words of the dev identifiers, worked out here independently of `dev_vocabulary`."""
+    words = set()
+    for domain in DEV_DOMAINS:
+        names = [domain.db_id, *(t.name for t in domain.tables)]
+        names += [c.name for t in domain.tables for c in t.columns]
+        words |= {w for name in names for w in name.split("_")}
+    return words - {"id"}
+
+
+def test_variant_identifiers_share_no_word_with_dev(tables_json) -> None:
+    dev_words = dev_identifier_words()
+    assert {"restaurant", "chef", "dish", "museum", "artwork", "car", "rental", "name"} <= dev_words
+    for db_id in VARIANT_DB_IDS:
+        entry = tables_json[db_id]
+        names = entry["table_names_original"] + [n for _t, n in entry["column_names_original"]]
+        for name in names:
+            for word in name.split("_"):
+                forms = {word, word + "s", word + "es", word.removesuffix("s")}
+                assert word == "id" or not forms & dev_words, (db_id, name)
+
+
+@pytest.mark.parametrize(
+    ("word", "excluded"),
+    [
+        ("restaurant", True),
+        ("dishes", True),  # the plural of a dev table
+        ("day", True),  # the singular of the dev column "days"
+        ("visitor", True),
+        ("name", True),
+        ("id", False),  # the key convention is shared on purpose
+        ("teacher", False),
+        ("tome", False),
+    ],
+)
+def test_dev_vocabulary(word: str, excluded: bool) -> None:
+    assert (word in dev_vocabulary()) is excluded
+
+
+@pytest.mark.parametrize(("candidate", "allowed"), [("pay", True), ("seat_count", False)])
+def test_is_allowed_checks_every_word(candidate: str, allowed: bool) -> None:
+    assert is_allowed(candidate, dev_vocabulary()) is allowed
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_drawing_skips_excluded_words(seed: int) -> None:
+    school, pool = TRAIN_DOMAINS[0], TABLE_WORDS["teacher"]
+    tables, _columns = draw_names(school, "x", random.Random(seed), frozenset(pool[1:]))
+    assert tables["teacher"] == pool[0]
+
+
+def test_drawing_with_every_word_excluded_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="teacher"):
+        draw_names(TRAIN_DOMAINS[0], "x", random.Random(0), frozenset(TABLE_WORDS["teacher"]))
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=VARIANT_DB_IDS)
+def test_variant_renames_consistently(variant: DomainSpec) -> None:
+    base = next(d for d in TRAIN_DOMAINS if variant.db_id.startswith(d.db_id + "_v"))
+    renamed = {old.name: new.name for old, new in zip(base.tables, variant.tables, strict=True)}
+    assert len(set(renamed.values())) == len(renamed)
+    for old_table, new_table in zip(base.tables, variant.tables, strict=True):
+        assert new_table.name != old_table.name and 10 <= new_table.rows <= 80
+        names = [c.name for c in new_table.columns]
+        assert len(set(names)) == len(names) and names[0] == "id"
+        for old, new in zip(old_table.columns, new_table.columns, strict=True):
+            assert (new.role, new.sql_type, new.gen) == (old.role, old.sql_type, old.gen)
+            if old.references is not None:
+                assert new.references == renamed[old.references]
+                assert new.name == f"{renamed[old.references]}_id"
+            elif old.role != "id":
+                assert new.name != old.name and not new.name.endswith("_id")
+
+
+def test_variant_schemas_are_distinct_and_stable() -> None:
+    assert len({tuple(t.name for t in v.tables) for v in VARIANTS}) == len(VARIANTS)
+    assert VARIANT_DB_IDS[:9] == [*(f"{d.db_id}_v1" for d in TRAIN_DOMAINS), "school_v2"]
+    assert variant_domains(10, seed=0) == VARIANTS[:10]  # variant k does not depend on the count
+    assert variant_domains(10, seed=1) != VARIANTS[:10]
+
+
+@pytest.mark.parametrize("count", [-1, 2.5, True, "3"])
+def test_bad_variant_count_is_an_input_error(count: object) -> None:
+    with pytest.raises(InputError, match="train_variants"):
+        variant_domains(count)  # type: ignore[arg-type]
+
+
+def test_each_variant_database_has_answering_pairs(demo, records) -> None:
+    by_db: dict[str, list[str]] = defaultdict(list)
+    for example in records["train"]:
+        by_db[example["db_id"]].append(example["query"])
+    for db_id in VARIANT_DB_IDS:
+        assert 60 <= len(by_db[db_id]) <= 100, db_id
+        conn = open_readonly(db_path(demo[0], db_id))
+        try:
+            assert all(conn.execute(sql).fetchall() for sql in by_db[db_id]), db_id
+        finally:
+            conn.close()
+
+
+def test_variant_sql_names_only_its_own_tables_and_columns(records, tables_json) -> None:
+    seen_tables: set[str] = set()
+    for example in records["train"]:
+        if example["db_id"] not in VARIANT_DB_IDS:
+            continue
+        entry = tables_json[example["db_id"]]
+        tables = set(entry["table_names_original"])
+        columns = {name for _t, name in entry["column_names_original"]}
+        tree = sqlglot.parse_one(example["query"], read="sqlite")
+        used = {t.name for t in tree.find_all(exp.Table)}
+        assert used and used <= tables, example
+        assert {c.name for c in tree.find_all(exp.Column)} <= columns, example
+        seen_tables |= used
+    originals = {t.name for d in TRAIN_DOMAINS for t in d.tables}
+    assert len(seen_tables) >= 100 and not seen_tables & originals
+
+
+def test_dev_and_original_train_do_not_depend_on_variants(demo, records, tmp_path: Path) -> None:
+    summary = write_demo_benchmark(tmp_path, seed=0, train_variants=0)
+    assert (summary["train_databases"], summary["train_variants"]) == (8, 0)
+    for relative in DEV_FILES:
+        assert (tmp_path / relative).read_bytes() == (demo[0] / relative).read_bytes(), relative
+    alone = json.loads((tmp_path / "train_spider.json").read_text())
+    assert alone == records["train"][: len(alone)] and 1500 <= len(alone) <= 2500
+
+
+@pytest.mark.parametrize("pool", sorted(TABLE_WORDS))
+def test_table_words_have_regular_plurals_and_articles(pool: str) -> None:
+    for word in TABLE_WORDS[pool]:
+        assert not word.endswith(("f", "fe", "z", "man", "child", "craft")), word
+        assert not re.search(r"[^aeiou]o$", word), word  # "heros"
+        assert not re.match(r"u[^n]|uni|eu|one|hour|honou?r", word), word  # "an unit", "a hour"
+
+
+def test_word_pools_cover_every_training_identifier_with_usable_words() -> None:
+    excluded = dev_vocabulary()
+    for domain in TRAIN_DOMAINS:
+        for spec in domain.tables:
+            assert sum(is_allowed(w, excluded) for w in TABLE_WORDS[spec.name]) >= 4, spec.name
+            for column in spec.columns:
+                if column.role not in ("id", "fk"):
+                    pool = COLUMN_WORDS[column_key(column)]
+                    assert sum(is_allowed(w, excluded) for w in pool) >= 3, column.name
+
+
+def test_words_are_plain_identifiers_and_no_sql_keywords() -> None:
+    keywords = {k.lower() for k in SQLite.Tokenizer.KEYWORDS}
+    words = {w for pool in (*TABLE_WORDS.values(), *COLUMN_WORDS.values()) for w in pool}
+    conn = sqlite3.connect(":memory:")
+    try:
+        for word in sorted(words):
+            assert re.fullmatch(r"[a-z]+(_[a-z]+)*", word) and not word.endswith("_id"), word
+            assert word not in keywords, word
+            conn.execute(f"CREATE TABLE {word} (id INTEGER PRIMARY KEY, {word} TEXT)")
+            conn.execute(f"SELECT T1.{word} FROM {word} AS T1 ORDER BY {word} DESC")
+    finally:
+        conn.close()
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -1,17 +1,22 @@
 """The embedded default benchmark: a small Spider-format folder generated from a seed.
 
-`write_demo_benchmark(out_dir, seed)` writes, deterministically (same seed → byte-identical files):
+`write_demo_benchmark(out_dir, seed, train_variants)` writes, deterministically (same arguments →
+byte-identical files):
 
 - ``database/<db_id>/<db_id>.sqlite`` and ``schema.sql`` for the eight training and three dev
-  domains of `routesql.bench.demo_domains` (dev domains never appear in training);
+  domains of `routesql.bench.demo_domains` (dev domains never appear in training), and for the
+  renamed training variants of `routesql.bench.demo_variants` (``school_v1`` ...: the training
+  domains under other table and column names, none of them a dev word);
 - ``tables.json`` in Spider's format;
 - ``train_spider.json`` / ``dev.json`` ({db_id, question, query}) and the aligned
   ``train_gold.sql`` / ``dev_gold.sql`` (``SQL<TAB>db_id``).
 
 Questions come from the patterns of `routesql.bench.demo_questions`; both splits use the same
-patterns in the same proportions, so dev differs from train by its databases only. Every gold
-query is executed on its database and kept only when it returns a non-empty, non-null, non-zero
-answer; identical (db_id, query) pairs are kept once.
+patterns in the same proportions, so dev differs from train by its databases only. A database's
+rows and questions come from generators seeded by its own id, so adding variants changes neither
+the original training pairs nor anything of dev. Every gold query is executed on its database and
+kept only when it returns a non-empty, non-null, non-zero answer; identical (db_id, query) pairs
+are kept once.
 """
 
 from __future__ import annotations
@@ -35,6 +40,11 @@ from routesql.bench.demo_domains import (
     TableSpec,
 )
 from routesql.bench.demo_questions import PATTERNS, QuestionContext, Row, natural
+from routesql.bench.demo_variants import (
+    DEFAULT_TRAIN_VARIANTS,
+    VARIANT_PAIRS_PER_DB,
+    variant_domains,
+)
 from routesql.db.connect import open_readonly
 
 TRAIN_PAIRS_PER_DB = 250  # 8 training databases → about 2000 training pairs
@@ -261,24 +271,33 @@ def build_database(out_dir: Path, domain: DomainSpec, seed: int, wanted: int) ->
     return [{"db_id": domain.db_id, "question": question, "query": sql} for question, sql in pairs]
 
 
-def write_demo_benchmark(out_dir: Path, seed: int = 0) -> dict:
-    """Generate the demo benchmark into `out_dir` (created if needed); return counts."""
+def write_demo_benchmark(
+    out_dir: Path, seed: int = 0, train_variants: int = DEFAULT_TRAIN_VARIANTS
+) -> dict:
+    """Generate the demo benchmark into `out_dir` (created if needed); return counts.
+
+    `train_variants` renamed copies of the training domains join the train split. Folders of
+    variants that an earlier, larger run wrote are left in place (tables.json no longer lists them).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    variants = variant_domains(train_variants, seed)
     train: list[dict] = []
     dev: list[dict] = []
     for domain in TRAIN_DOMAINS:
         train.extend(build_database(out_dir, domain, seed, TRAIN_PAIRS_PER_DB))
+    for domain in variants:
+        train.extend(build_database(out_dir, domain, seed, VARIANT_PAIRS_PER_DB))
     for domain in DEV_DOMAINS:
         dev.extend(build_database(out_dir, domain, seed, DEV_PAIRS_PER_DB))
-    _write_json(
-        out_dir / "tables.json", [tables_json_entry(d) for d in (*TRAIN_DOMAINS, *DEV_DOMAINS)]
-    )
+    every_domain = (*TRAIN_DOMAINS, *variants, *DEV_DOMAINS)
+    _write_json(out_dir / "tables.json", [tables_json_entry(d) for d in every_domain])
     _write_split(out_dir, "train_spider.json", "train_gold.sql", train)
     _write_split(out_dir, "dev.json", "dev_gold.sql", dev)
     return {
         "seed": seed,
-        "train_databases": len(TRAIN_DOMAINS),
+        "train_databases": len(TRAIN_DOMAINS) + len(variants),
+        "train_variants": len(variants),
         "dev_databases": len(DEV_DOMAINS),
         "train": len(train),
         "dev": len(dev),

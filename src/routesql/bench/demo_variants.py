@@ -1,0 +1,186 @@
+"""Renamed variants of the demo's training domains: many training schemas from eight.
+
+A tiny model trained on eight schemas memorises their names and, on an unseen dev database,
+writes ``FROM department`` where the prompt says ``restaurant``. Variants keep a training domain's
+shape, value generators and conventions, but rename every table and column (``library`` →
+``library_v3`` with tables ``tome``, ``scribe``, ``patron``, ``lending`` ...), so the only way to
+get the names right is to copy them from the schema in the prompt.
+
+Renaming is consistent inside a variant: one original column name maps to one new name in every
+table (``city`` → ``town`` everywhere), a foreign key to table ``x`` becomes ``<new x>_id``, and
+``id`` stays the primary key. Replacement words come from `routesql.bench.demo_words`, minus every
+word of the dev databases' identifiers (computed from their definitions, in singular and plural),
+so dev stays unseen. Variants are smaller than their originals (tens of rows per table), which
+keeps generation fast.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+from routesql.bench.demo_domains import (
+    DEV_DOMAINS,
+    TRAIN_DOMAINS,
+    ColumnSpec,
+    DomainSpec,
+    TableSpec,
+)
+from routesql.bench.demo_questions import plural
+from routesql.bench.demo_words import COLUMN_WORDS, TABLE_WORDS
+from routesql.errors import InputError
+
+DEFAULT_TRAIN_VARIANTS = 40  # with the 8 originals, 48 training databases
+VARIANT_PAIRS_PER_DB = 80  # 40 variants → about 3200 pairs next to the originals' ~2000
+STRUCTURAL_WORDS = frozenset({"id"})  # the key convention every schema shares, dev included
+DRAWS_PER_VARIANT = 50  # redraws allowed to find table names no earlier variant of it used
+# Tables the originals keep small (departments, teachers) stay at 30-50 rows; large ones
+# (enrollments, sales) shrink to 60-80, still enough for groups, HAVING and NOT IN questions.
+SMALL_TABLE_ROWS = (30, 50)
+LARGE_TABLE_ROWS = (60, 80)
+LARGE_TABLE = 100  # original row count from which a table counts as large
+
+
+# --- the dev vocabulary --------------------------------------------------------------------------
+
+
+def identifier_words(identifier: str) -> list[str]:
+    return identifier.lower().split("_")
+
+
+def word_forms(word: str) -> set[str]:
+    """The word, its plural and its possible singulars ("days" → day; "calories" → calorie)."""
+    forms = {word, plural(word)}
+    if word.endswith("s"):
+        forms.add(word[:-1])
+    if word.endswith("es"):
+        forms.add(word[:-2])
+    if word.endswith("ies"):
+        forms.add(word[:-3] + "y")
+    return forms
+
+
+def domain_identifiers(domain: DomainSpec) -> list[str]:
+    """The database id and every table and column name of one domain."""
+    names = [domain.db_id]
+    for spec in domain.tables:
+        names.append(spec.name)
+        names.extend(column.name for column in spec.columns)
+    return names
+
+
+def dev_vocabulary(domains: tuple[DomainSpec, ...] = DEV_DOMAINS) -> frozenset[str]:
+    """Every word (and its singular/plural) of the dev databases' identifiers, except ``id``."""
+    words: set[str] = set()
+    for domain in domains:
+        for identifier in domain_identifiers(domain):
+            for word in identifier_words(identifier):
+                if word not in STRUCTURAL_WORDS:
+                    words |= word_forms(word)
+    return frozenset(words)
+
+
+def is_allowed(candidate: str, excluded: frozenset[str]) -> bool:
+    return not any(word_forms(word) & excluded for word in identifier_words(candidate))
+
+
+# --- drawing one variant -------------------------------------------------------------------------
+
+
+def column_key(column: ColumnSpec) -> str:
+    """The `COLUMN_WORDS` key of a column: people's names get other words than things' names."""
+    if column.name == "name" and column.gen == ("person",):
+        return "person_name"
+    return column.name
+
+
+class _WordDraw:
+    """Draws replacement words for one variant, never the same word twice."""
+
+    def __init__(self, rng: random.Random, excluded: frozenset[str], db_id: str) -> None:
+        self.rng = rng
+        self.excluded = excluded
+        self.db_id = db_id
+        self.used: set[str] = set()
+
+    def draw(self, pool: tuple[str, ...], key: str) -> str:
+        choices = [w for w in pool if w not in self.used and is_allowed(w, self.excluded)]
+        if not choices:
+            raise InputError(f"demo_words[{key!r}]", f"no usable replacement left for {self.db_id}")
+        word = self.rng.choice(choices)
+        self.used.add(word)
+        return word
+
+
+def draw_names(
+    domain: DomainSpec, db_id: str, rng: random.Random, excluded: frozenset[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """New table names by old table name and new column names by `column_key`."""
+    words = _WordDraw(rng, excluded, db_id)
+    tables = {spec.name: words.draw(TABLE_WORDS[spec.name], spec.name) for spec in domain.tables}
+    columns: dict[str, str] = {}
+    for spec in domain.tables:
+        for column in spec.columns:
+            key = column_key(column)
+            if column.role not in ("id", "fk") and key not in columns:
+                columns[key] = words.draw(COLUMN_WORDS[key], key)
+    return tables, columns
+
+
+def variant_rows(original_rows: int, rng: random.Random) -> int:
+    low, high = LARGE_TABLE_ROWS if original_rows >= LARGE_TABLE else SMALL_TABLE_ROWS
+    return min(original_rows, rng.randint(low, high))
+
+
+def rename_domain(
+    domain: DomainSpec, db_id: str, rng: random.Random, excluded: frozenset[str]
+) -> DomainSpec:
+    """One renamed, smaller copy of `domain` under the id `db_id`."""
+    tables, columns = draw_names(domain, db_id, rng, excluded)
+
+    def renamed(column: ColumnSpec) -> ColumnSpec:
+        if column.role == "id":
+            return column
+        if column.references is not None:
+            parent = tables[column.references]
+            return replace(column, name=f"{parent}_id", references=parent)
+        return replace(column, name=columns[column_key(column)])
+
+    return DomainSpec(
+        db_id,
+        tuple(
+            TableSpec(
+                tables[spec.name],
+                variant_rows(spec.rows, rng),
+                tuple(renamed(column) for column in spec.columns),
+            )
+            for spec in domain.tables
+        ),
+    )
+
+
+def variant_domains(
+    count: int = DEFAULT_TRAIN_VARIANTS, seed: int = 0
+) -> tuple[DomainSpec, ...]:
+    """`count` renamed variants, round-robin over the training domains (``school_v1``, ...).
+
+    Each variant draws from its own seeded generator, so variant k is the same whatever `count`;
+    a variant redraws while an earlier variant of the same domain has its exact table names.
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise InputError("train_variants", f"must be a whole number >= 0, got {count!r}")
+    excluded = dev_vocabulary()
+    seen: set[tuple[str, ...]] = set()
+    variants: list[DomainSpec] = []
+    for index in range(count):
+        base = TRAIN_DOMAINS[index % len(TRAIN_DOMAINS)]
+        db_id = f"{base.db_id}_v{index // len(TRAIN_DOMAINS) + 1}"
+        rng = random.Random(f"routesql-demo:{seed}:{db_id}:names")
+        for _ in range(DRAWS_PER_VARIANT):
+            variant = rename_domain(base, db_id, rng, excluded)
+            table_names = tuple(spec.name for spec in variant.tables)
+            if table_names not in seen:
+                break
+        seen.add(table_names)
+        variants.append(variant)
+    return tuple(variants)
