@@ -110,3 +110,32 @@ def test_fixture_records_tokenize(sft_records: Path, tokenizer) -> None:
     prompts, completions = [r.prompt for r in records], [r.completion for r in records]
     tokenized = tokenize_records(tokenizer, prompts, completions, [0] * len(records))
     assert all(0 < record.scored < len(record) for record in tokenized)
+
+
+def test_completion_only_head_gives_the_same_losses_as_full_logits() -> None:
+    """The cheap path (head on completion positions only) equals the full-logits path, LoRA or not."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from routesql.train.packing import (
+        TokenizedRecord,
+        collate_packs,
+        completion_token_losses,
+        packed_forward,
+        token_losses,
+    )
+
+    torch.manual_seed(0)
+    config = Qwen2Config(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         num_key_value_heads=1, intermediate_size=64, tie_word_embeddings=True)
+    base = Qwen2ForCausalLM(config).eval()
+    lora = get_peft_model(Qwen2ForCausalLM(config).eval(), LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
+    records = [TokenizedRecord(tuple(range(3, 3 + n)), tuple([-100] * (n - k) + list(range(3 + n - k, 3 + n))), 0, k)
+               for n, k in ((9, 3), (6, 2), (11, 5))]
+    batch = collate_packs([records[:2], records[2:]], pad_id=0)
+    for model in (base, lora):
+        full, full_mask = token_losses(packed_forward(model, batch), batch["labels"])
+        cheap, cheap_mask = completion_token_losses(model, batch)
+        assert torch.equal(full_mask, cheap_mask)
+        assert torch.allclose(full * full_mask, cheap, atol=1e-5)

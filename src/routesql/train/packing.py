@@ -116,3 +116,25 @@ def token_losses(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tens
         reduction="none",
     ).view_as(shifted_labels)
     return losses, shifted_labels != IGNORE_INDEX
+
+
+def causal_lm(model: PreTrainedModel) -> PreTrainedModel:
+    """The causal LM inside a peft wrapper (LoRA layers are injected in place), or the model itself."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def completion_token_losses(model: PreTrainedModel, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same per-token losses as `token_losses(packed_forward(...))`, computed cheaper.
+
+    The loss only reads completion positions, so the vocabulary projection (for a small model
+    as costly as the whole transformer body) runs on those positions alone instead of all of them.
+    """
+    lm = causal_lm(model)
+    hidden = lm.model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).last_hidden_state
+    labels = batch["labels"][:, 1:]
+    scored = labels != IGNORE_INDEX
+    logits = lm.get_output_embeddings()(hidden[:, :-1][scored]).float()
+    picked = torch.nn.functional.cross_entropy(logits, labels[scored], reduction="none")
+    losses = torch.zeros(labels.shape, dtype=picked.dtype, device=picked.device)
+    losses[scored] = picked
+    return losses, scored

@@ -18,7 +18,7 @@ from transformers import PreTrainedModel
 from routesql.errors import InputError
 from routesql.train.base import TrainingModule
 from routesql.train.mix import TaskMixSampler
-from routesql.train.packing import TokenizedRecord, packed_forward, token_losses
+from routesql.train.packing import TokenizedRecord, completion_token_losses
 from routesql.train.settings import SFT_TASKS, SFTSettings
 from routesql.train.stream import SFTStream, StreamLayout
 
@@ -80,7 +80,7 @@ class SFTModule(TrainingModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         micro_batch = int(batch["micro_batch"])
         self.reseed(micro_batch)
-        losses, scored = token_losses(packed_forward(self.model, batch), batch["labels"])
+        losses, scored = completion_token_losses(self.model, batch)
         loss_sum = (losses * scored).sum()
         step_tokens = batch["step_label_tokens"].to(loss_sum.dtype)
         # Lightning divides by the accumulation count and DDP averages over ranks; undo both so the

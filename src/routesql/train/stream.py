@@ -60,30 +60,45 @@ class TaskCursor:
 
 
 class PackStream:
-    """The global sequence of packs: tasks drawn by the mix, records packed greedily in draw order."""
+    """The global sequence of packs: tasks drawn by the mix, records packed best-fit.
+
+    A buffer holds the next `lookahead` drawn records. Each pack starts with the oldest buffered
+    record (so none waits forever) and is then filled with the largest buffered records that still
+    fit, which leaves far less padding than packing in draw order. Everything is a function of the
+    draws, so replaying the stream (resume) rebuilds exactly the same packs.
+    """
 
     def __init__(
-        self, by_task: Mapping[str, Sequence[TokenizedRecord]], mix: Mapping[str, float], seed: int, max_len: int
+        self,
+        by_task: Mapping[str, Sequence[TokenizedRecord]],
+        mix: Mapping[str, float],
+        seed: int,
+        max_len: int,
+        lookahead: int = 256,
     ) -> None:
         self.sampler = TaskMixSampler(mix, seed)
         self.cursors = {task: TaskCursor(by_task[task], task, seed) for task in self.sampler.tasks}
         self.max_len = max_len
-        self._pending: TokenizedRecord | None = None
+        self.lookahead = lookahead
+        self._buffer: list[TokenizedRecord] = []
         self.records_packed = 0
 
     def _draw(self) -> TokenizedRecord:
         return self.cursors[self.sampler.next()].next()
 
     def next_pack(self) -> list[TokenizedRecord]:
-        pack = [self._pending if self._pending is not None else self._draw()]
-        used = len(pack[0])
+        while len(self._buffer) < self.lookahead:
+            self._buffer.append(self._draw())
+        pack = [self._buffer.pop(0)]
+        room = self.max_len - len(pack[0])
         while True:
-            record = self._draw()
-            if used + len(record) > self.max_len:
-                self._pending = record
+            fitting = [i for i, record in enumerate(self._buffer) if len(record) <= room]
+            if not fitting:
                 break
+            best = max(fitting, key=lambda i: (len(self._buffer[i]), -i))
+            record = self._buffer.pop(best)
             pack.append(record)
-            used += len(record)
+            room -= len(record)
         self.records_packed += len(pack)
         return pack
 
