@@ -52,6 +52,7 @@ class WeakSamplingSettings(Section):
 
 class SynthesizeSettings(Section):
     out: str = "data/synth"
+    max_examples: int | None = Field(None, ge=1, description="use at most N training examples, spread evenly (quick runs)")
     slice_token_budget: int = Field(512, gt=0)
     noise_per_example: int = Field(2, ge=0)
     correct_share: float = Field(0.25, ge=0, le=1)

@@ -33,7 +33,7 @@ class RouteSQLModel(mlflow.pyfunc.PythonModel):
 
         model_dir = Path(context.artifacts["model_dir"])
         check_prompt_version(model_dir)
-        settings = json.loads((model_dir / "mcp_settings.json").read_text())
+        settings = json.loads(Path(context.artifacts["mcp_settings"]).read_text())
         generator = TransformersGenerator.load(model_dir / "merged", batch_size=16)
         self.pipeline = MCPPipeline(generator, MCPSettings(**settings))
 
@@ -74,7 +74,9 @@ def register_model(params, model_dir: Path, eval_dir: Path, out_path: Path,
 
     version_tag = check_prompt_version(model_dir)
     metrics = load_metrics(eval_dir)
-    (model_dir / "mcp_settings.json").write_text(json.dumps(mcp_settings_from(params).__dict__, indent=2))
+    # Written beside the summary, never into models/trained: that folder is another stage's output.
+    mcp_settings = out_path.with_name("mcp_settings.json")
+    write_json_atomic(mcp_settings, mcp_settings_from(params).__dict__)
     name, alias = params.registry.model_name, params.registry.alias
     mlflow.set_tracking_uri(params.tracking.uri)
     mlflow.set_experiment(params.tracking.experiment)
@@ -92,7 +94,7 @@ def register_model(params, model_dir: Path, eval_dir: Path, out_path: Path,
                 mlflow.log_artifact(str(eval_dir / name_), artifact_path="evaluation")
         example = pd.DataFrame({"question": ["How many rows are there?"], "db_path": ["/path/to/db.sqlite"]})
         info = mlflow.pyfunc.log_model(name="model", python_model=RouteSQLModel(),
-                                       artifacts={"model_dir": str(model_dir)},
+                                       artifacts={"model_dir": str(model_dir), "mcp_settings": str(mcp_settings)},
                                        pip_requirements=PIP_REQUIREMENTS, registered_model_name=name,
                                        input_example=example)
         run_id = run.info.run_id

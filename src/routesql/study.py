@@ -65,8 +65,8 @@ def run_study(study: optuna.Study, objective, n_trials: int, lock: StudyLock) ->
             raise
 
 
-def open_study(params) -> optuna.Study:
+def open_study(params, name: str) -> optuna.Study:
     sampler = optuna.samplers.TPESampler(seed=params.seed)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
-    return optuna.create_study(study_name=params.tune.study, storage=params.tune.storage, direction="maximize",
+    return optuna.create_study(study_name=name, storage=params.tune.storage, direction="maximize",
                                sampler=sampler, pruner=pruner, load_if_exists=True)

@@ -136,6 +136,22 @@ def tuning_questions(params, root: Path):
     return held_out, (subset, [MCPQuestion(ex.id, ex.question, bench.db_path(ex.db_id), ex.evidence) for ex in chosen])
 
 
+def study_name(params, sft_path: Path, base: str) -> str:
+    """The configured name plus a digest of everything a trial depends on.
+
+    Processes (or a restarted run) with the same settings and records join one study; changing a
+    ratio, a training setting or the records starts a fresh study instead of reusing old trials.
+    """
+    import hashlib
+
+    tune = params.tune.model_dump(mode="json", exclude={"storage", "study"})
+    relevant = {"tasks": params.tasks.model_dump(mode="json"), "train": params.train.model_dump(mode="json"),
+                "tune": tune, "mcp": params.mcp.model_dump(mode="json"), "seed": params.seed, "base": base}
+    digest = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode())
+    digest.update(hashlib.sha256(sft_path.read_bytes()).digest())
+    return f"{params.tune.study}-{digest.hexdigest()[:12]}"
+
+
 def run_tuning(params, root: Path, sft_path: Path, base: str, out_path: Path, work_dir: Path) -> dict:
     """Run (or join) the study and write the best mix; with tuning off, write the configured mix."""
     if not params.tune.enabled:
@@ -147,20 +163,21 @@ def run_tuning(params, root: Path, sft_path: Path, base: str, out_path: Path, wo
     held_out, questions = tuning_questions(params, root)
     work_dir.mkdir(parents=True, exist_ok=True)
     trial_records, held_records = split_for_tuning(sft_path, held_out, work_dir)
-    study = open_study(params)
+    name = study_name(params, sft_path, base)
+    study = open_study(params, name)
     objective = make_objective(params, base, trial_records, held_records, questions, work_dir)
     mlflow.set_tracking_uri(params.tracking.uri)
     mlflow.set_experiment(params.tracking.experiment)
     with mlflow.start_run(run_name="tune"):
         mlflow.log_params({"tune.n_trials": params.tune.n_trials, "tune.max_steps": params.tune.max_steps,
                            "tune.held_out": ",".join(sorted(held_out))})
-        ran = run_study(study, objective, params.tune.n_trials, StudyLock(params.tune.storage, params.tune.study))
+        ran = run_study(study, objective, params.tune.n_trials, StudyLock(params.tune.storage, name))
         complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         if not complete:
             raise RuntimeError("no tuning trial completed (all pruned or failed)")
         best = max(complete, key=lambda t: (t.value, -t.number))
         mlflow.log_metric("best_val_ex", best.value)
     result = {"mix": best.user_attrs["mix"], "value": best.value, "trial": best.number, "tuned": True,
-              "study": params.tune.study, "trials_run_here": ran, "held_out_databases": sorted(held_out)}
+              "study": name, "trials_run_here": ran, "held_out_databases": sorted(held_out)}
     write_json_atomic(out_path, result)
     return result

@@ -45,6 +45,7 @@ class SynthSettings:
     workers: int = 2
     timeout_s: float = 30.0
     tokenizer_path: str | None = None  # count tokens with this tokenizer instead of the estimate
+    max_examples: int | None = None  # at most N training examples, spread evenly (quick runs, tests)
 
 
 @lru_cache(maxsize=4)
@@ -103,12 +104,20 @@ def build_all(bench: Benchmark, examples: list[Example], settings: SynthSettings
     return [o for o in outputs if o is not None]
 
 
+def spread(items: list, limit: int | None) -> list:
+    """At most `limit` items taken evenly across the list (so every database keeps some)."""
+    if limit is None or len(items) <= limit:
+        return items
+    stride = len(items) / limit
+    return [items[int(i * stride)] for i in range(limit)]
+
+
 def run_synthesize(root: Path, out_dir: Path, settings: SynthSettings, fmt: str | None = None,
                    progress: bool = True) -> dict:
     started = time.monotonic()
     bench = load_benchmark(root, "train", fmt)
     missing = missing_databases(bench)
-    examples = [ex for ex in bench.examples if ex.db_id not in missing]
+    examples = spread([ex for ex in bench.examples if ex.db_id not in missing], settings.max_examples)
     outputs = build_all(bench, examples, settings, progress)
     log.info("built task records in %.1f s", time.monotonic() - started)
     kept, dropped, noise_stats = execute_and_select(bench, examples, outputs, settings, progress)
@@ -201,4 +210,4 @@ def settings_from_params(params) -> SynthSettings:  # params: routesql.config.Pa
                          continuation_per_example=synth.continuation_per_example)
     return SynthSettings(seed=params.seed, tasks=tasks, slice_token_budget=synth.slice_token_budget,
                          strong_per_db=synth.strong.per_db, workers=params.execution.workers,
-                         timeout_s=params.execution.timeout_s)
+                         timeout_s=params.execution.timeout_s, max_examples=synth.max_examples)

@@ -1,0 +1,206 @@
+"""`dvc repro` end to end on the embedded demo, in a temporary git + DVC repository.
+
+Small settings keep it to a few minutes on 2 cores; the stages, files, MLflow store and registry
+are the real ones. Checked: a full run registers a champion; a second run does nothing; a
+changed task ratio reruns only tune/train/evaluate/register; a run killed during training resumes
+from its checkpoint; the stores stay consistent; `mlflow models serve` answers a request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+PARAMS = {
+    "seed": 0,
+    "data": {"benchmark": "demo"},
+    "schema": {"sample_rows": 0, "token_budget": 1024},
+    "execution": {"workers": 1},
+    "synthesize": {"max_examples": 160, "noise_per_example": 1, "strong": {"per_db": 2}},
+    "model": {"tiny": {"vocab_size": 600, "hidden_size": 32, "num_layers": 2, "num_heads": 2, "num_kv_heads": 1,
+                       "intermediate_size": 64, "pretrain_steps": 4, "pretrain_batch_size": 2,
+                       "pretrain_seq_len": 128}},
+    "tasks": {"mix": {"text_to_sql": 1.0, "schema_linking": 0.5, "noise_correction": 0.5, "continuation": 0.5,
+                      "slice_linking": 0.0}},
+    "train": {"max_steps": 8, "batch_size": 2, "max_seq_len": 512, "checkpoint_every_n_steps": 1,
+              "warmup_steps": 1, "lr": 1e-3, "lora": {"enabled": True, "r": 4, "alpha": 8}},
+    "tune": {"n_trials": 2, "max_steps": 2, "eval_limit": 3, "tasks": ["noise_correction"]},
+    "mcp": {"max_new_tokens": 24},
+    "evaluate": {"limit": 6},
+}
+
+
+def _merged(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _env(project: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{project / 'mlflow.db'}"
+    env.pop("ROUTESQL_BENCHMARKS", None)
+    return env
+
+
+def _run(project: Path, *args: str, timeout: int = 600, ok_codes: tuple[int, ...] = (0,)) -> str:
+    done = subprocess.run(list(args), cwd=project, env=_env(project), capture_output=True, text=True, timeout=timeout)
+    assert done.returncode in ok_codes, f"{' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout + done.stderr
+
+
+def _stages_run(output: str) -> set[str]:
+    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("project")
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    for name in tracked:
+        if name.startswith(("src/", ".dvc/")) or name in ("dvc.yaml", ".dvcignore", ".gitignore"):
+            target = root / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, target)
+    (root / "params.yaml").write_text(yaml.safe_dump(_merged(yaml.safe_load((REPO / "params.yaml").read_text()), PARAMS)))
+    for command in (["git", "init", "-q"], ["git", "config", "user.email", "t@example.com"],
+                    ["git", "config", "user.name", "test"], ["dvc", "config", "core.analytics", "false"],
+                    ["git", "add", "-A"], ["git", "commit", "-qm", "project"]):
+        _run(root, *command)
+    return root
+
+
+@pytest.fixture(scope="module")
+def first_run(project: Path) -> str:
+    return _run(project, "dvc", "repro")
+
+
+def test_full_run_registers_a_champion(project: Path, first_run: str) -> None:
+    assert _stages_run(first_run) == {"data", "base", "synthesize", "tune", "train", "evaluate", "register"}
+    registered = json.loads((project / "reports/registered.json").read_text())
+    assert registered["promoted"] and registered["version"] == "1"
+    metrics = json.loads((project / "reports/eval/metrics.json").read_text())
+    assert set(metrics["by_step"]) == {"draft", "reduced", "corrected", "continued"}
+    assert json.loads((project / "data/tune/best_mix.json").read_text())["tuned"] is True
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    champion = MlflowClient().get_model_version_by_alias("routesql", "champion")
+    assert str(champion.version) == "1" and champion.tags["prompt_template_version"]
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    outputs = {Path(out["path"]).name for stage in lock["stages"].values() for out in stage.get("outs", [])}
+    assert not outputs & {"mlflow.db", "optuna.db"}
+
+
+def test_second_run_does_nothing(project: Path, first_run: str) -> None:
+    output = _run(project, "dvc", "repro")
+    assert _stages_run(output) == set()
+    assert "up to date" in _run(project, "dvc", "status")
+
+
+def test_metrics_and_plots_are_visible_to_dvc(project: Path, first_run: str) -> None:
+    shown = _run(project, "dvc", "metrics", "show")
+    assert "reports/eval/metrics.json" in shown and "ex" in shown
+
+
+def test_changed_ratio_reruns_only_downstream_and_a_killed_training_resumes(project: Path, first_run: str) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["tasks"]["mix"]["continuation"] = 0.25  # not tuned: tune reruns on tasks, train on the mix
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    assert set(_stale(project)) == {"tune", "train"}  # the stages whose own params changed
+    before = {p for p in (project / "checkpoints/train").iterdir()}
+    log = project / "killed-run.log"
+    with log.open("w") as sink:
+        killed = subprocess.Popen(["dvc", "repro"], cwd=project, env=_env(project), start_new_session=True,
+                                  stdout=sink, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 400
+        while time.monotonic() < deadline and killed.poll() is None and not _fresh_checkpoints(project, before):
+            time.sleep(0.05)
+        if killed.poll() is None:
+            os.killpg(killed.pid, signal.SIGKILL)
+        killed.wait()
+    assert _fresh_checkpoints(project, before), f"training never wrote a checkpoint:\n{log.read_text()[-3000:]}"
+    output = _run(project, "dvc", "repro")
+    # tune finished before the kill (DVC recorded it), so the restart picks up at train
+    assert _stages_run(output) == {"train", "evaluate", "register"}
+    manifest = json.loads((project / "models/trained/routesql.json").read_text())
+    assert manifest["resumed_from"], "the restarted training did not resume from its checkpoint"
+    for store in ("mlflow.db", "optuna.db"):
+        with sqlite3.connect(project / store) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    import optuna
+
+    storage = f"sqlite:///{project / 'optuna.db'}"
+    studies = optuna.get_all_study_summaries(storage)
+    assert len(studies) == 2, "the changed mix should have started a study of its own"
+    for summary in studies:
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        assert all(t.state != optuna.trial.TrialState.RUNNING for t in study.trials)
+
+
+def _stale(project: Path) -> list[str]:
+    status = json.loads(_run(project, "dvc", "status", "--json"))
+    return sorted(status)
+
+
+def _fresh_checkpoints(project: Path, before: set[Path]) -> list[Path]:
+    """Checkpoints written by a training run that did not exist before."""
+    runs = [p for p in (project / "checkpoints/train").iterdir() if p not in before]
+    return [c for run in runs for c in (run / "checkpoints").glob("*.ckpt")]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_ask_and_mlflow_models_serve_answer_with_the_champion(project: Path, first_run: str) -> None:
+    db = next((project / "data/benchmark/database").glob("*/*.sqlite"))
+    # A model trained for 8 steps may write no SQL: then ask exits 1, still printing its trace.
+    answer = _run(project, "routesql", "ask", "--db", str(db), "--model", "models:/routesql@champion",
+                  "How many rows are there?", ok_codes=(0, 1))
+    assert answer.startswith("SQL:") and "MCP trace:" in answer
+    port = _free_port()
+    server = subprocess.Popen(["mlflow", "models", "serve", "-m", "models:/routesql@champion", "--env-manager",
+                               "local", "-h", "127.0.0.1", "-p", str(port)], cwd=project, env=_env(project),
+                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        body = json.dumps({"dataframe_records": [{"question": "How many rows are there?", "db_path": str(db)}]})
+        reply = _post_when_up(f"http://127.0.0.1:{port}/invocations", body.encode(), deadline_s=180)
+        predictions = json.loads(reply)["predictions"]
+        assert len(predictions) == 1 and "sql" in predictions[0]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def _post_when_up(url: str, body: bytes, deadline_s: float) -> str:
+    deadline = time.monotonic() + deadline_s
+    while True:
+        request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
