@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 # pip.conf) is the fallback where the folder is absent.
 WHEELS := $(wildcard /opt/wheels)
 
-.PHONY: repro test install clean-venv
+.PHONY: repro test test-slow install clean-venv
 
 install: $(STAMP)
 
@@ -30,8 +30,12 @@ endif
 repro: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
+# The suite without the end-to-end pipeline runs (minutes each on 2 cores); CI runs both.
 test: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -m "not slow"
+
+test-slow: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -m slow
 
 clean-venv:
 	rm -rf $(VENV)

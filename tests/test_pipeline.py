@@ -30,8 +30,8 @@ PARAMS = {
     "seed": 0,
     "data": {"benchmark": "demo"},
     "schema": {"sample_rows": 0, "token_budget": 1024},
-    "execution": {"workers": 1},
-    "synthesize": {"max_examples": 160, "noise_per_example": 1, "strong": {"per_db": 2}},
+    "execution": {"workers": 2},
+    "synthesize": {"max_examples": 120, "noise_per_example": 1, "strong": {"per_db": 1}},
     "model": {"tiny": {"vocab_size": 600, "hidden_size": 32, "num_layers": 2, "num_heads": 2, "num_kv_heads": 1,
                        "intermediate_size": 64, "pretrain_steps": 4, "pretrain_batch_size": 2,
                        "pretrain_seq_len": 128}},
@@ -39,9 +39,9 @@ PARAMS = {
                       "slice_linking": 0.0}},
     "train": {"max_steps": 8, "batch_size": 2, "max_seq_len": 512, "checkpoint_every_n_steps": 1,
               "warmup_steps": 1, "lr": 1e-3, "lora": {"enabled": True, "r": 4, "alpha": 8}},
-    "tune": {"n_trials": 2, "max_steps": 2, "eval_limit": 3, "tasks": ["noise_correction"]},
+    "tune": {"n_trials": 2, "max_steps": 1, "eval_limit": 2, "tasks": ["noise_correction"]},
     "mcp": {"max_new_tokens": 24},
-    "evaluate": {"limit": 6},
+    "evaluate": {"limit": 4},
 }
 
 

@@ -4,7 +4,6 @@ tmp_path in the exact Spider-DK, Spider-Realistic and BIRD formats."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -16,11 +15,8 @@ from routesql.errors import InputError
 
 
 @pytest.fixture
-def benchmarks() -> Path:
-    root = os.environ.get("ROUTESQL_BENCHMARKS")
-    if not root:
-        pytest.skip("ROUTESQL_BENCHMARKS is unset: it names the folder holding spider/, spider_syn/")
-    return Path(root)
+def benchmarks(benchmarks_dir: Path) -> Path:
+    return benchmarks_dir  # conftest: skips with the reason when ROUTESQL_BENCHMARKS is unset or absent
 
 
 # --- fixture folders -------------------------------------------------------------------------

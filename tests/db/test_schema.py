@@ -23,11 +23,8 @@ from routesql.db.schema import (
 
 
 @pytest.fixture
-def spider_db() -> Path:
-    root = os.environ.get("ROUTESQL_BENCHMARKS")
-    if not root:
-        pytest.skip("ROUTESQL_BENCHMARKS is unset: it names the folder holding spider/database/")
-    return Path(root) / "spider" / "database"
+def spider_db(spider_dir: Path) -> Path:
+    return spider_dir / "database"  # conftest: skips with the reason when the benchmarks are absent
 
 
 def spider_schema(database_dir: Path, db_id: str, sample_rows: int = 3) -> DatabaseSchema:
