@@ -31,6 +31,10 @@ BAD_PARAMS = [
     ("execution:\n  timeout_s: soon\n", ["execution.timeout_s", "soon"]),
     ("execution:\n  workers: 0\n", ["execution.workers"]),
     ("scoring:\n  semantics: sparql\n", ["scoring.semantics"]),
+    ("tasks:\n  mix:\n    sql_golf: 1\n", ["tasks.mix.sql_golf", "unknown task"]),
+    ("tasks:\n  mix:\n    text_to_sql: -1\n", ["tasks.mix.text_to_sql", ">= 0"]),
+    ("tasks:\n  mix:\n    text_to_sql: 0\n", ["tasks.mix", "sum to a positive number"]),
+    ("train:\n  mix:\n    text_to_sql: 1\n", ["train", "tasks.mix"]),
     ("data: [1, 2\n", ["params.yaml", "not valid YAML", "line"]),
     ("- a\n- b\n", ["expected a mapping"]),
 ]

@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from routesql.errors import InputError
-from routesql.train.settings import SFT_TASKS, DPOSettings, SFTSettings, TinyModelSettings
+from routesql.train.settings import DPOSettings, SFTSettings, TinyModelSettings, validate_mix
 
 
 class Section(BaseModel):
@@ -80,14 +80,7 @@ class TasksSettings(Section):
     @field_validator("mix")
     @classmethod
     def _known_tasks(cls, mix: dict[str, float]) -> dict[str, float]:
-        for task, ratio in mix.items():
-            if task not in SFT_TASKS:
-                raise ValueError(f"unknown task {task!r} (known: {', '.join(SFT_TASKS)})")
-            if not ratio >= 0:
-                raise ValueError(f"ratio of {task} must be a number >= 0, got {ratio}")
-        if not sum(mix.values()) > 0:
-            raise ValueError("ratios must sum to a positive number")
-        return mix
+        return validate_mix(mix)
 
 
 class TrainStageSettings(SFTSettings):

@@ -136,6 +136,18 @@ def _default_mix() -> dict[str, float]:
     return {"text_to_sql": 1.0, "schema_linking": 1.0, "noise_correction": 1.0, "continuation": 1.0}
 
 
+def validate_mix(mix: dict[str, float]) -> dict[str, float]:
+    """A task mix's checks, for every model holding one (train.mix here, tasks.mix in params)."""
+    for task, ratio in mix.items():
+        if task not in SFT_TASKS:
+            raise _key_error(task, f"unknown task (known: {', '.join(SFT_TASKS)})", task)
+        if ratio < 0 or ratio != ratio:
+            raise _key_error(task, f"ratio must be a number >= 0, got {ratio}", ratio)
+    if not sum(mix.values()) > 0:
+        raise ValueError("ratios must sum to a positive number")
+    return mix
+
+
 class SFTSettings(_TrainerSettings):
     """Multitask SFT: `mix` maps task name to sampling ratio (normalised; zero leaves a task out)."""
 
@@ -144,14 +156,7 @@ class SFTSettings(_TrainerSettings):
     @field_validator("mix")
     @classmethod
     def _valid_mix(cls, mix: dict[str, float]) -> dict[str, float]:
-        for task, ratio in mix.items():
-            if task not in SFT_TASKS:
-                raise _key_error(task, f"unknown task (known: {', '.join(SFT_TASKS)})", task)
-            if ratio < 0 or ratio != ratio:
-                raise _key_error(task, f"ratio must be a number >= 0, got {ratio}", ratio)
-        if not sum(mix.values()) > 0:
-            raise ValueError("ratios must sum to a positive number")
-        return mix
+        return validate_mix(mix)
 
 
 class DPOSettings(_TrainerSettings):
