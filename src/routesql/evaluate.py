@@ -39,14 +39,17 @@ def evaluate_dev(bench: Benchmark, generator: Generator, settings: MCPSettings, 
     started = time.monotonic()
     traces = MCPPipeline(generator, settings).run(questions)
     seconds = time.monotonic() - started
-    step_reports = {}
+    finals = [t.final for t in traces]
+    step_reports, scored = {}, {}
     for step in STEPS:
         if all(step in t.steps for t in traces if t.error is None):
             preds = [t.steps.get(step, t.final) for t in traces]
             step_reports[step] = score_predictions(bench, preds, semantics=semantics, workers=workers,
                                                    progress=progress)
-    final = score_predictions(bench, [t.final for t in traces], semantics=semantics, workers=workers,
-                              progress=progress)
+            scored[tuple(preds)] = step_reports[step]
+    # The last enabled step's predictions are the finals: score them once, not twice.
+    final = scored.get(tuple(finals)) or score_predictions(bench, finals, semantics=semantics, workers=workers,
+                                                           progress=progress)
     metrics = build_metrics(final, step_reports, traces, seconds, template_version)
     write_outputs(out_dir, bench, traces, final, metrics)
     return metrics
