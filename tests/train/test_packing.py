@@ -8,6 +8,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from routesql.train.attention import PACKED_ATTENTION, record_spans, use_packed_attention
 from routesql.train.packing import (
     IGNORE_INDEX,
     TokenizedRecord,
@@ -28,9 +29,10 @@ def tokenizer(tiny_base: Path):
     return AutoTokenizer.from_pretrained(tiny_base)
 
 
-@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+@pytest.mark.parametrize("attention", ["sdpa", "eager", PACKED_ATTENTION])
 def test_packed_record_logits_equal_its_logits_alone(tiny_base: Path, tokenizer, attention: str) -> None:
-    model = AutoModelForCausalLM.from_pretrained(tiny_base, dtype=torch.float32, attn_implementation=attention)
+    model = AutoModelForCausalLM.from_pretrained(tiny_base, dtype=torch.float32)
+    model.set_attn_implementation(attention)
     records = tokenize_records(tokenizer, PROMPTS, COMPLETIONS, [0, 1, 3])
     batch = collate_packs([records, records[::-1]], tokenizer.pad_token_id)
     with torch.no_grad():
@@ -41,6 +43,43 @@ def test_packed_record_logits_equal_its_logits_alone(tiny_base: Path, tokenizer,
                 alone = model(input_ids=torch.tensor([record.input_ids]), use_cache=False).logits[0]
                 torch.testing.assert_close(packed[row, offset : offset + len(record)], alone, atol=1e-5, rtol=0)
                 offset += len(record)
+
+
+# (positions of one row, record spans)
+SPAN_CASES = [
+    ([0, 1, 2, 0, 1, 0], [(0, 3), (3, 5), (5, 6)]),
+    ([0, 1, 2, 3], [(0, 4)]),
+    ([0, 0, 0], [(0, 1), (1, 2), (2, 3)]),
+    ([5, 6, 0, 1], [(0, 2), (2, 4)]),  # a row that starts mid-record is still one span up to the next 0
+]
+
+
+@pytest.mark.parametrize(("positions", "spans"), SPAN_CASES)
+def test_record_spans(positions: list[int], spans: list[tuple[int, int]]) -> None:
+    assert record_spans(torch.tensor([positions])) == [spans]
+
+
+def test_record_by_record_attention_has_the_block_masks_gradients(tiny_base: Path, tokenizer) -> None:
+    records = tokenize_records(tokenizer, PROMPTS, COMPLETIONS, [0, 1, 3])
+    batch = collate_packs([records, records[1:]], tokenizer.pad_token_id)
+    grads = {}
+    for attention in ("sdpa", PACKED_ATTENTION):
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_pretrained(tiny_base, dtype=torch.float32)
+        use_packed_attention(model, attention == PACKED_ATTENTION)
+        losses, scored = token_losses(packed_forward(model.train(), batch), batch["labels"])
+        (losses * scored).sum().backward()
+        grads[attention] = {name: p.grad.clone() for name, p in model.named_parameters()}
+    for name, grad in grads["sdpa"].items():
+        torch.testing.assert_close(grads[PACKED_ATTENTION][name], grad, atol=1e-5, rtol=1e-4)
+
+
+def test_record_by_record_attention_refuses_a_kv_cache(tiny_base: Path, tokenizer) -> None:
+    model = AutoModelForCausalLM.from_pretrained(tiny_base, dtype=torch.float32).eval()
+    use_packed_attention(model)
+    ids = torch.tensor([tokenize_records(tokenizer, PROMPTS, COMPLETIONS, [0, 1, 3])[0].input_ids])
+    with pytest.raises(ValueError, match="no KV cache"):
+        model.generate(ids, min_new_tokens=2, max_new_tokens=2, do_sample=False)
 
 
 def test_without_use_cache_false_records_would_leak(tiny_base: Path, tokenizer) -> None:

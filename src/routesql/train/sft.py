@@ -16,9 +16,10 @@ from torch.utils.data import DataLoader
 from transformers import PreTrainedModel
 
 from routesql.errors import InputError
+from routesql.train.attention import PACKED_ATTENTION, use_packed_attention
 from routesql.train.base import TrainingModule
 from routesql.train.mix import TaskMixSampler
-from routesql.train.packing import TokenizedRecord, completion_token_losses
+from routesql.train.packing import TokenizedRecord, causal_lm, completion_token_losses
 from routesql.train.settings import SFT_TASKS, SFTSettings
 from routesql.train.stream import SFTStream, StreamLayout
 
@@ -39,6 +40,18 @@ class SFTModule(TrainingModule):
         self._task_sums = torch.zeros(len(SFT_TASKS), dtype=torch.float64)
         self._task_counts = torch.zeros(len(SFT_TASKS), dtype=torch.float64)
         self._slots, self._real = 0, 0
+
+    # ---- attention ----------------------------------------------------------------------------
+    def on_fit_start(self) -> None:
+        # Record-by-record causal attention instead of a block mask over the row (same result,
+        # cheaper); flash-attention builds keep their own varlen kernel, which reads position_ids too.
+        self._restore_attention = causal_lm(self.model).config._attn_implementation
+        if self._restore_attention in ("sdpa", "eager"):
+            use_packed_attention(self.model)
+
+    def on_fit_end(self) -> None:
+        if causal_lm(self.model).config._attn_implementation == PACKED_ATTENTION:
+            causal_lm(self.model).set_attn_implementation(self._restore_attention)
 
     # ---- data ---------------------------------------------------------------------------------
     def make_stream(self) -> SFTStream:
