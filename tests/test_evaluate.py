@@ -6,12 +6,15 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from routesql.bench.loaders import load_benchmark
 from routesql.cli import app
-from routesql.evaluate import evaluate_dev
+from routesql.errors import InputError
+from routesql.evaluate import check_prompt_version, evaluate_dev
 from routesql.mcp import MCPSettings
+from routesql.tasks.templates import TEMPLATE_VERSION
 from support import PETS_SCRIPT, make_sqlite
 
 DEV = [
@@ -58,3 +61,23 @@ def test_rescoring_evaluate_predictions_gives_the_same_ex(tmp_path: Path) -> Non
         picture = Image.open(io.BytesIO(base64.b64decode(data)))
         assert picture.size[0] > 300 and picture.size[1] > 200
     assert "EX after each MCP step" in html and "unknown table/column" in html
+
+
+# (version the model was trained with, schema style asked for, refused?)
+PROMPT_VERSION_CASES = [
+    (f"{TEMPLATE_VERSION}/compact", "compact", False),
+    (f"{TEMPLATE_VERSION}/ddl", "ddl", False),
+    (f"{TEMPLATE_VERSION}/ddl", "compact", True),  # trained on CREATE TABLE, asked to read one-line schemas
+    ("route-v0/compact", "compact", True),  # an older template text
+]
+
+
+@pytest.mark.parametrize(("trained", "style", "refused"), PROMPT_VERSION_CASES)
+def test_a_model_runs_only_with_the_prompts_it_was_trained_on(tmp_path: Path, trained: str, style: str,
+                                                              refused: bool) -> None:
+    (tmp_path / "routesql.json").write_text(json.dumps({"template_version": trained}))
+    if refused:
+        with pytest.raises(InputError, match="schema style"):
+            check_prompt_version(tmp_path, style)
+    else:
+        assert check_prompt_version(tmp_path, style) == trained

@@ -48,7 +48,7 @@ def answer_question(question: str, db: Path, model: str, params_path: Path) -> A
 
     params = load_params(params_path)
     model_dir = resolve_model_dir(model)
-    check_prompt_version(model_dir)
+    check_prompt_version(model_dir, params.schema_.style)
     pipeline = MCPPipeline(generator_from(params, model_dir), mcp_settings_from(params))
     return answer_with(pipeline, question, db)
 

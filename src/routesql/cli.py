@@ -221,7 +221,7 @@ def evaluate(
         from routesql.tracking import check_tracking_uri
 
         check_tracking_uri(loaded.tracking.uri)
-    version = check_prompt_version(model)
+    version = check_prompt_version(model, loaded.schema_.style)
     bench = load_benchmark(benchmark_root(loaded), "dev", loaded.data.format)
     metrics = evaluate_dev(bench, generator_from(loaded, model), mcp_settings_from(loaded), out, version,
                            semantics=loaded.scoring.semantics, workers=loaded.execution.workers,

@@ -25,6 +25,8 @@ class DataSettings(Section):
 
 class SchemaSettings(Section):
     sample_rows: int = Field(3, ge=0)
+    style: Literal["ddl", "compact"] = Field(
+        "ddl", description="'ddl': CREATE TABLE statements (real models); 'compact': one line per table")
     token_budget: int = Field(1024, gt=0)
 
 

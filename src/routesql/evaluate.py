@@ -119,7 +119,8 @@ def mcp_settings_from(params) -> MCPSettings:  # params: routesql.config.Params
     return MCPSettings(schema_linking=m.schema_linking, noise_correction=m.noise_correction,
                        continuation=m.continuation, self_consistency=m.self_consistency,
                        sample_temperature=m.sample_temperature, max_new_tokens=m.max_new_tokens,
-                       sample_rows=params.schema_.sample_rows, token_budget=params.schema_.token_budget,
+                       sample_rows=params.schema_.sample_rows, schema_style=params.schema_.style,
+                       token_budget=params.schema_.token_budget,
                        timeout_s=params.execution.timeout_s, seed=params.seed)
 
 
@@ -133,15 +134,17 @@ def model_template_version(model_dir: Path) -> str:
     return json.loads(manifest.read_text())["template_version"]
 
 
-def check_prompt_version(model_dir: Path) -> str:
-    """Refuse to evaluate a model with prompts other than the ones it was trained on."""
+def check_prompt_version(model_dir: Path, schema_style: str) -> str:
+    """Refuse to run a model with prompts other than the ones it was trained on."""
     from routesql.errors import InputError
-    from routesql.tasks.templates import TEMPLATE_VERSION
+    from routesql.tasks.templates import prompt_version
 
     version = model_template_version(model_dir)
-    if version != TEMPLATE_VERSION:
-        raise InputError(model_dir, f"trained with prompt template {version!r} but this code renders "
-                                    f"{TEMPLATE_VERSION!r}; evaluate it with the routesql version that trained it")
+    expected = prompt_version(schema_style)
+    if version != expected:
+        raise InputError(model_dir, f"trained with prompts {version!r} but these settings render {expected!r}; "
+                                    "use the schema style it was trained with (params schema.style) and the "
+                                    "routesql version that trained it")
     return version
 
 

@@ -48,6 +48,7 @@ class MCPSettings:
     sample_temperature: float = 0.7
     max_new_tokens: int = 160
     sample_rows: int = 3
+    schema_style: str = "ddl"  # as the model was trained (routesql.db.schema.SCHEMA_STYLES)
     token_budget: int = 1024  # a full schema above this is linked slice by slice (LR-SQL)
     timeout_s: float = 10.0
     seed: int = 0
@@ -96,7 +97,7 @@ class MCPPipeline:
                 traces[i].error = problem
             else:
                 schema = read_schema(q.db_path, self.settings.sample_rows)
-                work[i] = _Work(q, schema, render_schema(schema, self.settings.sample_rows))
+                work[i] = _Work(q, schema, self._render(schema))
         if work:
             self._link_and_draft(work, traces)
             self._generate_on_reduced(work, traces)
@@ -109,6 +110,9 @@ class MCPPipeline:
             if not w.sql:
                 traces[i].error = "the model's answers contained no SQL"
         return traces
+
+    def _render(self, schema: DatabaseSchema) -> str:
+        return render_schema(schema, self.settings.sample_rows, style=self.settings.schema_style)
 
     # --- steps --------------------------------------------------------------------------------
 
@@ -126,7 +130,7 @@ class MCPPipeline:
             if self.settings.schema_linking:
                 wanted = _union(wanted, _links_of(w.sql, w.schema))
             reduced = _reduce(w.schema, wanted)
-            w.reduced_text = render_schema(reduced, self.settings.sample_rows) if reduced else w.full_text
+            w.reduced_text = self._render(reduced) if reduced else w.full_text
 
     def _link(self, work: dict[int, _Work]) -> dict[int, dict[str, list[str]]]:
         """Schema links per question: one batched SL call, or LR-SQL slice walking for big schemas."""
@@ -142,7 +146,8 @@ class MCPPipeline:
                 links[i] = {}
         if large:
             items = [SliceQuestion(work[i].question.question,
-                                   slice_schema(work[i].schema, self.settings.token_budget, self.settings.sample_rows),
+                                   slice_schema(work[i].schema, self.settings.token_budget, self.settings.sample_rows,
+                                                style=self.settings.schema_style),
                                    work[i].question.evidence) for i in large]
             for i, tables in zip(large, link_over_slices(items, self._greedy)):
                 links[i] = {table: [] for table in tables}  # whole tables: slices name tables only

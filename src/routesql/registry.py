@@ -32,8 +32,8 @@ class RouteSQLModel(mlflow.pyfunc.PythonModel):
         from routesql.mcp import MCPPipeline, MCPSettings
 
         model_dir = Path(context.artifacts["model_dir"])
-        check_prompt_version(model_dir)
         settings = json.loads(Path(context.artifacts["mcp_settings"]).read_text())
+        check_prompt_version(model_dir, settings.get("schema_style", "ddl"))
         generator = TransformersGenerator.load(model_dir / "merged", batch_size=16)
         self.pipeline = MCPPipeline(generator, MCPSettings(**settings))
 
@@ -72,7 +72,7 @@ def register_model(params, model_dir: Path, eval_dir: Path, out_path: Path,
     from routesql.atomic import write_json_atomic
     from routesql.evaluate import check_prompt_version, load_metrics, mcp_settings_from
 
-    version_tag = check_prompt_version(model_dir)
+    version_tag = check_prompt_version(model_dir, params.schema_.style)
     metrics = load_metrics(eval_dir)
     # Written beside the summary, never into models/trained: that folder is another stage's output.
     mcp_settings = out_path.with_name("mcp_settings.json")

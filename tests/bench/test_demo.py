@@ -19,7 +19,11 @@ from routesql.bench.demo import FEATURE_PATTERNS, allocate, sql_features, write_
 from routesql.bench.demo_domains import DEV_DOMAINS, TRAIN_DOMAINS, DomainSpec
 from routesql.bench.demo_questions import natural, plural
 from routesql.bench.demo_variants import (
+    COINED_PAIRS_PER_DB,
+    DEFAULT_COINED_VARIANTS,
     DEFAULT_TRAIN_VARIANTS,
+    coined_variants,
+    coined_word,
     column_key,
     dev_vocabulary,
     draw_names,
@@ -33,7 +37,9 @@ from routesql.errors import InputError
 
 VARIANTS = variant_domains(DEFAULT_TRAIN_VARIANTS, seed=0)
 VARIANT_DB_IDS = [d.db_id for d in VARIANTS]
-ALL_DB_IDS = [d.db_id for d in (*TRAIN_DOMAINS, *VARIANTS, *DEV_DOMAINS)]
+COINED = coined_variants(DEFAULT_COINED_VARIANTS, seed=0)
+COINED_DB_IDS = [d.db_id for d in COINED]
+ALL_DB_IDS = [d.db_id for d in (*TRAIN_DOMAINS, *VARIANTS, *COINED, *DEV_DOMAINS)]
 DEV_FILES = [
     "dev.json",
     "dev_gold.sql",
@@ -106,14 +112,15 @@ def test_another_seed_gives_other_questions(demo, tmp_path: Path) -> None:
 def test_summary_counts_match_files_and_sizes(demo, records) -> None:
     _out, summary, _seconds = demo
     assert summary["train"] == len(records["train"]) and summary["dev"] == len(records["dev"])
-    assert (summary["train_databases"], summary["dev_databases"]) == (48, 3)
+    assert (summary["train_databases"], summary["dev_databases"]) == (248, 3)
     assert summary["train_variants"] == DEFAULT_TRAIN_VARIANTS == 40
-    assert 4000 <= summary["train"] <= 6000
+    assert summary["coined_variants"] == DEFAULT_COINED_VARIANTS == 200
+    assert 9000 <= summary["train"] <= 11000
     assert 250 <= summary["dev"] <= 400
 
 
 def test_generation_is_fast(demo) -> None:
-    assert demo[2] < 10.0  # about 2.5 s on one core; the margin absorbs a busy shared machine
+    assert demo[2] < 20.0  # about 4.5 s on one core; the margin absorbs a busy shared machine
 
 
 @pytest.mark.parametrize(("split", "json_name", "gold_name"), SPLITS)
@@ -137,7 +144,7 @@ def test_the_benchmark_loader_reads_the_demo(demo, records, split: str) -> None:
 def test_dev_databases_are_not_in_training(records) -> None:
     train_dbs = {e["db_id"] for e in records["train"]}
     dev_dbs = {e["db_id"] for e in records["dev"]}
-    assert train_dbs == {d.db_id for d in (*TRAIN_DOMAINS, *VARIANTS)}
+    assert train_dbs == {d.db_id for d in (*TRAIN_DOMAINS, *VARIANTS, *COINED)}
     assert dev_dbs == {d.db_id for d in DEV_DOMAINS}
     assert not train_dbs & dev_dbs
 
@@ -332,9 +339,9 @@ def test_drawing_with_every_word_excluded_is_an_input_error() -> None:
         draw_names(TRAIN_DOMAINS[0], "x", random.Random(0), frozenset(TABLE_WORDS["teacher"]))
 
 
-@pytest.mark.parametrize("variant", VARIANTS, ids=VARIANT_DB_IDS)
+@pytest.mark.parametrize("variant", [*VARIANTS, *COINED[:40]], ids=[*VARIANT_DB_IDS, *COINED_DB_IDS[:40]])
 def test_variant_renames_consistently(variant: DomainSpec) -> None:
-    base = next(d for d in TRAIN_DOMAINS if variant.db_id.startswith(d.db_id + "_v"))
+    base = next(d for d in TRAIN_DOMAINS if re.fullmatch(re.escape(d.db_id) + r"_[vc]\d+", variant.db_id))
     renamed = {old.name: new.name for old, new in zip(base.tables, variant.tables, strict=True)}
     assert len(set(renamed.values())) == len(renamed)
     for old_table, new_table in zip(base.tables, variant.tables, strict=True):
@@ -394,8 +401,8 @@ def test_variant_sql_names_only_its_own_tables_and_columns(records, tables_json)
 
 
 def test_dev_and_original_train_do_not_depend_on_variants(demo, records, tmp_path: Path) -> None:
-    summary = write_demo_benchmark(tmp_path, seed=0, train_variants=0)
-    assert (summary["train_databases"], summary["train_variants"]) == (8, 0)
+    summary = write_demo_benchmark(tmp_path, seed=0, train_variants=0, coined=0)
+    assert (summary["train_databases"], summary["train_variants"], summary["coined_variants"]) == (8, 0, 0)
     for relative in DEV_FILES:
         assert (tmp_path / relative).read_bytes() == (demo[0] / relative).read_bytes(), relative
     alone = json.loads((tmp_path / "train_spider.json").read_text())
@@ -496,3 +503,43 @@ def test_allocate_splits_by_weight(weights: dict, total: int, expected: dict) ->
 def test_natural_and_plural_names(identifier: str, natural_name: str, plural_name: str) -> None:
     assert natural(identifier) == natural_name
     assert plural(identifier) == plural_name
+
+
+# --- coined-name variants ------------------------------------------------------------------------
+
+
+def test_coined_names_are_fresh_words_that_no_dev_or_sql_word_shares() -> None:
+    from routesql.db.schema import SQLITE_KEYWORDS
+
+    excluded = dev_vocabulary()
+    table_uses: dict[str, int] = defaultdict(int)
+    for variant in COINED:
+        for table in variant.tables:
+            table_uses[table.name] += 1
+            for name in [table.name, *(c.name for c in table.columns)]:
+                assert re.fullmatch(r"[a-z]+(_[a-z]+)?", name), name
+                assert name.upper() not in SQLITE_KEYWORDS and is_allowed(name, excluded), name
+    # 200 databases x 4 tables: a name that comes back in many databases could be memorised
+    assert max(table_uses.values()) <= 3 and len(table_uses) >= 700
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_coined_words_are_pronounceable_with_regular_plurals(seed: int) -> None:
+    word = coined_word(random.Random(seed))
+    assert re.fullmatch(r"(([bdfgklmnprtvz]|br|dr|gr|kl|pl|st|tr)[aeiou][nrlm]?){1,3}", word), word
+    assert plural(word) == word + "s"
+
+
+def test_coined_variants_are_stable_and_answerable(demo, records) -> None:
+    assert coined_variants(10, seed=0) == COINED[:10]
+    assert COINED_DB_IDS[:9] == [*(f"{d.db_id}_c1" for d in TRAIN_DOMAINS), "school_c2"]
+    by_db: dict[str, int] = defaultdict(int)
+    for example in records["train"]:
+        by_db[example["db_id"]] += 1
+    assert all(COINED_PAIRS_PER_DB * 0.6 <= by_db[db_id] <= COINED_PAIRS_PER_DB for db_id in COINED_DB_IDS)
+
+
+@pytest.mark.parametrize("count", [-1, 2.5, True])
+def test_bad_coined_count_is_an_input_error(count: object) -> None:
+    with pytest.raises(InputError, match="coined_variants"):
+        coined_variants(count)  # type: ignore[arg-type]

@@ -225,6 +225,37 @@ def test_awkward_names_values_and_keys(tmp_path: Path) -> None:
     assert created_tables(text) == {t.name: t.column_names for t in schema.tables}
 
 
+@pytest.mark.parametrize(
+    ("statements", "expected"),
+    [
+        (["CREATE TABLE singer (id INTEGER PRIMARY KEY, name TEXT, age INT)"], "singer: id, name, age"),
+        (["CREATE TABLE band (id INTEGER PRIMARY KEY)",
+          "CREATE TABLE singer (id INT, band_id INT REFERENCES band(id), note TEXT)"],
+         "band: id\nsinger: id, band_id -> band.id, note"),
+        (["CREATE TABLE \"My Table\" (\"order\" INT PRIMARY KEY)",
+          "CREATE TABLE child (parent INT REFERENCES \"My Table\")"],
+         '"My Table": "order"\nchild: parent -> "My Table"."order"'),  # implicit key resolved, names quoted
+    ],
+)
+def test_compact_style_is_one_line_per_table(tmp_path: Path, statements: list[str], expected: str) -> None:
+    schema = read_schema(make_db(tmp_path / "c.sqlite", *statements), sample_rows=0)
+    text = render_schema(schema, sample_rows=0, style="compact")
+    assert text == expected
+    assert approx_token_count(text) < approx_token_count(render_schema(schema, sample_rows=0))
+
+
+def test_compact_style_keeps_sample_rows_and_budget(tmp_path: Path) -> None:
+    path = make_db(tmp_path / "r.sqlite", "CREATE TABLE t (a INT, b TEXT)", "INSERT INTO t VALUES (1, 'x')")
+    schema = read_schema(path)
+    assert render_schema(schema, 1, style="compact") == "t: a, b\n/* 1 example row from t:\na\tb\n1\tx\n*/"
+    assert render_schema(schema, 1, token_budget=5, style="compact") == "t: a, b"
+
+
+def test_unknown_style_is_refused(pets_db: Path) -> None:
+    with pytest.raises(ValueError, match="unknown schema style 'yaml'"):
+        render_schema(read_schema(pets_db), style="yaml")
+
+
 def test_non_utf8_text_does_not_crash(tmp_path: Path) -> None:
     path = make_db(
         tmp_path / "latin1.sqlite",

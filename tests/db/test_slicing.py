@@ -44,13 +44,16 @@ def test_slices_keep_foreign_key_groups_together(web_schema, budget: int, expect
     assert _names(slices) == expected
 
 
-@pytest.mark.parametrize("budget", [40, 70, 120, 400])
-def test_every_table_in_exactly_one_slice_and_slices_within_budget(web_schema, budget: int) -> None:
-    slices = slice_schema(web_schema, budget, sample_rows=0)
+@pytest.mark.parametrize("style", ["ddl", "compact"])
+@pytest.mark.parametrize("budget", [20, 40, 70, 120, 400])
+def test_every_table_in_exactly_one_slice_and_slices_within_budget(web_schema, budget: int, style: str) -> None:
+    slices = slice_schema(web_schema, budget, sample_rows=0, style=style)
     flat = [name for s in slices for name in s.table_names]
     assert sorted(flat) == sorted(web_schema.table_names)
     for s in slices:
         assert len(s.tables) == 1 or approx_token_count(s.text) <= budget
+        if style == "compact":
+            assert [line.split(":")[0] for line in s.text.splitlines()] == s.table_names
 
 
 def test_real_spider_schema_slices_are_bounded(spider_dir: Path) -> None:

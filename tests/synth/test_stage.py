@@ -14,7 +14,7 @@ from routesql.metrics.exec_match import prepare_spider, spider_order_matters, sp
 from routesql.sqlkit.links import parse_links
 from routesql.sqlkit.noise import CORRUPTIONS
 from routesql.synth.stage import SynthSettings, run_synthesize
-from routesql.tasks.templates import TASKS, TEMPLATE_VERSION
+from routesql.tasks.templates import TASKS, prompt_version
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_every_task_is_produced_with_its_template_version(demo_synth) -> None:
     _, manifest, records = demo_synth
     assert set(manifest["records_per_task"]) == set(TASKS)
     for record in records:
-        assert record["template_version"] == TEMPLATE_VERSION
+        assert record["template_version"] == prompt_version("ddl")
         assert record["prompt"] and record["completion"]
         assert record["prompt_tokens"] > 0 and record["completion_tokens"] > 0
     assert manifest["records_per_origin"]["sense_strong"] > 0

@@ -41,8 +41,11 @@ from routesql.bench.demo_domains import (
 )
 from routesql.bench.demo_questions import PATTERNS, QuestionContext, Row, natural
 from routesql.bench.demo_variants import (
+    COINED_PAIRS_PER_DB,
+    DEFAULT_COINED_VARIANTS,
     DEFAULT_TRAIN_VARIANTS,
     VARIANT_PAIRS_PER_DB,
+    coined_variants,
     variant_domains,
 )
 from routesql.db.connect import open_readonly
@@ -272,7 +275,8 @@ def build_database(out_dir: Path, domain: DomainSpec, seed: int, wanted: int) ->
 
 
 def write_demo_benchmark(
-    out_dir: Path, seed: int = 0, train_variants: int = DEFAULT_TRAIN_VARIANTS
+    out_dir: Path, seed: int = 0, train_variants: int = DEFAULT_TRAIN_VARIANTS,
+    coined: int = DEFAULT_COINED_VARIANTS,
 ) -> dict:
     """Generate the demo benchmark into `out_dir` (created if needed); return counts.
 
@@ -282,22 +286,26 @@ def write_demo_benchmark(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     variants = variant_domains(train_variants, seed)
+    coined_domains = coined_variants(coined, seed)
     train: list[dict] = []
     dev: list[dict] = []
     for domain in TRAIN_DOMAINS:
         train.extend(build_database(out_dir, domain, seed, TRAIN_PAIRS_PER_DB))
     for domain in variants:
         train.extend(build_database(out_dir, domain, seed, VARIANT_PAIRS_PER_DB))
+    for domain in coined_domains:
+        train.extend(build_database(out_dir, domain, seed, COINED_PAIRS_PER_DB))
     for domain in DEV_DOMAINS:
         dev.extend(build_database(out_dir, domain, seed, DEV_PAIRS_PER_DB))
-    every_domain = (*TRAIN_DOMAINS, *variants, *DEV_DOMAINS)
+    every_domain = (*TRAIN_DOMAINS, *variants, *coined_domains, *DEV_DOMAINS)
     _write_json(out_dir / "tables.json", [tables_json_entry(d) for d in every_domain])
     _write_split(out_dir, "train_spider.json", "train_gold.sql", train)
     _write_split(out_dir, "dev.json", "dev_gold.sql", dev)
     return {
         "seed": seed,
-        "train_databases": len(TRAIN_DOMAINS) + len(variants),
+        "train_databases": len(TRAIN_DOMAINS) + len(variants) + len(coined_domains),
         "train_variants": len(variants),
+        "coined_variants": len(coined_domains),
         "dev_databases": len(DEV_DOMAINS),
         "train": len(train),
         "dev": len(dev),

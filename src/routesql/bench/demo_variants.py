@@ -28,10 +28,13 @@ from routesql.bench.demo_domains import (
 )
 from routesql.bench.demo_questions import plural
 from routesql.bench.demo_words import COLUMN_WORDS, TABLE_WORDS
+from routesql.db.schema import SQLITE_KEYWORDS
 from routesql.errors import InputError
 
 DEFAULT_TRAIN_VARIANTS = 40  # with the 8 originals, 48 training databases
 VARIANT_PAIRS_PER_DB = 80  # 40 variants → about 3200 pairs next to the originals' ~2000
+DEFAULT_COINED_VARIANTS = 200  # variants named with coined words: no name is seen often enough to memorise
+COINED_PAIRS_PER_DB = 25
 STRUCTURAL_WORDS = frozenset({"id"})  # the key convention every schema shares, dev included
 DRAWS_PER_VARIANT = 50  # redraws allowed to find table names no earlier variant of it used
 # Tables the originals keep small (departments, teachers) stay at 30-50 rows; large ones
@@ -94,6 +97,41 @@ def column_key(column: ColumnSpec) -> str:
     return column.name
 
 
+# Coined words: consonant-vowel syllables that end in a vowel or a soft consonant, so their
+# regular plural is what `plural` builds ("kelo" → "kelos", "brandim" → "brandims").
+ONSETS = ("b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "t", "v", "z", "br", "dr", "gr", "kl", "pl",
+          "st", "tr")
+VOWELS = ("a", "e", "i", "o", "u")
+CODAS = ("", "", "n", "r", "l", "m")
+
+
+def coined_word(rng: random.Random) -> str:
+    """A pronounceable non-word of 1 to 3 syllables (`brin`, `kelta`, `brandimo`)."""
+    syllables = rng.choice((1, 2, 2, 2, 3))
+    return "".join(rng.choice(ONSETS) + rng.choice(VOWELS) + rng.choice(CODAS) for _ in range(syllables))
+
+
+class _CoinedDraw:
+    """Draws coined names: a table gets one word, a column one word or two (``vendo_kral``)."""
+
+    def __init__(self, rng: random.Random, excluded: frozenset[str], db_id: str) -> None:
+        self.rng = rng
+        self.excluded = excluded
+        self.used: set[str] = set()
+
+    def _word(self) -> str:
+        while True:
+            word = coined_word(self.rng)
+            if word not in self.used and word.upper() not in SQLITE_KEYWORDS and is_allowed(word, self.excluded):
+                self.used.add(word)
+                return word
+
+    def draw(self, pool: tuple[str, ...], key: str) -> str:
+        if key in TABLE_WORDS or self.rng.random() < 0.6:
+            return self._word()
+        return f"{self._word()}_{self._word()}"
+
+
 class _WordDraw:
     """Draws replacement words for one variant, never the same word twice."""
 
@@ -113,10 +151,10 @@ class _WordDraw:
 
 
 def draw_names(
-    domain: DomainSpec, db_id: str, rng: random.Random, excluded: frozenset[str]
+    domain: DomainSpec, db_id: str, rng: random.Random, excluded: frozenset[str], coined: bool = False
 ) -> tuple[dict[str, str], dict[str, str]]:
     """New table names by old table name and new column names by `column_key`."""
-    words = _WordDraw(rng, excluded, db_id)
+    words = (_CoinedDraw if coined else _WordDraw)(rng, excluded, db_id)
     tables = {spec.name: words.draw(TABLE_WORDS[spec.name], spec.name) for spec in domain.tables}
     columns: dict[str, str] = {}
     for spec in domain.tables:
@@ -133,10 +171,10 @@ def variant_rows(original_rows: int, rng: random.Random) -> int:
 
 
 def rename_domain(
-    domain: DomainSpec, db_id: str, rng: random.Random, excluded: frozenset[str]
+    domain: DomainSpec, db_id: str, rng: random.Random, excluded: frozenset[str], coined: bool = False
 ) -> DomainSpec:
     """One renamed, smaller copy of `domain` under the id `db_id`."""
-    tables, columns = draw_names(domain, db_id, rng, excluded)
+    tables, columns = draw_names(domain, db_id, rng, excluded, coined)
 
     def renamed(column: ColumnSpec) -> ColumnSpec:
         if column.role == "id":
@@ -183,4 +221,23 @@ def variant_domains(
                 break
         seen.add(table_names)
         variants.append(variant)
+    return tuple(variants)
+
+
+def coined_variants(count: int = DEFAULT_COINED_VARIANTS, seed: int = 0) -> tuple[DomainSpec, ...]:
+    """`count` variants named with coined words, round-robin over the training domains (``school_c1``).
+
+    Pool-word variants still repeat each word across many databases; coined names are fresh in
+    every database, so the only way to write them is to copy them from the prompt, as a model
+    must for the unseen dev databases.
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise InputError("coined_variants", f"must be a whole number >= 0, got {count!r}")
+    excluded = dev_vocabulary()
+    variants = []
+    for index in range(count):
+        base = TRAIN_DOMAINS[index % len(TRAIN_DOMAINS)]
+        db_id = f"{base.db_id}_c{index // len(TRAIN_DOMAINS) + 1}"
+        rng = random.Random(f"routesql-demo:{seed}:{db_id}:names")
+        variants.append(rename_domain(base, db_id, rng, excluded, coined=True))
     return tuple(variants)

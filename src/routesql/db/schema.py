@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import sqlite3
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -268,9 +268,22 @@ def approx_token_count(text: str) -> int:
     return len(_TOKEN_PIECES.findall(text))
 
 
-def render_table(table: Table, sample_rows: int = 3) -> str:
-    """One `CREATE TABLE` statement, then a comment with up to `sample_rows` of its rows."""
-    ddl = _create_table(table)
+SCHEMA_STYLES: tuple[str, ...] = ("ddl", "compact")
+_TABLE_SEPARATOR = {"ddl": "\n\n", "compact": "\n"}
+
+
+def join_tables(blocks: Iterable[str], style: str = "ddl") -> str:
+    """Rendered tables as one schema text: blank lines between DDL statements, newlines between compact lines."""
+    return _TABLE_SEPARATOR[style].join(blocks)
+
+
+def render_table(table: Table, sample_rows: int = 3, style: str = "ddl") -> str:
+    """One table as a `CREATE TABLE` statement ("ddl") or one line `name: col, col -> t.col`
+    ("compact", about half the tokens: what a small model trained from scratch affords), then a
+    comment with up to `sample_rows` of its rows."""
+    if style not in SCHEMA_STYLES:
+        raise ValueError(f"unknown schema style {style!r}; known: {', '.join(SCHEMA_STYLES)}")
+    ddl = _create_table(table) if style == "ddl" else _compact_table(table)
     rows = table.sample_rows[: max(sample_rows, 0)]
     return ddl if not rows else ddl + "\n" + _sample_comment(table, rows)
 
@@ -280,6 +293,7 @@ def render_schema(
     sample_rows: int = 3,
     token_budget: int | None = None,
     count_tokens: Callable[[str], int] = approx_token_count,
+    style: str = "ddl",
 ) -> str:
     """Every table of `schema` rendered by `render_table`, separated by blank lines.
 
@@ -289,16 +303,16 @@ def render_schema(
     slicing, `DatabaseSchema.restricted`), not something to do silently here.
     """
     rows_left = [min(max(sample_rows, 0), len(t.sample_rows)) for t in schema.tables]
-    blocks = [render_table(t, n) for t, n in zip(schema.tables, rows_left)]
+    blocks = [render_table(t, n, style) for t, n in zip(schema.tables, rows_left)]
     if token_budget is None:
-        return "\n\n".join(blocks)
-    ddl_cost = [count_tokens(render_table(t, 0)) for t in schema.tables]
+        return join_tables(blocks, style)
+    ddl_cost = [count_tokens(render_table(t, 0, style)) for t in schema.tables]
     block_cost = [count_tokens(block) for block in blocks]
     while True:
         # The sum of the per-table counts is a cheap estimate; count the joined text only when
         # the estimate says it may fit (tokenizers are not exactly additive over joins).
         if sum(block_cost) <= token_budget or not any(rows_left):
-            text = "\n\n".join(blocks)
+            text = join_tables(blocks, style)
             if not any(rows_left) or count_tokens(text) <= token_budget:
                 return text
         costliest = max(
@@ -306,7 +320,7 @@ def render_schema(
             key=lambda i: block_cost[i] - ddl_cost[i],
         )
         rows_left[costliest] -= 1
-        blocks[costliest] = render_table(schema.tables[costliest], rows_left[costliest])
+        blocks[costliest] = render_table(schema.tables[costliest], rows_left[costliest], style)
         block_cost[costliest] = count_tokens(blocks[costliest])
 
 
@@ -329,6 +343,20 @@ def _create_table(table: Table) -> str:
         lines.append(f"FOREIGN KEY ({quote_identifier(key.column)}) REFERENCES {target}")
     body = ",\n".join(f"  {line}" for line in lines)
     return f"CREATE TABLE {quote_identifier(table.name)} (\n{body}\n);"
+
+
+def _compact_table(table: Table) -> str:
+    """`name: col, col, fk_col -> other.col`: names and foreign keys, no types or key clauses."""
+    targets = {}
+    for key in table.foreign_keys:
+        target = quote_identifier(key.ref_table)
+        targets[key.column.lower()] = f"{target}.{quote_identifier(key.ref_column)}" if key.ref_column else target
+    columns = []
+    for column in table.columns:
+        name = quote_identifier(column.name)
+        target = targets.get(column.name.lower())
+        columns.append(f"{name} -> {target}" if target else name)
+    return f"{quote_identifier(table.name)}: {', '.join(columns)}"
 
 
 def _sample_comment(table: Table, rows: tuple[tuple[Value, ...], ...]) -> str:

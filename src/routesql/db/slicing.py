@@ -13,7 +13,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from routesql.db.schema import DatabaseSchema, Table, approx_token_count, render_table
+from routesql.db.schema import DatabaseSchema, Table, approx_token_count, join_tables, render_table
 from routesql.tasks.templates import parse_slice_linking, slice_linking_prompt
 
 TokenCounter = Callable[[str], int]
@@ -30,9 +30,9 @@ class SchemaSlice:
 
 
 def slice_schema(schema: DatabaseSchema, token_budget: int, sample_rows: int = 3,
-                 count_tokens: TokenCounter = approx_token_count) -> list[SchemaSlice]:
+                 count_tokens: TokenCounter = approx_token_count, style: str = "ddl") -> list[SchemaSlice]:
     """Slices whose rendered text stays within `token_budget` (a lone oversized table is kept whole)."""
-    rendered = {t.name: render_table(t, sample_rows) for t in schema.tables}
+    rendered = {t.name: render_table(t, sample_rows, style) for t in schema.tables}
     cost = {name: count_tokens(text) + 1 for name, text in rendered.items()}
     by_name = {t.name: t for t in schema.tables}
     groups: list[list[str]] = []
@@ -48,7 +48,7 @@ def slice_schema(schema: DatabaseSchema, token_budget: int, sample_rows: int = 3
         else:
             slices.append(list(group))
             used = group_cost
-    return [SchemaSlice(tuple(by_name[n] for n in names), "\n\n".join(rendered[n] for n in names))
+    return [SchemaSlice(tuple(by_name[n] for n in names), join_tables((rendered[n] for n in names), style))
             for names in slices]
 
 

@@ -20,7 +20,7 @@ from routesql.tasks.templates import text_to_sql_prompt
 POINTER_FILE = "routesql_base.json"
 
 
-def pretraining_texts(root: Path, fmt: str | None, sample_rows: int) -> list[str]:
+def pretraining_texts(root: Path, fmt: str | None, sample_rows: int, schema_style: str = "ddl") -> list[str]:
     """One text per training example: its text-to-SQL prompt (schema + question) and the gold SQL."""
     bench = load_benchmark(root, "train", fmt)
     missing = missing_databases(bench)
@@ -30,7 +30,8 @@ def pretraining_texts(root: Path, fmt: str | None, sample_rows: int) -> list[str
         if ex.db_id in missing:
             continue
         if ex.db_id not in schema_text:
-            schema_text[ex.db_id] = render_schema(read_schema(bench.db_path(ex.db_id), sample_rows), sample_rows)
+            schema = read_schema(bench.db_path(ex.db_id), sample_rows)
+            schema_text[ex.db_id] = render_schema(schema, sample_rows, style=schema_style)
         texts.append(_example_text(ex, schema_text[ex.db_id]))
     return texts
 
@@ -48,7 +49,7 @@ def build_base_model(params, root: Path, out_dir: Path) -> Path:  # params: rout
         out_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out_dir / POINTER_FILE, {"base": params.model.base, "dtype": params.model.dtype})
         return out_dir
-    texts = pretraining_texts(root, params.data.format, params.schema_.sample_rows)
+    texts = pretraining_texts(root, params.data.format, params.schema_.sample_rows, params.schema_.style)
     return build_tiny_base(texts, out_dir, params.model.tiny, seed=params.seed)
 
 

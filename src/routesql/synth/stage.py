@@ -30,7 +30,7 @@ from routesql.metrics.matcher import MatchJob, match_many
 from routesql.sqlkit.noise import CORRUPTIONS
 from routesql.synth.manifest import build_manifest
 from routesql.tasks.build import ExampleOutput, TaskSettings, build_example, make_record, noise_record
-from routesql.tasks.templates import TEMPLATE_VERSION, text_to_sql_prompt
+from routesql.tasks.templates import prompt_version, text_to_sql_prompt
 
 
 log = logging.getLogger(__name__)
@@ -61,9 +61,9 @@ def token_counter(tokenizer_path: str | None) -> Callable[[str], int]:
 def _build_database_group(args: tuple[Path, list[Example], SynthSettings]) -> list[ExampleOutput]:
     db_path, examples, settings = args
     schema = read_schema(db_path, settings.tasks.sample_rows)
-    schema_text = render_schema(schema, settings.tasks.sample_rows)
+    schema_text = render_schema(schema, settings.tasks.sample_rows, style=settings.tasks.schema_style)
     slices = slice_schema(schema, settings.slice_token_budget, settings.tasks.sample_rows,
-                          token_counter(settings.tokenizer_path))
+                          token_counter(settings.tokenizer_path), style=settings.tasks.schema_style)
     count = token_counter(settings.tokenizer_path)
     outputs = [build_example(ex, schema, schema_text, slices, settings.tasks,
                              random.Random(f"{settings.seed}:{ex.id}")) for ex in examples]
@@ -125,6 +125,9 @@ def run_synthesize(root: Path, out_dir: Path, settings: SynthSettings, fmt: str 
     strong_records, strong_stats = strong_synthesis(root, bench, settings, fmt)
     log.info("strong synthesis done by %.1f s", time.monotonic() - started)
     records = [r for out in kept for r in out] + strong_records
+    version = prompt_version(settings.tasks.schema_style)
+    for record in records:
+        record["template_version"] = version
     add_token_counts(records, token_counter(settings.tokenizer_path))  # NC and strong records
     log.info("counted tokens by %.1f s", time.monotonic() - started)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -132,7 +135,7 @@ def run_synthesize(root: Path, out_dir: Path, settings: SynthSettings, fmt: str 
     write_jsonl_atomic(out_dir / "preferences.jsonl", [])
     dropped["missing_database"] = sum(1 for ex in bench.examples if ex.db_id in missing)
     manifest = build_manifest(records, outputs, dropped, noise_stats, strong_stats,
-                              n_examples=len(bench.examples), template_version=TEMPLATE_VERSION,
+                              n_examples=len(bench.examples), template_version=version,
                               seconds=time.monotonic() - started)
     write_json_atomic(out_dir / "manifest.json", manifest)
     return manifest
@@ -165,7 +168,8 @@ def execute_and_select(bench: Benchmark, examples: list[Example], outputs: list[
         if outcome.exec_match is False:
             stats["kept_error" if outcome.error_kind != "wrong_result" else "kept_wrong_result"] += 1
             error = outcome.error if outcome.error_kind != "wrong_result" else None
-            schema_text = _schema_text(bench.db_path(examples[i].db_id), settings.tasks.sample_rows)
+            schema_text = _schema_text(bench.db_path(examples[i].db_id), settings.tasks.sample_rows,
+                                       settings.tasks.schema_style)
             kept[i].append(noise_record(examples[i], schema_text, candidate, error))
         else:
             stats["dropped_same_result"] += 1
@@ -177,8 +181,8 @@ def execute_and_select(bench: Benchmark, examples: list[Example], outputs: list[
 
 
 @lru_cache(maxsize=64)
-def _schema_text(db_path: Path, sample_rows: int) -> str:
-    return render_schema(read_schema(db_path, sample_rows), sample_rows)
+def _schema_text(db_path: Path, sample_rows: int, style: str) -> str:
+    return render_schema(read_schema(db_path, sample_rows), sample_rows, style=style)
 
 
 def strong_synthesis(root: Path, bench: Benchmark, settings: SynthSettings, fmt: str | None) -> tuple[list[dict], dict]:
@@ -197,15 +201,16 @@ def strong_synthesis(root: Path, bench: Benchmark, settings: SynthSettings, fmt:
     for number, pair in enumerate(pairs):
         example = Example(id=f"strong/{pair.db_id}/{number}", db_id=pair.db_id, question=pair.question,
                           sql=pair.sql, source="sense-strong")
-        prompt = text_to_sql_prompt(_schema_text(bench.db_path(pair.db_id), settings.tasks.sample_rows),
-                                    pair.question)
+        prompt = text_to_sql_prompt(_schema_text(bench.db_path(pair.db_id), settings.tasks.sample_rows,
+                                                 settings.tasks.schema_style), pair.question)
         records.append(make_record(prompt, pair.sql, example, origin="sense_strong", pattern=pair.pattern))
     return records, {"enabled": True, **stats}
 
 
 def settings_from_params(params) -> SynthSettings:  # params: routesql.config.Params
     synth = params.synthesize
-    tasks = TaskSettings(sample_rows=params.schema_.sample_rows, noise_per_example=synth.noise_per_example,
+    tasks = TaskSettings(sample_rows=params.schema_.sample_rows, schema_style=params.schema_.style,
+                         noise_per_example=synth.noise_per_example,
                          correct_share=synth.correct_share,
                          continuation_per_example=synth.continuation_per_example)
     return SynthSettings(seed=params.seed, tasks=tasks, slice_token_budget=synth.slice_token_budget,

@@ -18,7 +18,6 @@ from routesql.sqlkit.links import format_links, schema_links
 from routesql.sqlkit.noise import CORRUPTIONS, corrupt
 from routesql.sqlkit.prefix import canonical_sql, clause_prefixes
 from routesql.tasks.templates import (
-    TEMPLATE_VERSION,
     VERDICT_CORRECT,
     VERDICT_INCORRECT,
     Prompt,
@@ -35,6 +34,7 @@ from routesql.tasks.templates import (
 @dataclass(frozen=True)
 class TaskSettings:
     sample_rows: int = 3
+    schema_style: str = "ddl"  # routesql.db.schema.SCHEMA_STYLES
     noise_per_example: int = 2
     correct_share: float = 0.25
     continuation_per_example: int = 1
@@ -58,8 +58,9 @@ class ExampleOutput:
 
 def make_record(prompt: Prompt, completion: str, example: Example, origin: str = "benchmark",
                 **extra: object) -> dict:
+    """One SFT record; the synthesize stage stamps its `template_version` (`prompt_version`)."""
     return {"task": prompt.task, "prompt": prompt.text, "completion": completion, "db_id": example.db_id,
-            "example_id": example.id, "template_version": TEMPLATE_VERSION, "origin": origin, **extra}
+            "example_id": example.id, "origin": origin, **extra}
 
 
 def clean_sql(sql: str) -> str:
@@ -70,7 +71,8 @@ def build_example(example: Example, schema: DatabaseSchema, schema_text: str, sl
                   settings: TaskSettings, rng: random.Random) -> ExampleOutput:
     """Every task's records for one training example (NC candidates still to be executed).
 
-    `schema_text` is `render_schema(schema, settings.sample_rows)`, rendered once per database.
+    `schema_text` is `render_schema(schema, settings.sample_rows, style=settings.schema_style)`,
+    rendered once per database.
     """
     out = ExampleOutput()
     mapping = schema.to_mapping()

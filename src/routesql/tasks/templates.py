@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TEMPLATE_VERSION = "route-v1"
+TEMPLATE_VERSION = "route-v2"
+
+
+def prompt_version(schema_style: str) -> str:
+    """What a model's prompts are: the template version and how the schema inside them is rendered.
+
+    Records, exported models and registered versions carry this string; a model is only ever
+    evaluated with the same one (e.g. "route-v1/compact").
+    """
+    return f"{TEMPLATE_VERSION}/{schema_style}"
 
 TASKS = ("text_to_sql", "schema_linking", "noise_correction", "continuation", "slice_linking")
 
@@ -33,8 +42,13 @@ class Prompt:
 
 
 def _context(schema_text: str, question: str, evidence: str = "") -> str:
+    """The question (and hint) first, then the schema.
+
+    In a causal model, schema tokens placed after the question can attend to it, so every table
+    and column is read already knowing whether the question mentions it; a small model needs that.
+    """
     hint = f"\n-- Hint: {evidence.strip()}" if evidence.strip() else ""
-    return f"-- Database schema:\n{schema_text.rstrip()}\n-- Question: {question.strip()}{hint}\n"
+    return f"-- Question: {question.strip()}{hint}\n-- Database schema:\n{schema_text.rstrip()}\n"
 
 
 def text_to_sql_prompt(schema_text: str, question: str, evidence: str = "") -> Prompt:
