@@ -21,18 +21,21 @@ import torch
 
 
 def load_generator(model: Path, work: Path, batch_size: int):
+    """(generator, schema style): the trained model with the style it was trained on, or a fresh tiny base."""
+    from routesql.evaluate import model_template_version
     from routesql.llm.local import TransformersGenerator
 
     if (model / "merged").is_dir():
-        return TransformersGenerator.load(model / "merged", batch_size=batch_size)
+        style = model_template_version(model).split("/")[-1]
+        return TransformersGenerator.load(model / "merged", batch_size=batch_size), style
     from routesql.llm.base_stage import pretraining_texts
     from routesql.llm.tiny import build_tiny_base
     from routesql.train.settings import TinyModelSettings
 
-    base = build_tiny_base(pretraining_texts(work / "demo", "demo", 0), work / "base",
+    base = build_tiny_base(pretraining_texts(work / "demo", "demo", 0, "compact"), work / "base",
                            TinyModelSettings(pretrain_steps=40, hidden_size=192, intermediate_size=528,
                                              vocab_size=2000), seed=0)
-    return TransformersGenerator.load(base, batch_size=batch_size)
+    return TransformersGenerator.load(base, batch_size=batch_size), "compact"
 
 
 def main() -> None:
@@ -53,8 +56,8 @@ def main() -> None:
         stride = max(1, len(dev.examples) // args.questions)
         examples = dev.examples[::stride][: args.questions]
         questions = [MCPQuestion(ex.id, ex.question, dev.db_path(ex.db_id)) for ex in examples]
-        generator = load_generator(args.model, work, args.batch_size)
-        settings = MCPSettings(sample_rows=args.sample_rows)
+        generator, style = load_generator(args.model, work, args.batch_size)
+        settings = MCPSettings(sample_rows=args.sample_rows, schema_style=style)
         started = time.perf_counter()
         batched = MCPPipeline(generator, settings).run(questions)
         batched_s = time.perf_counter() - started

@@ -49,9 +49,11 @@ def prepare(work: Path) -> tuple[Path, Path]:
     from routesql.train.settings import TinyModelSettings
 
     write_demo_benchmark(work / "demo", seed=0)
-    run_synthesize(work / "demo", work / "synth", SynthSettings(strong_per_db=0, tasks=TaskSettings(sample_rows=0)),
+    # The demo defaults of params.yaml: no sample rows, compact schemas.
+    run_synthesize(work / "demo", work / "synth",
+                   SynthSettings(strong_per_db=0, tasks=TaskSettings(sample_rows=0, schema_style="compact")),
                    fmt="demo", progress=False)
-    base = build_tiny_base(pretraining_texts(work / "demo", "demo", 0), work / "base",
+    base = build_tiny_base(pretraining_texts(work / "demo", "demo", 0, "compact"), work / "base",
                            TinyModelSettings(pretrain_steps=0, hidden_size=192, intermediate_size=528, vocab_size=2000),
                            seed=0)
     return work / "synth" / "sft.jsonl", base

@@ -4,6 +4,7 @@ CREATE TABLE text that must itself be valid SQLite."""
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from pathlib import Path
 
@@ -228,27 +229,29 @@ def test_awkward_names_values_and_keys(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("statements", "expected"),
     [
-        (["CREATE TABLE singer (id INTEGER PRIMARY KEY, name TEXT, age INT)"], "singer: id, name, age"),
+        (["CREATE TABLE singer (id INTEGER PRIMARY KEY, name TEXT, age INT)"], "table singer: id, name, age"),
         (["CREATE TABLE band (id INTEGER PRIMARY KEY)",
           "CREATE TABLE singer (id INT, band_id INT REFERENCES band(id), note TEXT)"],
-         "band: id\nsinger: id, band_id -> band.id, note"),
+         "table band: id\ntable singer: id, band_id -> band.id, note"),
         (["CREATE TABLE \"My Table\" (\"order\" INT PRIMARY KEY)",
           "CREATE TABLE child (parent INT REFERENCES \"My Table\")"],
-         '"My Table": "order"\nchild: parent -> "My Table"."order"'),  # implicit key resolved, names quoted
+         'table "My Table": "order"\ntable child: parent -> "My Table"."order"'),  # implicit key resolved, names quoted
     ],
 )
 def test_compact_style_is_one_line_per_table(tmp_path: Path, statements: list[str], expected: str) -> None:
     schema = read_schema(make_db(tmp_path / "c.sqlite", *statements), sample_rows=0)
     text = render_schema(schema, sample_rows=0, style="compact")
     assert text == expected
+    # every name follows a space, as in SQL, so a byte-level tokenizer encodes it the same way
+    assert not re.search(r"^[^ ]*\w:", text, re.MULTILINE)
     assert approx_token_count(text) < approx_token_count(render_schema(schema, sample_rows=0))
 
 
 def test_compact_style_keeps_sample_rows_and_budget(tmp_path: Path) -> None:
     path = make_db(tmp_path / "r.sqlite", "CREATE TABLE t (a INT, b TEXT)", "INSERT INTO t VALUES (1, 'x')")
     schema = read_schema(path)
-    assert render_schema(schema, 1, style="compact") == "t: a, b\n/* 1 example row from t:\na\tb\n1\tx\n*/"
-    assert render_schema(schema, 1, token_budget=5, style="compact") == "t: a, b"
+    assert render_schema(schema, 1, style="compact") == "table t: a, b\n/* 1 example row from t:\na\tb\n1\tx\n*/"
+    assert render_schema(schema, 1, token_budget=6, style="compact") == "table t: a, b"
 
 
 def test_unknown_style_is_refused(pets_db: Path) -> None:

@@ -53,7 +53,7 @@ def test_every_table_in_exactly_one_slice_and_slices_within_budget(web_schema, b
     for s in slices:
         assert len(s.tables) == 1 or approx_token_count(s.text) <= budget
         if style == "compact":
-            assert [line.split(":")[0] for line in s.text.splitlines()] == s.table_names
+            assert [line.split(":")[0].removeprefix("table ") for line in s.text.splitlines()] == s.table_names
 
 
 def test_real_spider_schema_slices_are_bounded(spider_dir: Path) -> None:

@@ -346,7 +346,12 @@ def _create_table(table: Table) -> str:
 
 
 def _compact_table(table: Table) -> str:
-    """`name: col, col, fk_col -> other.col`: names and foreign keys, no types or key clauses."""
+    """`table name: col, col, fk_col -> other.col`: names and foreign keys, no types or key clauses.
+
+    The leading word matters: a byte-level BPE tokenizer encodes a name at the start of a line
+    differently from the same name after a space, as it appears in SQL (`FROM name`); a model
+    learns to copy names, and copies only what it has seen as the same tokens.
+    """
     targets = {}
     for key in table.foreign_keys:
         target = quote_identifier(key.ref_table)
@@ -356,7 +361,7 @@ def _compact_table(table: Table) -> str:
         name = quote_identifier(column.name)
         target = targets.get(column.name.lower())
         columns.append(f"{name} -> {target}" if target else name)
-    return f"{quote_identifier(table.name)}: {', '.join(columns)}"
+    return f"table {quote_identifier(table.name)}: {', '.join(columns)}"
 
 
 def _sample_comment(table: Table, rows: tuple[tuple[Value, ...], ...]) -> str:
