@@ -31,6 +31,7 @@ class ValidationLossPruning(pl.Callback):
 
     def __init__(self, trial: optuna.Trial, tokenizer, held_out: list[dict], every: int) -> None:
         self.trial, self.tokenizer, self.held_out, self.every = trial, tokenizer, held_out, every
+        self.last_loss: float | None = None
 
     @torch.no_grad()
     def validation_loss(self, model) -> float:
@@ -52,7 +53,7 @@ class ValidationLossPruning(pl.Callback):
         step = trainer.global_step
         if step == 0 or step % self.every or not trainer.is_global_zero:
             return
-        loss = self.validation_loss(pl_module.model)
+        loss = self.last_loss = self.validation_loss(pl_module.model)
         self.trial.report(-loss, step)  # the study maximises; lower loss is better
         if self.trial.should_prune():
             raise optuna.TrialPruned(f"validation loss {loss:.4f} at step {step}")
@@ -116,9 +117,20 @@ def make_objective(params, base: str, trial_records: Path, held_out: list[dict],
             mlflow.set_tag("state", "complete")
         shutil.rmtree(out, ignore_errors=True)  # trial models are not kept; the best mix is
         trial.set_user_attr("mix", mix)
+        if pruner.last_loss is not None:
+            trial.set_user_attr("val_loss", pruner.last_loss)
         return value
 
     return objective
+
+
+def best_trial(complete: list[optuna.trial.FrozenTrial]) -> optuna.trial.FrozenTrial:
+    """Highest EX; among equal EX the lowest held-out validation loss, then the earliest trial.
+
+    A short trial of a small model often scores the same EX as its neighbours (0.0 for all, early
+    on); the validation loss still tells the mixes apart.
+    """
+    return max(complete, key=lambda t: (t.value, -t.user_attrs.get("val_loss", float("inf")), -t.number))
 
 
 def tuning_questions(params, root: Path):
@@ -175,7 +187,7 @@ def run_tuning(params, root: Path, sft_path: Path, base: str, out_path: Path, wo
         complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         if not complete:
             raise RuntimeError("no tuning trial completed (all pruned or failed)")
-        best = max(complete, key=lambda t: (t.value, -t.number))
+        best = best_trial(complete)
         mlflow.log_metric("best_val_ex", best.value)
     result = {"mix": best.user_attrs["mix"], "value": best.value, "trial": best.number, "tuned": True,
               "study": name, "trials_run_here": ran, "held_out_databases": sorted(held_out)}
