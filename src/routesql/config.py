@@ -8,6 +8,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from routesql.db.schema import SCHEMA_STYLES
 from routesql.errors import InputError
 from routesql.train.settings import DPOSettings, SFTSettings, TinyModelSettings, validate_mix
 
@@ -25,7 +26,7 @@ class DataSettings(Section):
 
 class SchemaSettings(Section):
     sample_rows: int = Field(3, ge=0)
-    style: Literal["ddl", "compact"] = Field(
+    style: Literal[SCHEMA_STYLES] = Field(
         "ddl", description="'ddl': CREATE TABLE statements (real models); 'compact': one line per table")
     token_budget: int = Field(1024, gt=0)
 

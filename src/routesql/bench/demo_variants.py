@@ -197,23 +197,34 @@ def rename_domain(
     )
 
 
+def _variant_slots(count: int, key: str, letter: str, seed: int) -> list[tuple[DomainSpec, str, random.Random]]:
+    """(training domain, db_id, name generator) for `count` variants, round-robin over the domains.
+
+    Variant k is ``<domain>_<letter><round>`` with its own seeded generator, so it is the same
+    whatever `count` is.
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise InputError(key, f"must be a whole number >= 0, got {count!r}")
+    slots = []
+    for index in range(count):
+        base = TRAIN_DOMAINS[index % len(TRAIN_DOMAINS)]
+        db_id = f"{base.db_id}_{letter}{index // len(TRAIN_DOMAINS) + 1}"
+        slots.append((base, db_id, random.Random(f"routesql-demo:{seed}:{db_id}:names")))
+    return slots
+
+
 def variant_domains(
     count: int = DEFAULT_TRAIN_VARIANTS, seed: int = 0
 ) -> tuple[DomainSpec, ...]:
     """`count` renamed variants, round-robin over the training domains (``school_v1``, ...).
 
-    Each variant draws from its own seeded generator, so variant k is the same whatever `count`;
-    a variant redraws while an earlier variant of the same domain has its exact table names.
+    A variant redraws while an earlier variant of the same domain has its exact table names.
     """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise InputError("train_variants", f"must be a whole number >= 0, got {count!r}")
+    slots = _variant_slots(count, "train_variants", "v", seed)
     excluded = dev_vocabulary()
     seen: set[tuple[str, ...]] = set()
     variants: list[DomainSpec] = []
-    for index in range(count):
-        base = TRAIN_DOMAINS[index % len(TRAIN_DOMAINS)]
-        db_id = f"{base.db_id}_v{index // len(TRAIN_DOMAINS) + 1}"
-        rng = random.Random(f"routesql-demo:{seed}:{db_id}:names")
+    for base, db_id, rng in slots:
         for _ in range(DRAWS_PER_VARIANT):
             variant = rename_domain(base, db_id, rng, excluded)
             table_names = tuple(spec.name for spec in variant.tables)
@@ -231,13 +242,6 @@ def coined_variants(count: int = DEFAULT_COINED_VARIANTS, seed: int = 0) -> tupl
     every database, so the only way to write them is to copy them from the prompt, as a model
     must for the unseen dev databases.
     """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise InputError("coined_variants", f"must be a whole number >= 0, got {count!r}")
+    slots = _variant_slots(count, "coined_variants", "c", seed)
     excluded = dev_vocabulary()
-    variants = []
-    for index in range(count):
-        base = TRAIN_DOMAINS[index % len(TRAIN_DOMAINS)]
-        db_id = f"{base.db_id}_c{index // len(TRAIN_DOMAINS) + 1}"
-        rng = random.Random(f"routesql-demo:{seed}:{db_id}:names")
-        variants.append(rename_domain(base, db_id, rng, excluded, coined=True))
-    return tuple(variants)
+    return tuple(rename_domain(base, db_id, rng, excluded, coined=True) for base, db_id, rng in slots)

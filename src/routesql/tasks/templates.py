@@ -19,7 +19,7 @@ def prompt_version(schema_style: str) -> str:
     """What a model's prompts are: the template version and how the schema inside them is rendered.
 
     Records, exported models and registered versions carry this string; a model is only ever
-    evaluated with the same one (e.g. "route-v1/compact").
+    evaluated with the same one (e.g. "route-v2/compact").
     """
     return f"{TEMPLATE_VERSION}/{schema_style}"
 

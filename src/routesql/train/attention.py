@@ -19,6 +19,8 @@ from torch.nn import functional
 from transformers import AttentionInterface, PreTrainedModel
 from transformers.masking_utils import AttentionMaskInterface
 
+from routesql.train.packing import causal_lm
+
 PACKED_ATTENTION = "routesql_packed"
 
 
@@ -82,5 +84,4 @@ AttentionMaskInterface.register(PACKED_ATTENTION, _no_mask)
 
 def use_packed_attention(model: PreTrainedModel, enabled: bool = True) -> None:
     """Switch a (possibly peft-wrapped) causal LM to record-by-record attention, or back to sdpa."""
-    target = model.get_base_model() if hasattr(model, "get_base_model") else model
-    target.set_attn_implementation(PACKED_ATTENTION if enabled else "sdpa")
+    causal_lm(model).set_attn_implementation(PACKED_ATTENTION if enabled else "sdpa")
