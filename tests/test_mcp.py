@@ -115,3 +115,39 @@ def test_self_consistency_votes_by_execution_result(pets_db: Path) -> None:
     settings = MCPSettings(self_consistency=4, noise_correction=False, continuation=False, schema_linking=False)
     trace = MCPPipeline(Voting({}), settings).run([MCPQuestion("v", "how many pets", pets_db)])[0]
     assert trace.final == "SELECT count(*) FROM pet"
+
+
+class ConstrainedScriptedGenerator(ScriptedGenerator):
+    """A scripted generator that can also take name constraints; records what each call got."""
+
+    def __init__(self, answers: dict[tuple[str, str], str]) -> None:
+        super().__init__(answers)
+        self.constrained_calls: list[tuple[str, list]] = []
+
+    def generate_constrained(self, prompts, settings, constraints):
+        task = re.search(r"-- Task: (\w+)", prompts[0]).group(1)
+        self.constrained_calls.append((task, list(constraints)))
+        return self.generate(prompts, settings)
+
+
+def test_sql_steps_are_held_to_the_names_their_prompt_shows(questions) -> None:
+    generator = ConstrainedScriptedGenerator(ANSWERS)
+    MCPPipeline(generator).run(questions)
+    calls = dict(generator.constrained_calls)
+    # draft (write, full schema), reduced (write), correction (say), continuation (complete);
+    # schema linking answers are not SQL and stay free.
+    assert [task for task, _ in generator.constrained_calls] == ["write", "write", "say", "complete"]
+    assert len(generator.batches) == 5
+    draft = generator.constrained_calls[0][1][0]
+    assert draft.names.tables == frozenset({"owner", "pet"})
+    reduced_good = generator.constrained_calls[1][1][0]  # q_good is linked to owner only
+    assert reduced_good.names.tables == frozenset({"owner"})
+    assert all(c.after_first_line for c in calls["say"])
+    assert all(c.lead == "SELECT " for c in calls["complete"])
+
+
+def test_constraints_can_be_switched_off(questions) -> None:
+    generator = ConstrainedScriptedGenerator(ANSWERS)
+    MCPPipeline(generator, MCPSettings(constrain_names=False)).run(questions)
+    assert generator.constrained_calls == []
+    assert len(generator.batches) == 5

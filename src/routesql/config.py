@@ -108,6 +108,7 @@ class MCPStepSettings(Section):
     self_consistency: int = Field(1, ge=1)
     sample_temperature: float = Field(0.7, ge=0)
     max_new_tokens: int = Field(160, ge=1)
+    constrain_names: bool = True
 
 
 class GeneratorSettings(Section):

@@ -17,6 +17,7 @@ Steps, each switchable:
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +25,10 @@ from pathlib import Path
 from routesql.db.execute import ExecResult, QueryRunner
 from routesql.db.schema import DatabaseSchema, approx_token_count, read_schema, render_schema
 from routesql.db.slicing import SliceQuestion, link_over_slices, slice_schema
-from routesql.llm.generator import GenerationSettings, Generator
+from routesql.llm.generator import GenerationSettings, Generator, NameConstrainedGenerator
 from routesql.sqlkit.extract import extract_sql
 from routesql.sqlkit.links import parse_links, schema_links
+from routesql.sqlkit.names import NameConstraint, SchemaNames
 from routesql.tasks.templates import (
     VERDICT_INCORRECT,
     continuation_prompt,
@@ -35,6 +37,8 @@ from routesql.tasks.templates import (
     schema_linking_prompt,
     text_to_sql_prompt,
 )
+
+log = logging.getLogger(__name__)
 
 STEPS = ("draft", "reduced", "corrected", "continued")
 
@@ -45,6 +49,8 @@ class MCPSettings:
     noise_correction: bool = True
     continuation: bool = True
     self_consistency: int = 1  # samples voted by execution result at step (b); 1 = greedy
+    # SQL-writing steps may name only the schema's tables and columns (local backend only)
+    constrain_names: bool = True
     sample_temperature: float = 0.7
     max_new_tokens: int = 160
     sample_rows: int = 3
@@ -79,7 +85,11 @@ class _Work:
     schema: DatabaseSchema
     full_text: str
     reduced_text: str = ""
+    reduced: DatabaseSchema | None = None  # the schema the reduced prompt shows
     sql: str = ""
+
+    def names(self, reduced: bool) -> SchemaNames:
+        return SchemaNames.of(self.reduced if reduced and self.reduced is not None else self.schema)
 
 
 class MCPPipeline:
@@ -87,6 +97,9 @@ class MCPPipeline:
         self.generator = generator
         self.settings = settings
         self.runner = QueryRunner(timeout_s=settings.timeout_s, row_cap=10_000)
+        self.constrains = settings.constrain_names and isinstance(generator, NameConstrainedGenerator)
+        if settings.constrain_names and not self.constrains:
+            log.info("names are not constrained: the %s backend cannot do it", type(generator).__name__)
 
     def run(self, questions: list[MCPQuestion]) -> list[MCPTrace]:
         traces = [MCPTrace(q.id) for q in questions]
@@ -119,7 +132,8 @@ class MCPPipeline:
     def _link_and_draft(self, work: dict[int, _Work], traces: list[MCPTrace]) -> None:
         ids = list(work)
         drafts = self._greedy([text_to_sql_prompt(work[i].full_text, work[i].question.question,
-                                                  work[i].question.evidence).text for i in ids])
+                                                  work[i].question.evidence).text for i in ids],
+                              [NameConstraint(work[i].names(reduced=False)) for i in ids])
         linked = self._link(work) if self.settings.schema_linking else {}
         for i, draft in zip(ids, drafts):
             w = work[i]
@@ -129,8 +143,8 @@ class MCPPipeline:
             traces[i].notes["links"] = "; ".join(f"{t}: {', '.join(c)}" for t, c in wanted.items())
             if self.settings.schema_linking:
                 wanted = _union(wanted, _links_of(w.sql, w.schema))
-            reduced = _reduce(w.schema, wanted)
-            w.reduced_text = self._render(reduced) if reduced else w.full_text
+            w.reduced = _reduce(w.schema, wanted)
+            w.reduced_text = self._render(w.reduced) if w.reduced else w.full_text
 
     def _link(self, work: dict[int, _Work]) -> dict[int, dict[str, list[str]]]:
         """Schema links per question: one batched SL call, or LR-SQL slice walking for big schemas."""
@@ -157,12 +171,13 @@ class MCPPipeline:
         ids = list(work)
         prompts = [text_to_sql_prompt(work[i].reduced_text, work[i].question.question,
                                       work[i].question.evidence).text for i in ids]
+        constraints = [NameConstraint(work[i].names(reduced=True)) for i in ids]
         n = self.settings.self_consistency
         if n <= 1:
-            samples = [[text] for text in self._greedy(prompts)]
+            samples = [[text] for text in self._greedy(prompts, constraints)]
         else:
-            settings = self._generation(n=n, temperature=self.settings.sample_temperature)
-            samples = self.generator.generate(prompts, settings)
+            samples = self._generate(prompts, self._generation(n=n, temperature=self.settings.sample_temperature),
+                                     constraints)
         for i, options in zip(ids, samples):
             chosen = self._vote(work[i].question.db_path, [extract_sql(o) for o in options])
             if chosen:
@@ -174,7 +189,8 @@ class MCPPipeline:
         results = {i: self._execute(work[i]) for i in ids}
         prompts = [noise_correction_prompt(work[i].reduced_text, work[i].question.question, work[i].sql,
                                            results[i].error, work[i].question.evidence).text for i in ids]
-        for i, answer in zip(ids, self._greedy(prompts)):
+        constraints = [NameConstraint(work[i].names(reduced=True), after_first_line=True) for i in ids]
+        for i, answer in zip(ids, self._greedy(prompts, constraints)):
             verdict, corrected = parse_noise_correction(answer)
             corrected = extract_sql(corrected)
             traces[i].notes["verdict"] = verdict or "unreadable"
@@ -188,7 +204,8 @@ class MCPPipeline:
         ids = [i for i in work if self._needs_continuation(work[i])]
         prompts = [continuation_prompt(work[i].reduced_text, work[i].question.question, "SELECT ",
                                        work[i].question.evidence).text for i in ids]
-        for i, answer in zip(ids, self._greedy(prompts)):
+        constraints = [NameConstraint(work[i].names(reduced=True), lead="SELECT ") for i in ids]
+        for i, answer in zip(ids, self._greedy(prompts, constraints)):
             candidate = extract_sql("SELECT " + answer)
             result = self.runner.run(work[i].question.db_path, candidate) if candidate else None
             if result is not None and result.ok and result.rows:
@@ -212,10 +229,18 @@ class MCPPipeline:
         return GenerationSettings(n=n, temperature=temperature, max_new_tokens=self.settings.max_new_tokens,
                                   seed=self.settings.seed)
 
-    def _greedy(self, prompts: list[str]) -> list[str]:
+    def _greedy(self, prompts: list[str], constraints: list[NameConstraint] | None = None) -> list[str]:
         if not prompts:
             return []
-        return [options[0] if options else "" for options in self.generator.generate(prompts, self._generation())]
+        return [options[0] if options else "" for options in self._generate(prompts, self._generation(), constraints)]
+
+    def _generate(
+        self, prompts: list[str], settings: GenerationSettings, constraints: list[NameConstraint] | None
+    ) -> list[list[str]]:
+        if constraints is not None and self.constrains:
+            assert isinstance(self.generator, NameConstrainedGenerator)
+            return self.generator.generate_constrained(prompts, settings, list(constraints))
+        return self.generator.generate(prompts, settings)
 
     def _execute(self, w: _Work) -> ExecResult:
         return self.runner.run(w.question.db_path, w.sql)

@@ -7,8 +7,10 @@ transformers backend, an OpenAI-compatible HTTP client, or a test double.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+if TYPE_CHECKING:
+    from routesql.sqlkit.names import NameConstraint
 
 @dataclass(frozen=True)
 class GenerationSettings:
@@ -25,4 +27,17 @@ class Generator(Protocol):
     """prompts → for each prompt, `settings.n` completions (text after the prompt, stop removed)."""
 
     def generate(self, prompts: list[str], settings: GenerationSettings) -> list[list[str]]:
+        ...
+
+
+@runtime_checkable
+class NameConstrainedGenerator(Protocol):
+    """A generator that can also veto names outside a schema while decoding (the local backend).
+
+    `constraints[i]` applies to `prompts[i]`; None leaves that prompt free.
+    """
+
+    def generate_constrained(
+        self, prompts: list[str], settings: GenerationSettings, constraints: list[NameConstraint | None]
+    ) -> list[list[str]]:
         ...

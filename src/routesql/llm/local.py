@@ -17,6 +17,7 @@ from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
     GenerationConfig,
+    LogitsProcessorList,
     PreTrainedModel,
     PreTrainedTokenizerBase,
     StoppingCriteria,
@@ -24,7 +25,9 @@ from transformers import (
 )
 
 from routesql.errors import InputError
+from routesql.llm.constrained import NameConstraintProcessor
 from routesql.llm.generator import GenerationSettings
+from routesql.sqlkit.names import NameConstraint
 from routesql.llm.http import cut_at_stop
 
 
@@ -135,7 +138,16 @@ class TransformersGenerator:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def generate(self, prompts: list[str], settings: GenerationSettings) -> list[list[str]]:
+        return self.generate_constrained(prompts, settings, [None] * len(prompts))
+
+    def generate_constrained(
+        self, prompts: list[str], settings: GenerationSettings, constraints: list[NameConstraint | None]
+    ) -> list[list[str]]:
+        """`generate`, with the names of `prompts[i]`'s completion held to `constraints[i]`
+        (schema-constrained decoding, `routesql.llm.constrained`); None leaves a prompt free."""
         _check_settings(settings)
+        if len(constraints) != len(prompts):
+            raise ValueError(f"{len(constraints)} constraints for {len(prompts)} prompts")
         if not prompts:
             self.last_finish_reasons = []
             return []
@@ -148,13 +160,16 @@ class TransformersGenerator:
             torch.manual_seed(settings.seed)
             for start in range(0, len(order), self.batch_size):
                 batch = order[start : start + self.batch_size]
-                outputs = self._generate_batch([encoded[i] for i in batch], settings)
+                outputs = self._generate_batch([encoded[i] for i in batch], settings,
+                                               [constraints[i] for i in batch])
                 for index, completions in zip(batch, outputs):
                     results[index] = completions
         self.last_finish_reasons = [[reason for _, reason in row] for row in results]
         return [[text for text, _ in row] for row in results]
 
-    def _generate_batch(self, rows: list[list[int]], settings: GenerationSettings) -> list[list[tuple[str, str]]]:
+    def _generate_batch(
+        self, rows: list[list[int]], settings: GenerationSettings, constraints: list[NameConstraint | None]
+    ) -> list[list[tuple[str, str]]]:
         """Left-padded rows → for each row, n (completion text, finish reason)."""
         width = max(len(row) for row in rows)
         input_ids = torch.tensor([[self.pad_id] * (width - len(row)) + row for row in rows], device=self.device)
@@ -163,11 +178,16 @@ class TransformersGenerator:
         # Greedy rows are identical, so they are generated once and repeated n times.
         per_prompt = settings.n if sampling else 1
         criteria = StoppingCriteriaList([StopOnText(self.tokenizer, settings.stop, width)] if settings.stop else [])
+        processors = LogitsProcessorList()
+        if any(c is not None for c in constraints):
+            processors.append(NameConstraintProcessor(self.tokenizer, constraints, width, self._eos_ids(), sampling,
+                                                      rows_per_prompt=per_prompt, stop=settings.stop))
         output = self.model.generate(
             input_ids=input_ids,
             attention_mask=attention_mask,
             generation_config=self._generation_config(settings, per_prompt),
             stopping_criteria=criteria,
+            logits_processor=processors,
         )
         new_tokens = output[:, width:].tolist()
         eos_ids = self._eos_ids()

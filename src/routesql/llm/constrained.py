@@ -1,0 +1,127 @@
+"""Schema-constrained decoding for the local backend: a logits processor that vetoes bad names.
+
+At every step, for each row that has a constraint, the candidate tokens are tried in order of
+score: a candidate stays only if the completion with it appended can still become a query that
+names nothing outside the schema (`routesql.sqlkit.names`). Greedy rows stop at the first
+candidate that passes (the others cannot win anyway); sampled rows keep only the passing ones
+among the `top_k` best. When none of the `top_k` best passes, the search widens to the
+`search_k` best (a small model often ranks the schema's names below names it memorised); a row
+where even those all fail is at a dead end and is ended (eos): the constraint steers among tokens
+the model finds plausible, it never forces an arbitrary one.
+
+Every candidate is checked by decoding the whole completion with it appended, not by gluing the
+candidate's own text on: tokenizers that drop or add a leading space when a token is decoded
+alone would otherwise be judged wrongly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from transformers import LogitsProcessor, PreTrainedTokenizerBase
+
+from routesql.sqlkit.names import NameChecker, NameConstraint
+
+
+class NameConstraintProcessor(LogitsProcessor):
+    """Applies one `NameConstraint` (or None: free) per prompt of a left-padded batch.
+
+    `rows_per_prompt` is the number of sequences generate expands each prompt into
+    (num_return_sequences); `prompt_width` is the padded prompt length, where completions start.
+    """
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        constraints: Sequence[NameConstraint | None],
+        prompt_width: int,
+        eos_ids: set[int],
+        sampling: bool,
+        rows_per_prompt: int = 1,
+        stop: Sequence[str] = (),
+        top_k: int = 32,
+        search_k: int = 256,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.constraints = list(constraints)
+        self.checkers = {id(c.names): NameChecker(c.names) for c in constraints if c is not None}
+        self.prompt_width = prompt_width
+        self.eos_ids = eos_ids
+        self.sampling = sampling
+        self.rows_per_prompt = rows_per_prompt
+        self.stop = [s for s in stop if s]
+        self.top_k = top_k
+        self.search_k = search_k
+        # Other special tokens decode to nothing, so they would pass every check while the row
+        # learns nothing; under a constraint they are never candidates.
+        self.special = set(tokenizer.all_special_ids) - eos_ids
+        self.vetoed = 0
+        self.dead_ends = 0  # candidates masked so far (a figure for tests and reports)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        generated = input_ids[:, self.prompt_width :].tolist()
+        order: list[list[int]] | None = None  # the wide candidate list, computed only when needed
+        for row, tokens in enumerate(generated):
+            constraint = self.constraints[row // self.rows_per_prompt]
+            if constraint is None or any(t in self.eos_ids for t in tokens):
+                continue
+            checker = self.checkers[id(constraint.names)]
+            ranked = _finite_best(scores[row], self.top_k)
+            failed, kept = self._judge(checker, constraint, tokens, ranked)
+            if not kept and self.search_k > self.top_k:
+                ranked = _finite_best(scores[row], self.search_k)[len(ranked):]
+                more_failed, kept = self._judge(checker, constraint, tokens, ranked)
+                failed += more_failed
+            if not kept:
+                # A dead end: nothing the model finds plausible keeps to the schema. The row ends
+                # here; its SQL is then invalid, and MCP's later steps (correction, continuation)
+                # get their chance, rather than the model rambling on unconstrained.
+                scores[row, :] = float("-inf")
+                scores[row, min(self.eos_ids)] = 0.0
+                self.dead_ends += 1
+                continue
+            self.vetoed += len(failed)
+            # Only the passing candidates stay: the greedy one alone, or the passing share of the
+            # sampled top_k (so a tie or a long tail cannot bring back an unchecked token).
+            keep = torch.zeros_like(scores[row], dtype=torch.bool)
+            keep[kept] = True
+            scores[row, ~keep] = float("-inf")
+        return scores
+
+    def _judge(
+        self, checker: NameChecker, constraint: NameConstraint, tokens: list[int], ranked: list[int]
+    ) -> tuple[list[int], list[int]]:
+        """(failed, kept) among `ranked`; greedy stops at the first kept token."""
+        failed: list[int] = []
+        kept: list[int] = []
+        for token in ranked:
+            if self._allows(checker, constraint, tokens, token):
+                kept.append(token)
+                if not self.sampling:
+                    break
+            else:
+                failed.append(token)
+        return failed, kept
+
+    def _allows(self, checker: NameChecker, constraint: NameConstraint, tokens: list[int], token: int) -> bool:
+        if token in self.special:
+            return False
+        ending = token in self.eos_ids
+        ids = tokens if ending else tokens + [token]
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        if any(s in text for s in self.stop):
+            return True  # the completion ends at the stop; what follows is cut off
+        if constraint.after_first_line:
+            if "\n" not in text:
+                return True
+            text = text.split("\n", 1)[1]
+        # A token that ends inside a UTF-8 character decodes to U+FFFD, which the check refuses
+        # outside quotes: SQL's names and keywords are ASCII.
+        return checker.allows(constraint.lead + text, complete=ending)
+
+
+def _finite_best(row_scores: torch.Tensor, k: int) -> list[int]:
+    """The ids of the k best scores, best first, without those already ruled out (-inf)."""
+    best = row_scores.topk(min(k, row_scores.shape[0]))
+    return [t for t, v in zip(best.indices.tolist(), best.values.tolist()) if v != float("-inf")]

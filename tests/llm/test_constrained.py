@@ -1,0 +1,127 @@
+"""Schema-constrained decoding on a real (random, tiny) model: every completion keeps to the
+schema's names, batching still changes nothing, and a free prompt is untouched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from routesql.llm.constrained import NameConstraintProcessor
+from routesql.llm.generator import GenerationSettings, NameConstrainedGenerator
+from routesql.llm.local import TransformersGenerator
+from routesql.sqlkit.names import NameChecker, NameConstraint, SchemaNames
+
+GREEDY = GenerationSettings(max_new_tokens=16)
+SAMPLED = GenerationSettings(n=3, temperature=1.0, max_new_tokens=12, seed=3)
+
+SINGERS = SchemaNames(
+    {
+        "singer": frozenset({"singer_id", "name", "country", "age"}),
+        "concert": frozenset({"concert_id", "singer_id", "year"}),
+    },
+    frozenset({"singer", "concert", "singer_id", "name", "country", "age", "concert_id", "year"}),
+)
+
+# (prompt, the SQL the prompt already holds): the completion continues that SQL.
+SQL_PROMPTS = [
+    ("SELECT", "SELECT"),
+    ("SELECT name FROM singer WHERE", "SELECT name FROM singer WHERE"),
+    ("SELECT avg(age) FROM", "SELECT avg(age) FROM"),
+    ("SELECT T1.name FROM singer AS T1 JOIN concert AS T2 ON T1.singer_id = T2.singer_id WHERE",
+     "SELECT T1.name FROM singer AS T1 JOIN concert AS T2 ON T1.singer_id = T2.singer_id WHERE"),
+]
+
+
+def _constraints() -> list[NameConstraint | None]:
+    return [NameConstraint(SINGERS, lead=lead) for _, lead in SQL_PROMPTS]
+
+
+def _keeps_to_schema(lead: str, completion: str) -> bool:
+    """Every completion is a prefix that can still become a query on the schema's names (a row
+    that reaches a dead end is ended there, so a finished row need not be a whole query)."""
+    return NameChecker(SINGERS).allows(lead + completion, complete=False)
+
+
+def test_the_local_backend_is_a_name_constrained_generator(tiny_generator: TransformersGenerator) -> None:
+    assert isinstance(tiny_generator, NameConstrainedGenerator)
+
+
+def test_constrained_greedy_completions_use_only_schema_names(tiny_generator: TransformersGenerator) -> None:
+    prompts = [prompt for prompt, _ in SQL_PROMPTS]
+    free = tiny_generator.generate(prompts, GREEDY)
+    # The random model writes names outside the schema when left alone, so the check can fail.
+    assert not all(_keeps_to_schema(lead, row[0]) for (_, lead), row in zip(SQL_PROMPTS, free))
+    constrained = tiny_generator.generate_constrained(prompts, GREEDY, _constraints())
+    for (_, lead), row in zip(SQL_PROMPTS, constrained):
+        assert _keeps_to_schema(lead, row[0]), (lead, row[0])
+    assert any(row[0].strip() for row in constrained), "nothing was generated, so nothing was checked"
+    assert constrained != free
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_constrained_batches_equal_one_prompt_at_a_time(tiny_lm_dir: Path, batch_size: int) -> None:
+    prompts = [prompt for prompt, _ in SQL_PROMPTS]
+    alone = TransformersGenerator.load(tiny_lm_dir, batch_size=1, device="cpu")
+    reference = [alone.generate_constrained([p], GREEDY, [c])[0] for p, c in zip(prompts, _constraints())]
+    batched = TransformersGenerator.load(tiny_lm_dir, batch_size=batch_size, device="cpu")
+    assert batched.generate_constrained(prompts, GREEDY, _constraints()) == reference
+
+
+def test_constrained_samples_use_only_schema_names(tiny_generator: TransformersGenerator) -> None:
+    prompts = [prompt for prompt, _ in SQL_PROMPTS]
+    samples = tiny_generator.generate_constrained(prompts, SAMPLED, _constraints())
+    for (_, lead), row in zip(SQL_PROMPTS, samples):
+        assert len(row) == SAMPLED.n
+        for completion in row:
+            assert _keeps_to_schema(lead, completion), (lead, completion)
+
+
+def test_prompts_without_a_constraint_are_left_free(tiny_generator: TransformersGenerator) -> None:
+    prompts = [prompt for prompt, _ in SQL_PROMPTS]
+    free = tiny_generator.generate(prompts, GREEDY)
+    mixed = tiny_generator.generate_constrained(prompts, GREEDY, [None, *_constraints()[1:]])
+    assert mixed[0] == free[0]
+
+
+def test_the_first_line_can_be_left_free(tiny_generator: TransformersGenerator) -> None:
+    """A noise-correction answer starts with its verdict line; only what follows is SQL."""
+    prompt = "Question: How many singers are there?\nSQL:"
+    free = tiny_generator.generate([prompt], GREEDY)[0][0]
+    skipping = tiny_generator.generate_constrained([prompt], GREEDY, [NameConstraint(SINGERS, after_first_line=True)])
+    first_line = skipping[0][0].split("\n", 1)[0]
+    assert free.startswith(first_line)  # the verdict line is the model's own, untouched
+
+
+def test_constraints_must_match_the_prompts(tiny_generator: TransformersGenerator) -> None:
+    with pytest.raises(ValueError, match="1 constraints for 2 prompts"):
+        tiny_generator.generate_constrained(["SELECT", "SELECT"], GREEDY, [None])
+
+
+def _step(generator: TransformersGenerator, done_sql: str, favourite: int) -> tuple[NameConstraintProcessor, int]:
+    """One decoding step after `done_sql`, with `favourite` the model's best token by far."""
+    tokenizer = generator.tokenizer
+    prompt = tokenizer("Q:")["input_ids"]
+    ids = torch.tensor([prompt + tokenizer(done_sql, add_special_tokens=False)["input_ids"]])
+    scores = torch.zeros(1, len(tokenizer))
+    scores[0, favourite] = 10.0
+    processor = NameConstraintProcessor(tokenizer, [NameConstraint(SINGERS)], len(prompt),
+                                        {tokenizer.eos_token_id}, sampling=False)
+    return processor, int(processor(ids, scores).argmax())
+
+
+def test_a_cut_off_name_cannot_end_the_query(tiny_generator: TransformersGenerator) -> None:
+    eos = tiny_generator.tokenizer.eos_token_id
+    processor, chosen = _step(tiny_generator, "SELECT name FROM sing", favourite=eos)
+    assert chosen != eos
+    assert NameChecker(SINGERS).allows("SELECT name FROM sing" + tiny_generator.tokenizer.decode([chosen]), False)
+    assert processor.vetoed >= 1 and processor.dead_ends == 0
+
+
+def test_a_dead_end_ends_the_row(tiny_generator: TransformersGenerator) -> None:
+    eos = tiny_generator.tokenizer.eos_token_id
+    bos = tiny_generator.tokenizer.bos_token_id
+    processor, chosen = _step(tiny_generator, "SELECT name FROM nowhere WHERE", favourite=bos)
+    assert chosen == eos
+    assert processor.dead_ends == 1

@@ -1,0 +1,95 @@
+"""The name check behind schema-constrained decoding, on the schema of a real SQLite database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from routesql.db.schema import read_schema
+from routesql.sqlkit.names import NameChecker, SchemaNames
+
+
+@pytest.fixture()
+def checker(pets_db: Path) -> NameChecker:
+    # owner(id, name, city); pet(id, owner_id, kind, age)
+    return NameChecker(SchemaNames.of(read_schema(pets_db, 0)))
+
+
+@pytest.mark.parametrize(
+    ("text", "complete", "allowed"),
+    [
+        # whole queries of the schema's names
+        ("SELECT name FROM owner", True, True),
+        ("SELECT count(*) FROM pet WHERE age > 2", True, True),
+        ("SELECT T1.name FROM owner AS T1 JOIN pet AS T2 ON T1.id = T2.owner_id WHERE T2.kind = 'cat'", True, True),
+        ("SELECT name FROM owner WHERE city LIKE '%yo%' ORDER BY name DESC LIMIT 1", True, True),
+        ("SELECT kind, count(*) AS n FROM pet GROUP BY kind ORDER BY n DESC", True, True),
+        ("SELECT name FROM owner WHERE id NOT IN (SELECT owner_id FROM pet)", True, True),
+        ("SELECT NAME FROM OWNER", True, True),
+        # unknown or misspelt names
+        ("SELECT name FROM employee", True, False),
+        ("SELECT name FROM own", True, False),  # a cut-off name cannot end the query
+        ("SELECT nam FROM owner", True, False),
+        ("SELECT name FROM owner WHERE salary > 3", True, False),
+        ("SELECT Name FROM owner", True, False),  # neither lower, upper nor the schema's spelling
+        # unfinished text: the last word only has to start a name
+        ("SELECT name FROM own", False, True),
+        ("SELECT name FROM ow", False, True),
+        ("SELECT name FROM x", False, False),
+        ("SELECT T1.", False, True),
+        ("SELECT T1.*", False, True),
+        ("SELECT count(*) FROM (SELECT", False, True),
+        ("SELECT name FROM owner WHERE city = 'Ly", False, True),  # inside a string anything goes
+        # context: FROM takes a table, a dot a column of the qualified table
+        ("SELECT name FROM name", True, False),
+        ("SELECT name FROM.x", False, False),
+        ("SELECT name FROM 'owner'", False, False),
+        ("SELECT T1.kind FROM owner AS T1", True, True),  # T1 is bound after its use: any column
+        ("SELECT T1.name FROM owner AS T1 WHERE T1.kind = 'cat'", True, False),
+        ("SELECT owner.city FROM owner", True, True),
+        ("SELECT pet.city FROM pet", True, False),
+        ("SELECT name FROM owner.3", False, False),
+        ("SELECT age 3", False, False),  # a value cannot follow a name directly
+        ("SELECT name FROM owner WHERE city = 'Zü", False, True),
+        ("SELECT name\ufffd", False, False),  # a cut UTF-8 character outside quotes
+        ("SELECT name FROM owner WHERE city @ 1", True, False),
+        # the SELECT list decides which tables FROM may name; after FROM columns are in scope
+        ("SELECT kind FROM owner", True, False),
+        ("SELECT kind FROM pet", True, True),
+        ("SELECT name FROM pet", True, False),
+        ("SELECT name, kind FROM pet WHERE", False, True),  # no table has both: every table stays allowed
+        ("SELECT name FROM owner WHERE kind = 'cat'", True, False),
+        ("SELECT name FROM owner WHERE id IN (SELECT owner_id FROM owner)", True, False),
+        ("SELECT kind FROM ow", False, False),
+        # the shape around names: parentheses, dots, FROM's table, an unfinished end
+        ("SELECT avg(age FROM pet", False, False),
+        ("SELECT count(*) FROM pet)", False, False),
+        ("SELECT count(*) FROM (SELECT kind FROM pet)", True, True),
+        ("SELECT count(*) FROM (*)", False, False),
+        ("SELECT name FROM owner.", False, False),
+        ("SELECT name FROM owner = 'x'", False, False),
+        ("SELECT owner FROM owner", True, False),  # a table outside FROM must qualify a column
+        ("SELECT T1. name", False, False),
+        ("SELECT CAST(age AS REAL) FROM pet", True, True),
+        ("SELECT cross FROM pet", True, False),
+        ("SELECT name FROM owner WHERE city = 'Lyon", True, False),
+        ("SELECT name FROM owner WHERE city = 'L''yon'", True, True),
+        ("SELECT name FROM owner WHERE", True, False),
+        ("SELECT name FROM owner WHERE city =", True, False),
+    ],
+)
+def test_allows(checker: NameChecker, text: str, complete: bool, allowed: bool) -> None:
+    assert checker.allows(text, complete) is allowed
+
+
+def test_names_compare_case_insensitively_but_keep_the_schemas_spelling(tmp_path: Path) -> None:
+    from support import make_sqlite
+
+    db = make_sqlite(tmp_path / "mixed.sqlite", "CREATE TABLE Singer (Singer_ID INTEGER PRIMARY KEY, Name TEXT);")
+    checker = NameChecker(SchemaNames.of(read_schema(db, 0)))
+    assert checker.names.tables == frozenset({"singer"})
+    assert checker.allows("SELECT Name FROM Singer WHERE Singer_ID = 1", complete=True)
+    assert checker.allows("SELECT name FROM singer WHERE singer_id = 1", complete=True)
+    assert checker.allows("SELECT Na", complete=False)
+    assert not checker.allows("SELECT NaMe FROM singer", complete=True)
