@@ -93,3 +93,22 @@ def test_names_compare_case_insensitively_but_keep_the_schemas_spelling(tmp_path
     assert checker.allows("SELECT name FROM singer WHERE singer_id = 1", complete=True)
     assert checker.allows("SELECT Na", complete=False)
     assert not checker.allows("SELECT NaMe FROM singer", complete=True)
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT T1.name FROM owner AS T1 JOIN pet AS T2 ON T1.id = T2.owner_id WHERE T2.kind = 'c''at'",
+    "SELECT name FROM owner WHERE id NOT IN (SELECT owner_id FROM pet) ORDER BY name DESC LIMIT 1",
+    "SELECT kind, count(*) AS n FROM pet GROUP BY kind HAVING avg(age) >= 2.5",
+    "SELECT name FROM owner.city WHERE FROM",  # goes wrong part-way
+])
+def test_checking_a_piece_after_a_prepared_prefix_equals_checking_the_whole(checker: NameChecker, query: str) -> None:
+    """The decoder checks many candidate pieces after one prefix; the shortcut must not change a verdict."""
+    compared = 0
+    for cut in range(len(query)):
+        prepared = checker.prepare(query[:cut])
+        for width in (1, 2, 4, 7):
+            piece = query[cut : cut + width]
+            for complete in (False, True):
+                assert checker.allows_after(prepared, piece, complete) == checker.allows(query[:cut] + piece, complete)
+                compared += 1
+    assert compared > 100

@@ -41,7 +41,7 @@ class NameConstraintProcessor(LogitsProcessor):
         rows_per_prompt: int = 1,
         stop: Sequence[str] = (),
         top_k: int = 32,
-        search_k: int = 256,
+        search_k: int = 8192,
     ) -> None:
         self.tokenizer = tokenizer
         self.constraints = list(constraints)
@@ -56,6 +56,7 @@ class NameConstraintProcessor(LogitsProcessor):
         # Other special tokens decode to nothing, so they would pass every check while the row
         # learns nothing; under a constraint they are never candidates.
         self.special = set(tokenizer.all_special_ids) - eos_ids
+        self.pieces: dict[int, str] = {}  # token → its text decoded alone
         self.vetoed = 0
         self.dead_ends = 0  # candidates masked so far (a figure for tests and reports)
 
@@ -92,17 +93,34 @@ class NameConstraintProcessor(LogitsProcessor):
     def _judge(
         self, checker: NameChecker, constraint: NameConstraint, tokens: list[int], ranked: list[int]
     ) -> tuple[list[int], list[int]]:
-        """(failed, kept) among `ranked`; greedy stops at the first kept token."""
+        """(failed, kept) among `ranked`; greedy stops at the first kept token.
+
+        Each candidate is first checked cheaply, as the completion's text plus the token's own
+        text (one scan of the prefix for all candidates); one that passes is then confirmed on
+        the whole completion decoded with it, which is what counts for tokenizers whose tokens
+        decode differently alone.
+        """
+        completion = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        skip_line = constraint.after_first_line and "\n" not in completion
+        sql = completion.split("\n", 1)[1] if constraint.after_first_line and not skip_line else completion
+        prepared = checker.prepare(constraint.lead + sql)
         failed: list[int] = []
         kept: list[int] = []
         for token in ranked:
-            if self._allows(checker, constraint, tokens, token):
+            quick = skip_line or bool(self.stop) or token in self.eos_ids or (
+                token not in self.special and checker.allows_after(prepared, self._piece(token), complete=False))
+            if quick and self._allows(checker, constraint, tokens, token):
                 kept.append(token)
                 if not self.sampling:
                     break
             else:
                 failed.append(token)
         return failed, kept
+
+    def _piece(self, token: int) -> str:
+        if token not in self.pieces:
+            self.pieces[token] = self.tokenizer.decode([token], skip_special_tokens=True)
+        return self.pieces[token]
 
     def _allows(self, checker: NameChecker, constraint: NameConstraint, tokens: list[int], token: int) -> bool:
         if token in self.special:

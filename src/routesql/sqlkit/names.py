@@ -136,11 +136,25 @@ class _Scan:
     def after_source(self) -> bool:
         return self.before in ("from", "join")
 
+    def copy(self) -> _Scan:
+        return _Scan(list(self.previous), self.name_before, dict(self.aliases), set(self.sources),
+                     self.in_select_list, set(self.selected), list(self.parens), self.needs_select,
+                     self.source_named, self.table_outside)
+
     def push(self, token: str, name: bool) -> None:
         self.previous = (self.previous + [token])[-2:]
         self.name_before = name
         if not name:
             self.source_named = self.table_outside = False
+
+
+@dataclass(frozen=True)
+class PreparedText:
+    """A text scanned up to the start of its last token (`cut`); scan is None when already invalid."""
+
+    text: str
+    cut: int
+    scan: _Scan | None
 
 
 class NameChecker:
@@ -160,9 +174,29 @@ class NameChecker:
         self._scoped_words: dict[frozenset[str], list[str]] = {}
 
     def allows(self, text: str, complete: bool) -> bool:
+        return self._scan_from(_Scan(), text, 0, complete, growing=not complete)
+
+    def prepare(self, text: str) -> PreparedText:
+        """`text` scanned up to its last token, so that many continuations of it can be checked
+        cheaply with `allows_after` (the last token may still grow: `di` + `sh`)."""
         scan = _Scan()
+        starts = [m.start() for m in _TOKEN.finditer(text)]
+        cut = starts[-1] if starts else 0
+        # Another token follows the scanned part, so its last word is whole.
+        ok = self._scan_from(scan, text[:cut], 0, complete=False, growing=False)
+        return PreparedText(text, cut, scan if ok else None)
+
+    def allows_after(self, prepared: PreparedText, piece: str, complete: bool) -> bool:
+        """`allows(prepared.text + piece, complete)`, scanning only the last token and the piece."""
+        if prepared.scan is None:
+            return False
+        return self._scan_from(prepared.scan.copy(), prepared.text + piece, prepared.cut, complete,
+                               growing=not complete)
+
+    def _scan_from(self, scan: _Scan, text: str, start: int, complete: bool, growing: bool) -> bool:
+        """Scans `text` from `start` on; `growing`: a word at the very end may still grow."""
         kind = ""
-        for match in _TOKEN.finditer(text):
+        for match in _TOKEN.finditer(text, start):
             kind, value = match.lastgroup, match.group()
             if kind == "other" and value.isspace():
                 if scan.before == ".":
@@ -180,7 +214,7 @@ class NameChecker:
                 scan.push("<value>", name=False)
                 continue
             word = value.lower()
-            last = match.end() == len(text) and not complete
+            last = match.end() == len(text) and growing
             if not self._spelled_right(value, last) and scan.before != "as":
                 return False
             if not self._word_allowed(word, text, match.start(), scan, last):
