@@ -9,9 +9,10 @@ among the `top_k` best. When none of the `top_k` best passes, the search widens 
 where even those all fail is at a dead end and is ended (eos): the constraint steers among tokens
 the model finds plausible, it never forces an arbitrary one.
 
-Every candidate is checked by decoding the whole completion with it appended, not by gluing the
-candidate's own text on: tokenizers that drop or add a leading space when a token is decoded
-alone would otherwise be judged wrongly.
+A candidate is first checked cheaply, as the completion's text plus the token's own text (the
+completion is scanned once for all candidates); one that passes is confirmed on the whole
+completion decoded with it appended, which is what counts for tokenizers that drop or add a
+leading space when a token is decoded alone.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 import torch
 from transformers import LogitsProcessor, PreTrainedTokenizerBase
 
-from routesql.sqlkit.names import NameChecker, NameConstraint
+from routesql.sqlkit.names import NameChecker, NameConstraint, PreparedText
 
 
 class NameConstraintProcessor(LogitsProcessor):
@@ -57,22 +58,23 @@ class NameConstraintProcessor(LogitsProcessor):
         # learns nothing; under a constraint they are never candidates.
         self.special = set(tokenizer.all_special_ids) - eos_ids
         self.pieces: dict[int, str] = {}  # token → its text decoded alone
-        self.vetoed = 0
-        self.dead_ends = 0  # candidates masked so far (a figure for tests and reports)
+        self.vetoed = 0  # candidates masked so far (a figure for tests and reports)
+        self.dead_ends = 0  # rows ended because no candidate passed
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         generated = input_ids[:, self.prompt_width :].tolist()
-        order: list[list[int]] | None = None  # the wide candidate list, computed only when needed
         for row, tokens in enumerate(generated):
             constraint = self.constraints[row // self.rows_per_prompt]
             if constraint is None or any(t in self.eos_ids for t in tokens):
                 continue
             checker = self.checkers[id(constraint.names)]
+            sql = _sql_part(constraint, self.tokenizer.decode(tokens, skip_special_tokens=True))
+            prepared = checker.prepare(constraint.lead + sql) if sql is not None else None
             ranked = _finite_best(scores[row], self.top_k)
-            failed, kept = self._judge(checker, constraint, tokens, ranked)
+            failed, kept = self._judge(checker, constraint, tokens, prepared, ranked)
             if not kept and self.search_k > self.top_k:
                 ranked = _finite_best(scores[row], self.search_k)[len(ranked):]
-                more_failed, kept = self._judge(checker, constraint, tokens, ranked)
+                more_failed, kept = self._judge(checker, constraint, tokens, prepared, ranked)
                 failed += more_failed
             if not kept:
                 # A dead end: nothing the model finds plausible keeps to the schema. The row ends
@@ -91,23 +93,19 @@ class NameConstraintProcessor(LogitsProcessor):
         return scores
 
     def _judge(
-        self, checker: NameChecker, constraint: NameConstraint, tokens: list[int], ranked: list[int]
+        self,
+        checker: NameChecker,
+        constraint: NameConstraint,
+        tokens: list[int],
+        prepared: PreparedText | None,
+        ranked: list[int],
     ) -> tuple[list[int], list[int]]:
-        """(failed, kept) among `ranked`; greedy stops at the first kept token.
-
-        Each candidate is first checked cheaply, as the completion's text plus the token's own
-        text (one scan of the prefix for all candidates); one that passes is then confirmed on
-        the whole completion decoded with it, which is what counts for tokenizers whose tokens
-        decode differently alone.
-        """
-        completion = self.tokenizer.decode(tokens, skip_special_tokens=True)
-        skip_line = constraint.after_first_line and "\n" not in completion
-        sql = completion.split("\n", 1)[1] if constraint.after_first_line and not skip_line else completion
-        prepared = checker.prepare(constraint.lead + sql)
+        """(failed, kept) among `ranked`; greedy stops at the first kept token. `prepared` is the
+        completion's SQL scanned for the quick check (None: still on a free first line)."""
         failed: list[int] = []
         kept: list[int] = []
         for token in ranked:
-            quick = skip_line or bool(self.stop) or token in self.eos_ids or (
+            quick = prepared is None or bool(self.stop) or token in self.eos_ids or (
                 token not in self.special and checker.allows_after(prepared, self._piece(token), complete=False))
             if quick and self._allows(checker, constraint, tokens, token):
                 kept.append(token)
@@ -130,16 +128,25 @@ class NameConstraintProcessor(LogitsProcessor):
         text = self.tokenizer.decode(ids, skip_special_tokens=True)
         if any(s in text for s in self.stop):
             return True  # the completion ends at the stop; what follows is cut off
-        if constraint.after_first_line:
-            if "\n" not in text:
-                return True
-            text = text.split("\n", 1)[1]
+        sql = _sql_part(constraint, text)
+        if sql is None:
+            return True
         # A token that ends inside a UTF-8 character decodes to U+FFFD, which the check refuses
         # outside quotes: SQL's names and keywords are ASCII.
-        return checker.allows(constraint.lead + text, complete=ending)
+        return checker.allows(constraint.lead + sql, complete=ending)
 
 
 def _finite_best(row_scores: torch.Tensor, k: int) -> list[int]:
     """The ids of the k best scores, best first, without those already ruled out (-inf)."""
     best = row_scores.topk(min(k, row_scores.shape[0]))
     return [t for t, v in zip(best.indices.tolist(), best.values.tolist()) if v != float("-inf")]
+
+
+
+def _sql_part(constraint: NameConstraint, completion: str) -> str | None:
+    """The part of a completion the check applies to; None while a free first line is unfinished."""
+    if not constraint.after_first_line:
+        return completion
+    if "\n" not in completion:
+        return None
+    return completion.split("\n", 1)[1]

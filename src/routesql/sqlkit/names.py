@@ -56,12 +56,13 @@ _CLAUSE_WORDS = frozenset(
 )
 
 # What may follow the table after FROM/JOIN, besides an alias.
-_AFTER_SOURCE = frozenset(
+_AFTER_SOURCE = sorted(
     "as where group order having limit join inner left on union intersect except".split()
 )
 
 # Aliases that need no definition before use: Spider-style SQL writes `SELECT T1.x ... AS T1`.
 _DEFAULT_ALIAS = re.compile(r"t\d{1,2}")
+_ALIAS_START = re.compile(r"t\d{0,2}")  # a default alias, or the start of one
 
 _SQL_PUNCTUATION = frozenset("(),.*=<>!+-/%|;")
 
@@ -168,6 +169,7 @@ class NameChecker:
         self.names = names
         self._tables = sorted(names.tables)
         self._columns = sorted(names.all_columns)
+        self._columns_of = {table: sorted(columns) for table, columns in names.columns_of.items()}
         self._anywhere = sorted(SQL_WORDS | names.tables | names.all_columns)
         self._spellings = sorted(names.spellings)
         self._column_set = names.all_columns - SQL_WORDS - names.tables
@@ -304,8 +306,8 @@ class NameChecker:
             return False  # `avg(rating FROM`
         if scan.before == "as":
             return True  # a new alias: any word
-        if scan.source_named and not (self._matches(sorted(_AFTER_SOURCE), word, last)
-                                      or re.fullmatch(r"t\d{0,2}", word)):
+        if scan.source_named and not (self._matches(_AFTER_SOURCE, word, last)
+                                      or _ALIAS_START.fullmatch(word)):
             return False  # `FROM t` goes on with AS, an alias or the next clause
         if word == "from" and scan.before in ("select", "distinct", ","):
             return False  # an empty or unfinished SELECT list
@@ -316,7 +318,7 @@ class NameChecker:
             return self._matches(self._tables_with(scan.selected), word, last)
         if word in scan.aliases or _DEFAULT_ALIAS.fullmatch(word):
             return True
-        if last and (any(a.startswith(word) for a in scan.aliases) or re.fullmatch(r"t\d{0,2}", word)):
+        if last and (any(a.startswith(word) for a in scan.aliases) or _ALIAS_START.fullmatch(word)):
             return True
         if scan.in_select_list or not scan.sources:
             return self._matches(self._anywhere, word, last)
@@ -336,8 +338,8 @@ class NameChecker:
 
     def _columns_after(self, qualifier: str, aliases: dict[str, str | None]) -> list[str]:
         table = aliases.get(qualifier, qualifier)
-        if table in self.names.columns_of:
-            return sorted(self.names.columns_of[table])
+        if table in self._columns_of:
+            return self._columns_of[table]
         return self._columns  # an alias not bound yet, or bound to a subquery
 
     @staticmethod
