@@ -151,3 +151,35 @@ def test_constraints_can_be_switched_off(questions) -> None:
     MCPPipeline(generator, MCPSettings(constrain_names=False)).run(questions)
     assert generator.constrained_calls == []
     assert len(generator.batches) == 5
+
+
+def test_each_question_constrains_values_to_its_own_text(questions) -> None:
+    generator = ConstrainedScriptedGenerator(ANSWERS)
+    MCPPipeline(generator).run(questions)
+    draft = generator.constrained_calls[0][1]
+    assert draft[0].values.text == "q_good" and draft[1].values.text == "q_fixable"
+    generator = ConstrainedScriptedGenerator(ANSWERS)
+    MCPPipeline(generator, MCPSettings(constrain_values=False)).run(questions)
+    assert all(c.values is None for _, calls in generator.constrained_calls for c in calls)
+
+
+@pytest.mark.parametrize(("draft", "on_reduced", "kept"), [
+    ("SELECT name FROM owner", "SELECT name FROM owners", "SELECT name FROM owner"),   # draft runs, reduced fails
+    ("SELECT name FROM owner", "SELECT city FROM owner", "SELECT city FROM owner"),    # both run: reduced wins
+    ("SELECT name FROM owners", "SELECT nam FROM owner", "SELECT nam FROM owner"),     # both fail: reduced wins
+])
+def test_a_reduced_schema_sql_that_fails_does_not_replace_a_draft_that_runs(
+    pets_db: Path, draft: str, on_reduced: str, kept: str
+) -> None:
+    class TwoSchemas(ScriptedGenerator):
+        def generate(self, prompts, settings):
+            self.batches.append(len(prompts))
+            # the reduced prompt shows owner alone (the links name only owner)
+            return [[(draft if "pet" in p.split("-- SQL")[0] else on_reduced) if "Task: write" in p
+                     else "owner: name"] for p in prompts]
+
+    settings = MCPSettings(noise_correction=False, continuation=False)
+    trace = MCPPipeline(TwoSchemas({}), settings).run([MCPQuestion("r", "names of owners", pets_db)])[0]
+    assert trace.steps["draft"] == draft
+    assert trace.final == kept
+    assert ("reduced" in trace.notes) is (kept == draft)

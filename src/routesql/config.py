@@ -109,6 +109,7 @@ class MCPStepSettings(Section):
     sample_temperature: float = Field(0.7, ge=0)
     max_new_tokens: int = Field(160, ge=1)
     constrain_names: bool = True
+    constrain_values: bool = True
 
 
 class GeneratorSettings(Section):

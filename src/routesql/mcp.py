@@ -8,7 +8,8 @@ is empty, fails with its reason and the others go on.
 Steps, each switchable:
   (a) schema linking + a draft SQL on the full schema; their union is the reduced schema
       (LR-SQL slice linking replaces schema linking when the schema exceeds the token budget);
-  (b) SQL generation on the reduced schema (optionally n samples voted by execution result);
+  (b) SQL generation on the reduced schema (optionally n samples voted by execution result),
+      kept unless it fails where the draft runs;
   (c) noise correction: a correction is kept only if the model rejects the SQL and the
       corrected SQL executes;
   (d) continuation from ``SELECT `` when the SQL fails or touches 0 or 3+ tables, kept only if
@@ -28,7 +29,7 @@ from routesql.db.slicing import SliceQuestion, link_over_slices, slice_schema
 from routesql.llm.generator import GenerationSettings, Generator, NameConstrainedGenerator
 from routesql.sqlkit.extract import extract_sql
 from routesql.sqlkit.links import parse_links, schema_links
-from routesql.sqlkit.names import NameConstraint, SchemaNames
+from routesql.sqlkit.names import NameConstraint, QuestionValues, SchemaNames
 from routesql.tasks.templates import (
     VERDICT_INCORRECT,
     continuation_prompt,
@@ -51,6 +52,9 @@ class MCPSettings:
     self_consistency: int = 1  # samples voted by execution result at step (b); 1 = greedy
     # SQL-writing steps may name only the schema's tables and columns (local backend only)
     constrain_names: bool = True
+    # with constrain_names: string literals must be text of the question (or evidence), numbers
+    # ones it states (or 0, 1); off for benchmarks whose values are not in their questions
+    constrain_values: bool = True
     sample_temperature: float = 0.7
     max_new_tokens: int = 160
     sample_rows: int = 3
@@ -87,9 +91,15 @@ class _Work:
     reduced_text: str = ""
     reduced: DatabaseSchema | None = None  # the schema the reduced prompt shows
     sql: str = ""
+    values: QuestionValues | None = None  # the values its SQL may hold; None: any
+    _names: dict[bool, SchemaNames] = field(default_factory=dict)
 
-    def names(self, reduced: bool) -> SchemaNames:
-        return SchemaNames.of(self.reduced if reduced and self.reduced is not None else self.schema)
+    def constraint(self, reduced: bool, lead: str = "", after_first_line: bool = False) -> NameConstraint:
+        """What this question's SQL may name, on the full or the reduced schema (made once each)."""
+        reduced = reduced and self.reduced is not None
+        if reduced not in self._names:
+            self._names[reduced] = SchemaNames.of(self.reduced if reduced else self.schema)
+        return NameConstraint(self._names[reduced], lead, after_first_line, self.values)
 
 
 class MCPPipeline:
@@ -110,7 +120,8 @@ class MCPPipeline:
                 traces[i].error = problem
             else:
                 schema = read_schema(q.db_path, self.settings.sample_rows)
-                work[i] = _Work(q, schema, self._render(schema))
+                values = QuestionValues.of(q.question, q.evidence) if self.settings.constrain_values else None
+                work[i] = _Work(q, schema, self._render(schema), values=values)
         if work:
             self._link_and_draft(work, traces)
             self._generate_on_reduced(work, traces)
@@ -133,7 +144,7 @@ class MCPPipeline:
         ids = list(work)
         drafts = self._greedy([text_to_sql_prompt(work[i].full_text, work[i].question.question,
                                                   work[i].question.evidence).text for i in ids],
-                              [NameConstraint(work[i].names(reduced=False)) for i in ids])
+                              [work[i].constraint(reduced=False) for i in ids])
         linked = self._link(work) if self.settings.schema_linking else {}
         for i, draft in zip(ids, drafts):
             w = work[i]
@@ -171,7 +182,7 @@ class MCPPipeline:
         ids = list(work)
         prompts = [text_to_sql_prompt(work[i].reduced_text, work[i].question.question,
                                       work[i].question.evidence).text for i in ids]
-        constraints = [NameConstraint(work[i].names(reduced=True)) for i in ids]
+        constraints = [work[i].constraint(reduced=True) for i in ids]
         n = self.settings.self_consistency
         if n <= 1:
             samples = [[text] for text in self._greedy(prompts, constraints)]
@@ -179,17 +190,23 @@ class MCPPipeline:
             samples = self._generate(prompts, self._generation(n=n, temperature=self.settings.sample_temperature),
                                      constraints)
         for i, options in zip(ids, samples):
-            chosen = self._vote(work[i].question.db_path, [extract_sql(o) for o in options])
-            if chosen:
-                work[i].sql = chosen
-            traces[i].steps["reduced"] = work[i].sql
+            w = work[i]
+            chosen = self._vote(w.question.db_path, [extract_sql(o) for o in options])
+            if chosen and chosen != w.sql:
+                # The reduced schema can drop what the question needs: a draft that runs is not
+                # traded for a reduced-schema SQL that fails.
+                if w.sql and self._execute(w).ok and not self.runner.run(w.question.db_path, chosen).ok:
+                    traces[i].notes["reduced"] = "dropped: it fails where the draft runs"
+                else:
+                    w.sql = chosen
+            traces[i].steps["reduced"] = w.sql
 
     def _correct(self, work: dict[int, _Work], traces: list[MCPTrace]) -> None:
         ids = [i for i in work if work[i].sql]
         results = {i: self._execute(work[i]) for i in ids}
         prompts = [noise_correction_prompt(work[i].reduced_text, work[i].question.question, work[i].sql,
                                            results[i].error, work[i].question.evidence).text for i in ids]
-        constraints = [NameConstraint(work[i].names(reduced=True), after_first_line=True) for i in ids]
+        constraints = [work[i].constraint(reduced=True, after_first_line=True) for i in ids]
         for i, answer in zip(ids, self._greedy(prompts, constraints)):
             verdict, corrected = parse_noise_correction(answer)
             corrected = extract_sql(corrected)
@@ -204,7 +221,7 @@ class MCPPipeline:
         ids = [i for i in work if self._needs_continuation(work[i])]
         prompts = [continuation_prompt(work[i].reduced_text, work[i].question.question, "SELECT ",
                                        work[i].question.evidence).text for i in ids]
-        constraints = [NameConstraint(work[i].names(reduced=True), lead="SELECT ") for i in ids]
+        constraints = [work[i].constraint(reduced=True, lead="SELECT ") for i in ids]
         for i, answer in zip(ids, self._greedy(prompts, constraints)):
             candidate = extract_sql("SELECT " + answer)
             result = self.runner.run(work[i].question.db_path, candidate) if candidate else None

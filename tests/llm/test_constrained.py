@@ -11,7 +11,7 @@ import torch
 from routesql.llm.constrained import NameConstraintProcessor
 from routesql.llm.generator import GenerationSettings, NameConstrainedGenerator
 from routesql.llm.local import TransformersGenerator
-from routesql.sqlkit.names import NameChecker, NameConstraint, SchemaNames
+from routesql.sqlkit.names import NameChecker, NameConstraint, QuestionValues, SchemaNames
 
 GREEDY = GenerationSettings(max_new_tokens=16)
 SAMPLED = GenerationSettings(n=3, temperature=1.0, max_new_tokens=12, seed=3)
@@ -125,3 +125,20 @@ def test_a_dead_end_ends_the_row(tiny_generator: TransformersGenerator) -> None:
     processor, chosen = _step(tiny_generator, "SELECT name FROM nowhere WHERE", favourite=bos)
     assert chosen == eos
     assert processor.dead_ends == 1
+
+
+def test_values_constrained_completions_hold_only_the_questions_values(tiny_generator: TransformersGenerator) -> None:
+    """A random model writes any string or number after `=`; held to the question's values it
+    can only copy them (or end the row at a dead end)."""
+    values = QuestionValues.of("Which singers from France are older than 42?")
+    leads = ["SELECT name FROM singer WHERE country = '", "SELECT name FROM singer WHERE age > ",
+             "SELECT name FROM singer WHERE country = 'Fr"]
+    settings = GenerationSettings(max_new_tokens=12)
+    constraints = [NameConstraint(SINGERS, lead=lead, values=values) for lead in leads]
+    constrained = tiny_generator.generate_constrained(leads, settings, constraints)
+    checker = NameChecker(SINGERS, values)
+    for lead, row in zip(leads, constrained):
+        assert checker.allows(lead + row[0], complete=False), (lead, row[0])
+    assert any(row[0] for row in constrained), "every row ended at once, so nothing was checked"
+    free = tiny_generator.generate(leads, settings)
+    assert not all(checker.allows(lead + row[0], complete=False) for lead, row in zip(leads, free))

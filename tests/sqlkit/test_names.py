@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from routesql.db.schema import read_schema
-from routesql.sqlkit.names import NameChecker, SchemaNames
+from routesql.sqlkit.names import NameChecker, QuestionValues, SchemaNames
 
 
 @pytest.fixture()
@@ -112,3 +112,57 @@ def test_checking_a_piece_after_a_prepared_prefix_equals_checking_the_whole(chec
                 assert checker.allows_after(prepared, piece, complete) == checker.allows(query[:cut] + piece, complete)
                 compared += 1
     assert compared > 100
+
+
+_QUESTION = "Which owners in New York have a cat older than 3 or two dogs? Born after 2019-05-01."
+
+
+@pytest.mark.parametrize(
+    ("text", "complete", "allowed"),
+    [
+        # strings: text of the question, whatever its case; LIKE's wildcards aside
+        ("SELECT name FROM owner WHERE city = 'New York'", True, True),
+        ("SELECT name FROM owner WHERE city = 'new york'", True, True),
+        ("SELECT name FROM owner WHERE city LIKE '%York%'", True, True),
+        ("SELECT id FROM pet WHERE kind = 'cat'", True, True),
+        ("SELECT name FROM owner WHERE city = 'Newark'", True, False),
+        ("SELECT name FROM owner WHERE city = 'New Y", False, True),  # still open: a part of the question
+        ("SELECT name FROM owner WHERE city = 'New Yr", False, False),
+        ("SELECT name FROM owner WHERE city = 'Seedish", False, False),
+        ("SELECT name FROM owner WHERE city = ' OR name = '", False, False),
+        ("SELECT id FROM pet WHERE kind = '2019-05-01'", True, True),
+        # numbers: the question's (in digits or words), 0 and 1
+        ("SELECT id FROM pet WHERE age > 3", True, True),
+        ("SELECT id FROM pet WHERE age > 3.0", True, True),
+        ("SELECT id FROM pet WHERE age > 33", True, False),
+        ("SELECT id FROM pet WHERE age > 2", True, True),  # "two"
+        ("SELECT id FROM pet WHERE age > 7", True, False),
+        ("SELECT id FROM pet ORDER BY age DESC LIMIT 1", True, True),
+        ("SELECT id FROM pet WHERE age > 201", False, True),  # may still grow into 2019
+        ("SELECT id FROM pet WHERE age > 2019", True, True),
+        ("SELECT id FROM pet WHERE age > 2018", False, False),
+        # "double-quoted" text is a name or a value: not constrained
+        ('SELECT id FROM pet WHERE kind = "lizard"', True, True),
+    ],
+)
+def test_values_must_come_from_the_question(pets_db: Path, text: str, complete: bool, allowed: bool) -> None:
+    checker = NameChecker(SchemaNames.of(read_schema(pets_db, 0)), QuestionValues.of(_QUESTION))
+    assert checker.allows(text, complete) is allowed
+
+
+def test_evidence_adds_values() -> None:
+    values = QuestionValues.of("How many female singers?", "female refers to sex = 'F'")
+    assert values.allows_string("'F'")
+    assert not values.allows_string("'M'")
+    assert values.allows_number("1", growing=False) and not values.allows_number("5", growing=False)
+
+
+def test_values_checked_after_a_prepared_prefix_equal_the_whole_check(pets_db: Path) -> None:
+    checker = NameChecker(SchemaNames.of(read_schema(pets_db, 0)), QuestionValues.of(_QUESTION))
+    query = "SELECT name FROM owner WHERE city = 'New York' AND id > 3 OR city LIKE '%Yo%' LIMIT 12"
+    for cut in range(len(query)):
+        prepared = checker.prepare(query[:cut])
+        for width in (1, 3):
+            piece = query[cut : cut + width]
+            for complete in (False, True):
+                assert checker.allows_after(prepared, piece, complete) == checker.allows(query[:cut] + piece, complete)

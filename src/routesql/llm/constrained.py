@@ -46,7 +46,7 @@ class NameConstraintProcessor(LogitsProcessor):
     ) -> None:
         self.tokenizer = tokenizer
         self.constraints = list(constraints)
-        self.checkers = {id(c.names): NameChecker(c.names) for c in constraints if c is not None}
+        self.checkers = {id(c): NameChecker(c.names, c.values) for c in constraints if c is not None}
         self.prompt_width = prompt_width
         self.eos_ids = eos_ids
         self.sampling = sampling
@@ -67,7 +67,7 @@ class NameConstraintProcessor(LogitsProcessor):
             constraint = self.constraints[row // self.rows_per_prompt]
             if constraint is None or any(t in self.eos_ids for t in tokens):
                 continue
-            checker = self.checkers[id(constraint.names)]
+            checker = self.checkers[id(constraint)]
             sql = _sql_part(constraint, self.tokenizer.decode(tokens, skip_special_tokens=True))
             prepared = checker.prepare(constraint.lead + sql) if sql is not None else None
             ranked = _finite_best(scores[row], self.top_k)

@@ -21,8 +21,11 @@ Context narrows the choice, as a SQL reader would:
   - clause words (FROM, WHERE, ...) never inside a function's parentheses, parentheses balance,
     and a finished query does not end inside a string or right after an operator.
 
-Strings, "double-quoted" text (a value in Spider's SQL) and numbers are never constrained; back-
-ticks and brackets are refused. Names compare
+With `QuestionValues` (the question, and evidence if any) a string literal must be text the question
+holds (case-insensitively, LIKE's % wildcards aside) and a number one the question writes in digits
+or words, or 0 or 1: the model copies `'Switzerland'` and `708` instead of `'Seedish'` and `7088`.
+Without it, and always for "double-quoted" text (a name or a value in Spider's SQL), values are
+not constrained. Back-ticks and brackets are refused. Names compare
 case-insensitively, as SQLite compares them, but a word must be all lower case, all upper case or
 spelt as the schema spells it.
 """
@@ -100,6 +103,61 @@ class SchemaNames:
         return frozenset().union(*self.columns_of.values()) if self.columns_of else frozenset()
 
 
+_NUMBER_WORDS = {
+    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+    "seven": "7", "eight": "8", "nine": "9", "ten": "10", "once": "1", "twice": "2", "single": "1",
+}
+_QUESTION_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+@dataclass(frozen=True)
+class QuestionValues:
+    """The literal values a query may hold: those its question (and evidence) state."""
+
+    text: str  # lower-cased
+    numbers: frozenset[str]
+
+    @classmethod
+    def of(cls, *texts: str) -> QuestionValues:
+        text = "\n".join(t for t in texts if t).lower()
+        numbers = set(_QUESTION_NUMBER.findall(text)) | {"0", "1"}
+        numbers |= {digit for word, digit in _NUMBER_WORDS.items() if re.search(rf"\b{word}\b", text)}
+        # 5.0 and 5 are the same value; a question's 1,000 is written 1000
+        numbers |= {n.rstrip("0").rstrip(".") for n in numbers if "." in n}
+        numbers |= {n.replace(",", "") for n in re.findall(r"\d{1,3}(?:,\d{3})+", text)}
+        return cls(text, frozenset(numbers))
+
+    def allows_string(self, literal: str) -> bool:
+        """A (maybe still open) 'literal', quotes included: is its text in the question?
+
+        The text must start where a word of the question starts and, once the literal is
+        closed, end where one ends ('F' is in "female refers to sex = 'F'", not in "female"),
+        except on a side that LIKE's % leaves open.
+        """
+        body = literal[1:]
+        closed = body.endswith("'") and body.count("'") % 2 == 1
+        if closed:
+            body = body[:-1]
+        body = body.replace("''", "'").lower()
+        core = body.strip("%")
+        open_start = body.startswith("%")
+        open_end = not closed or body.endswith("%")
+        at = self.text.find(core)
+        while at != -1:
+            end = at + len(core)
+            starts_word = open_start or at == 0 or not self.text[at - 1].isalnum() or not core[:1].isalnum()
+            ends_word = open_end or end == len(self.text) or not self.text[end].isalnum() or not core[-1:].isalnum()
+            if starts_word and ends_word:
+                return True
+            at = self.text.find(core, at + 1)
+        return False
+
+    def allows_number(self, number: str, growing: bool) -> bool:
+        if growing:
+            return any(n.startswith(number) for n in self.numbers)
+        return number in self.numbers or number.rstrip("0").rstrip(".") in self.numbers
+
+
 @dataclass(frozen=True)
 class NameConstraint:
     """The names one prompt's completion may use, and where its SQL starts.
@@ -112,6 +170,7 @@ class NameConstraint:
     names: SchemaNames
     lead: str = ""
     after_first_line: bool = False
+    values: QuestionValues | None = None  # None: values are not constrained
 
 
 @dataclass
@@ -165,8 +224,9 @@ class NameChecker:
     an allowed name); `complete=True` means generation ends here, so the last word must be whole.
     """
 
-    def __init__(self, names: SchemaNames) -> None:
+    def __init__(self, names: SchemaNames, values: QuestionValues | None = None) -> None:
         self.names = names
+        self.values = values
         self._tables = sorted(names.tables)
         self._columns = sorted(names.all_columns)
         self._columns_of = {table: sorted(columns) for table, columns in names.columns_of.items()}
@@ -213,6 +273,8 @@ class NameChecker:
                     return False  # a value cannot follow a name or a dot directly
                 if scan.after_source:
                     return False  # FROM takes a bare table name
+                if self.values is not None and not self._value_allowed(kind, value, match.end() == len(text) and growing):
+                    return False
                 scan.push("<value>", name=False)
                 continue
             word = value.lower()
@@ -224,6 +286,14 @@ class NameChecker:
             self._record(word, text, match.start(), scan, last)
         if complete:
             return self._can_end(scan, kind, text)
+        return True
+
+    def _value_allowed(self, kind: str, value: str, last: bool) -> bool:
+        assert self.values is not None
+        if kind == "string":
+            return self.values.allows_string(value)
+        if kind == "number":
+            return self.values.allows_number(value, growing=last)
         return True
 
     def _can_end(self, scan: _Scan, last_kind: str, text: str) -> bool:

@@ -57,18 +57,25 @@ def packed_attention_forward(
     dropout = dropout if module.training else 0.0
     grouped = query.shape[1] != key.shape[1]
     rows = []
-    for b, spans in enumerate(record_spans(position_ids)):
+    # split/unbind, not slicing: a slice's backward writes a zero tensor the size of the whole
+    # input for every span, while split's backward is one concatenation per row
+    for spans, row_query, row_key, row_value in zip(
+        record_spans(position_ids), query.unbind(0), key.unbind(0), value.unbind(0)
+    ):
+        lengths = [end - start for start, end in spans]
         pieces = [
             functional.scaled_dot_product_attention(
-                query[b : b + 1, :, start:end],
-                key[b : b + 1, :, start:end],
-                value[b : b + 1, :, start:end],
+                span_query.unsqueeze(0),
+                span_key.unsqueeze(0),
+                span_value.unsqueeze(0),
                 dropout_p=dropout,
                 is_causal=True,
                 scale=scaling,
                 enable_gqa=grouped,
             )
-            for start, end in spans
+            for span_query, span_key, span_value in zip(
+                row_query.split(lengths, dim=1), row_key.split(lengths, dim=1), row_value.split(lengths, dim=1)
+            )
         ]
         rows.append(torch.cat(pieces, dim=2) if len(pieces) > 1 else pieces[0])
     return torch.cat(rows, dim=0).transpose(1, 2).contiguous(), None
