@@ -166,3 +166,23 @@ def test_values_checked_after_a_prepared_prefix_equal_the_whole_check(pets_db: P
             piece = query[cut : cut + width]
             for complete in (False, True):
                 assert checker.allows_after(prepared, piece, complete) == checker.allows(query[:cut] + piece, complete)
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT T1.name FROM owner AS T1 JOIN pet AS T2 ON T1.id = T2.owner_id WHERE T2.kind = 'c''at' LIMIT 1",
+    "SELECT kind, count(*) AS n FROM pet GROUP BY kind HAVING avg(age) >= 2.5",
+    "SELECT name FROM owner.city WHERE FROM",  # goes wrong part-way
+])
+def test_extending_a_prepared_text_equals_preparing_it_whole(checker: NameChecker, query: str) -> None:
+    """The decoder extends the previous step's scan by the new text; verdicts must not change."""
+    for step in (1, 2, 5):
+        prepared = checker.prepare("")
+        for cut in range(0, len(query) + 1, step):
+            prepared = checker.extend(prepared, query[:cut])
+            whole = checker.prepare(query[:cut])
+            assert (prepared.scan is None) == (whole.scan is None)
+            assert prepared.scan is None or prepared.cut == whole.cut  # an invalid text's cut means nothing
+            for piece, complete in (("", True), (" ", False), ("x", False), (")", True)):
+                assert checker.allows_after(prepared, piece, complete) == checker.allows(query[:cut] + piece, complete)
+    # a text that does not grow from the old one is prepared afresh
+    assert checker.extend(checker.prepare("SELECT name FROM ow"), "SELECT kind").cut == checker.prepare("SELECT kind").cut

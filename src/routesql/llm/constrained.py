@@ -58,6 +58,7 @@ class NameConstraintProcessor(LogitsProcessor):
         # learns nothing; under a constraint they are never candidates.
         self.special = set(tokenizer.all_special_ids) - eos_ids
         self.pieces: dict[int, str] = {}  # token → its text decoded alone
+        self.prepared: dict[int, PreparedText] = {}  # row → its SQL scanned at the last step
         self.vetoed = 0  # candidates masked so far (a figure for tests and reports)
         self.dead_ends = 0  # rows ended because no candidate passed
 
@@ -69,7 +70,7 @@ class NameConstraintProcessor(LogitsProcessor):
                 continue
             checker = self.checkers[id(constraint)]
             sql = _sql_part(constraint, self.tokenizer.decode(tokens, skip_special_tokens=True))
-            prepared = checker.prepare(constraint.lead + sql) if sql is not None else None
+            prepared = self._prepare(row, checker, constraint.lead + sql) if sql is not None else None
             ranked = _finite_best(scores[row], self.top_k)
             failed, kept = self._judge(checker, constraint, tokens, prepared, ranked)
             if not kept and self.search_k > self.top_k:
@@ -107,7 +108,7 @@ class NameConstraintProcessor(LogitsProcessor):
         for token in ranked:
             quick = prepared is None or bool(self.stop) or token in self.eos_ids or (
                 token not in self.special and checker.allows_after(prepared, self._piece(token), complete=False))
-            if quick and self._allows(checker, constraint, tokens, token):
+            if quick and self._allows(checker, constraint, tokens, token, prepared):
                 kept.append(token)
                 if not self.sampling:
                     break
@@ -120,7 +121,21 @@ class NameConstraintProcessor(LogitsProcessor):
             self.pieces[token] = self.tokenizer.decode([token], skip_special_tokens=True)
         return self.pieces[token]
 
-    def _allows(self, checker: NameChecker, constraint: NameConstraint, tokens: list[int], token: int) -> bool:
+    def _prepare(self, row: int, checker: NameChecker, text: str) -> PreparedText:
+        """The row's SQL scanned up to its last token, extending the previous step's scan."""
+        previous = self.prepared.get(row)
+        prepared = checker.extend(previous, text) if previous is not None else checker.prepare(text)
+        self.prepared[row] = prepared
+        return prepared
+
+    def _allows(
+        self, checker: NameChecker, constraint: NameConstraint, tokens: list[int], token: int,
+        prepared: PreparedText | None,
+    ) -> bool:
+        """The verdict on the text the row would really have (decoded whole, as tokens can decode
+        differently together than alone). When that text is the prepared text plus the token's
+        piece, the quick check that let the token here already gave this verdict (the two are
+        equal: `tests/sqlkit/test_names.py`)."""
         if token in self.special:
             return False
         ending = token in self.eos_ids
@@ -131,6 +146,10 @@ class NameConstraintProcessor(LogitsProcessor):
         sql = _sql_part(constraint, text)
         if sql is None:
             return True
+        # (With stop sequences the quick check is skipped, so the whole check runs.)
+        if prepared is not None and not self.stop and constraint.lead + sql == prepared.text + (
+                "" if ending else self._piece(token)):
+            return checker.allows_after(prepared, "", complete=True) if ending else True
         # A token that ends inside a UTF-8 character decodes to U+FFFD, which the check refuses
         # outside quotes: SQL's names and keywords are ASCII.
         return checker.allows(constraint.lead + sql, complete=ending)

@@ -248,6 +248,22 @@ class NameChecker:
         ok = self._scan_from(scan, text[:cut], 0, complete=False, growing=False)
         return PreparedText(text, cut, scan if ok else None)
 
+    def extend(self, prepared: PreparedText, text: str) -> PreparedText:
+        """`prepare(text)` for a text that grew from `prepared.text`, scanning only what is new.
+
+        Tokens before the old cut are whole and cannot change, so the old scan goes on from there
+        (a decoder calls this once per generated token: the cost follows the new text alone).
+        """
+        if not text.startswith(prepared.text[: prepared.cut]):
+            return self.prepare(text)
+        if prepared.scan is None:
+            return PreparedText(text, prepared.cut, None)  # a bad prefix stays bad
+        starts = [m.start() for m in _TOKEN.finditer(text, prepared.cut)]
+        cut = starts[-1] if starts else prepared.cut
+        scan = prepared.scan.copy()
+        ok = self._scan_from(scan, text[:cut], prepared.cut, complete=False, growing=False)
+        return PreparedText(text, cut, scan if ok else None)
+
     def allows_after(self, prepared: PreparedText, piece: str, complete: bool) -> bool:
         """`allows(prepared.text + piece, complete)`, scanning only the last token and the piece."""
         if prepared.scan is None:
