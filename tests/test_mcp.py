@@ -183,3 +183,16 @@ def test_a_reduced_schema_sql_that_fails_does_not_replace_a_draft_that_runs(
     assert trace.steps["draft"] == draft
     assert trace.final == kept
     assert ("reduced" in trace.notes) is (kept == draft)
+
+
+def test_sql_steps_may_end_only_where_the_sql_compiles_unless_switched_off(questions) -> None:
+    generator = ConstrainedScriptedGenerator(ANSWERS)
+    MCPPipeline(generator).run(questions)
+    draft = generator.constrained_calls[0][1][0]  # q_good on the full schema
+    assert draft.compiles("SELECT T1.name FROM owner AS T1 JOIN pet AS T2 ON T1.id = T2.owner_id")
+    assert not draft.compiles("SELECT T1.name FROM owner")
+    reduced = generator.constrained_calls[1][1][0]  # q_good's reduced schema shows owner alone
+    assert reduced.compiles("SELECT name FROM owner") and not reduced.compiles("SELECT kind FROM pet")
+    generator = ConstrainedScriptedGenerator(ANSWERS)
+    MCPPipeline(generator, MCPSettings(compile_check=False)).run(questions)
+    assert all(c.compiles is None for _, calls in generator.constrained_calls for c in calls)

@@ -110,6 +110,7 @@ class MCPStepSettings(Section):
     max_new_tokens: int = Field(160, ge=1)
     constrain_names: bool = True
     constrain_values: bool = True
+    compile_check: bool = True
 
 
 class GeneratorSettings(Section):

@@ -119,6 +119,7 @@ def mcp_settings_from(params) -> MCPSettings:  # params: routesql.config.Params
     return MCPSettings(schema_linking=m.schema_linking, noise_correction=m.noise_correction,
                        continuation=m.continuation, self_consistency=m.self_consistency,
                        constrain_names=m.constrain_names, constrain_values=m.constrain_values,
+                       compile_check=m.compile_check,
                        sample_temperature=m.sample_temperature, max_new_tokens=m.max_new_tokens,
                        sample_rows=params.schema_.sample_rows, schema_style=params.schema_.style,
                        token_budget=params.schema_.token_budget,

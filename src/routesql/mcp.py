@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from routesql.db.compiles import SchemaCompiler
 from routesql.db.execute import ExecResult, QueryRunner
 from routesql.db.schema import DatabaseSchema, approx_token_count, read_schema, render_schema
 from routesql.db.slicing import SliceQuestion, link_over_slices, slice_schema
@@ -55,6 +56,8 @@ class MCPSettings:
     # with constrain_names: string literals must be text of the question (or evidence), numbers
     # ones it states (or 0, 1); off for benchmarks whose values are not in their questions
     constrain_values: bool = True
+    # with constrain_names: a query may end only where it compiles on (an empty copy of) the schema
+    compile_check: bool = True
     sample_temperature: float = 0.7
     max_new_tokens: int = 160
     sample_rows: int = 3
@@ -92,14 +95,20 @@ class _Work:
     reduced: DatabaseSchema | None = None  # the schema the reduced prompt shows
     sql: str = ""
     values: QuestionValues | None = None  # the values its SQL may hold; None: any
+    compile_check: bool = False  # its SQL may end only where it compiles on the prompt's schema
     _names: dict[bool, SchemaNames] = field(default_factory=dict)
+    _compilers: dict[bool, SchemaCompiler] = field(default_factory=dict)  # in-memory; freed with the work
 
     def constraint(self, reduced: bool, lead: str = "", after_first_line: bool = False) -> NameConstraint:
         """What this question's SQL may name, on the full or the reduced schema (made once each)."""
         reduced = reduced and self.reduced is not None
+        schema = self.reduced if reduced and self.reduced is not None else self.schema
         if reduced not in self._names:
-            self._names[reduced] = SchemaNames.of(self.reduced if reduced else self.schema)
-        return NameConstraint(self._names[reduced], lead, after_first_line, self.values)
+            self._names[reduced] = SchemaNames.of(schema)
+            if self.compile_check:
+                self._compilers[reduced] = SchemaCompiler(schema)
+        compiles = self._compilers[reduced].compiles if self.compile_check else None
+        return NameConstraint(self._names[reduced], lead, after_first_line, self.values, compiles)
 
 
 class MCPPipeline:
@@ -121,7 +130,8 @@ class MCPPipeline:
             else:
                 schema = read_schema(q.db_path, self.settings.sample_rows)
                 values = QuestionValues.of(q.question, q.evidence) if self.settings.constrain_values else None
-                work[i] = _Work(q, schema, self._render(schema), values=values)
+                work[i] = _Work(q, schema, self._render(schema), values=values,
+                                compile_check=self.settings.compile_check)
         if work:
             self._link_and_draft(work, traces)
             self._generate_on_reduced(work, traces)

@@ -99,14 +99,16 @@ def test_constraints_must_match_the_prompts(tiny_generator: TransformersGenerato
         tiny_generator.generate_constrained(["SELECT", "SELECT"], GREEDY, [None])
 
 
-def _step(generator: TransformersGenerator, done_sql: str, favourite: int) -> tuple[NameConstraintProcessor, int]:
+def _step(
+    generator: TransformersGenerator, done_sql: str, favourite: int, constraint: NameConstraint = NameConstraint(SINGERS)
+) -> tuple[NameConstraintProcessor, int]:
     """One decoding step after `done_sql`, with `favourite` the model's best token by far."""
     tokenizer = generator.tokenizer
     prompt = tokenizer("Q:")["input_ids"]
     ids = torch.tensor([prompt + tokenizer(done_sql, add_special_tokens=False)["input_ids"]])
     scores = torch.zeros(1, len(tokenizer))
     scores[0, favourite] = 10.0
-    processor = NameConstraintProcessor(tokenizer, [NameConstraint(SINGERS)], len(prompt),
+    processor = NameConstraintProcessor(tokenizer, [constraint], len(prompt),
                                         {tokenizer.eos_token_id}, sampling=False)
     return processor, int(processor(ids, scores).argmax())
 
@@ -142,3 +144,26 @@ def test_values_constrained_completions_hold_only_the_questions_values(tiny_gene
     assert any(row[0] for row in constrained), "every row ended at once, so nothing was checked"
     free = tiny_generator.generate(leads, settings)
     assert not all(checker.allows(lead + row[0], complete=False) for lead, row in zip(leads, free))
+
+
+@pytest.mark.parametrize(("done_sql", "may_end"), [
+    ("SELECT T1.name FROM singer", False),  # T1 is not bound yet
+    ("SELECT name FROM singer WHERE age >", False),
+    ("SELECT T1.name FROM singer AS T1", True),
+    ("SELECT name FROM singer WHERE age > 3", True),
+])
+def test_a_query_ends_only_where_it_compiles(tiny_generator: TransformersGenerator, tmp_path: Path,
+                                             done_sql: str, may_end: bool) -> None:
+    from support import make_sqlite
+
+    from routesql.db.compiles import SchemaCompiler
+    from routesql.db.schema import read_schema
+
+    db = make_sqlite(tmp_path / "singers.sqlite", "CREATE TABLE singer (singer_id INTEGER, name TEXT, country TEXT, age INT);"
+                     "CREATE TABLE concert (concert_id INTEGER, singer_id INT, year INT);")
+    constraint = NameConstraint(SINGERS, compiles=SchemaCompiler(read_schema(db, 0)).compiles)
+    eos = tiny_generator.tokenizer.eos_token_id
+    _, chosen = _step(tiny_generator, done_sql, favourite=eos, constraint=constraint)
+    assert (chosen == eos) is may_end
+    _, unchecked = _step(tiny_generator, done_sql, favourite=eos, constraint=NameConstraint(SINGERS))
+    assert (unchecked == eos) is (done_sql != "SELECT name FROM singer WHERE age >")  # names alone let T1 end

@@ -13,6 +13,9 @@ A candidate is first checked cheaply, as the completion's text plus the token's 
 completion is scanned once for all candidates); one that passes is confirmed on the whole
 completion decoded with it appended, which is what counts for tokenizers that drop or add a
 leading space when a token is decoded alone.
+
+A constraint with `compiles` also lets a row end (eos) only where its query compiles on the
+schema (`routesql.db.compiles`): `SELECT T1.name FROM dish` must go on to bind T1 before it stops.
 """
 
 from __future__ import annotations
@@ -146,6 +149,8 @@ class NameConstraintProcessor(LogitsProcessor):
         sql = _sql_part(constraint, text)
         if sql is None:
             return True
+        if ending and constraint.compiles is not None and not constraint.compiles(constraint.lead + sql):
+            return False  # the query may end only where it compiles on the schema
         # (With stop sequences the quick check is skipped, so the whole check runs.)
         if prepared is not None and not self.stop and constraint.lead + sql == prepared.text + (
                 "" if ending else self._piece(token)):

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from routesql.db.schema import DatabaseSchema
@@ -171,6 +172,8 @@ class NameConstraint:
     lead: str = ""
     after_first_line: bool = False
     values: QuestionValues | None = None  # None: values are not constrained
+    # whether a finished query compiles on the schema (routesql.db.compiles); None: not asked
+    compiles: Callable[[str], bool] | None = field(default=None, compare=False)
 
 
 @dataclass

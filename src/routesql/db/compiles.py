@@ -1,0 +1,45 @@
+"""Would a query compile on a schema? Asked of an empty in-memory copy of the schema.
+
+SQLite prepares a statement before running it, and preparing is where syntax errors, unknown
+tables and columns, ambiguous names and misused aggregates are found. `EXPLAIN` prepares without
+reading a row, and the copy holds no rows anyway: the real database is never opened here. The
+constrained decoder uses it to let a query end only where it compiles.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from routesql.db.schema import DatabaseSchema
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class SchemaCompiler:
+    """`compiles(sql)`: does one SELECT (or WITH) statement prepare on the schema's tables?"""
+
+    def __init__(self, schema: DatabaseSchema) -> None:
+        self.connection = sqlite3.connect(":memory:", check_same_thread=False)
+        for table in schema.tables:
+            typed = ", ".join(f"{_quoted(c.name)} {c.type}".rstrip() for c in table.columns)
+            try:
+                self.connection.execute(f"CREATE TABLE {_quoted(table.name)} ({typed})")
+            except sqlite3.Error:  # a declared type SQLite's parser does not take: names suffice
+                untyped = ", ".join(_quoted(c.name) for c in table.columns)
+                self.connection.execute(f"CREATE TABLE {_quoted(table.name)} ({untyped})")
+        self.connection.execute("PRAGMA query_only = ON")
+
+    def compiles(self, sql: str) -> bool:
+        statement = sql.strip().rstrip(";").strip()
+        if not statement.lower().startswith(("select", "with")):
+            return False
+        try:
+            self.connection.execute("EXPLAIN " + statement)  # one statement only, or sqlite3 refuses
+        except (sqlite3.Error, sqlite3.Warning, ValueError):
+            return False
+        return True
+
+    def close(self) -> None:
+        self.connection.close()
