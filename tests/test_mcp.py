@@ -94,7 +94,8 @@ def test_continuation_is_kept_only_when_it_returns_rows(questions) -> None:
 
 
 @pytest.mark.parametrize(("setting", "calls"), [
-    (MCPSettings(schema_linking=False, noise_correction=False, continuation=False), 2),
+    # without links there is no reduced schema, and greedy on the same prompt would repeat the draft
+    (MCPSettings(schema_linking=False, noise_correction=False, continuation=False), 1),
     (MCPSettings(noise_correction=False, continuation=False), 3),
     (MCPSettings(continuation=False), 4),
 ])
@@ -196,3 +197,22 @@ def test_sql_steps_may_end_only_where_the_sql_compiles_unless_switched_off(quest
     generator = ConstrainedScriptedGenerator(ANSWERS)
     MCPPipeline(generator, MCPSettings(compile_check=False)).run(questions)
     assert all(c.compiles is None for _, calls in generator.constrained_calls for c in calls)
+
+
+def test_without_usable_links_the_draft_stays_and_is_not_regenerated(pets_db: Path) -> None:
+    class Counting(ScriptedGenerator):
+        def generate(self, prompts, settings):
+            self.batches.append(len(prompts))
+            return [["SELECT name FROM owner" if "Task: write" in p else links] for p in prompts]
+
+    settings = MCPSettings(noise_correction=False, continuation=False)
+    questions = [MCPQuestion("q", "names of owners", pets_db)]
+    links = "not a list of links"
+    generator = Counting({})
+    trace = MCPPipeline(generator, settings).run(questions)[0]
+    assert trace.steps["reduced"] == trace.steps["draft"] == "SELECT name FROM owner"
+    assert generator.batches == [1, 1]  # draft and linking only
+    links = "owner: name"
+    generator = Counting({})
+    MCPPipeline(generator, settings).run(questions)
+    assert generator.batches == [1, 1, 1]  # the reduced schema is generated on

@@ -7,7 +7,8 @@ is empty, fails with its reason and the others go on.
 
 Steps, each switchable:
   (a) schema linking + a draft SQL on the full schema; their union is the reduced schema
-      (LR-SQL slice linking replaces schema linking when the schema exceeds the token budget);
+      (LR-SQL slice linking replaces schema linking when the schema exceeds the token budget;
+      when linking gives nothing usable the full schema stays);
   (b) SQL generation on the reduced schema (optionally n samples voted by execution result),
       kept unless it fails where the draft runs;
   (c) noise correction: a correction is kept only if the model rejects the SQL and the
@@ -162,8 +163,12 @@ class MCPPipeline:
             traces[i].steps["draft"] = w.sql
             wanted = linked.get(i, {})
             traces[i].notes["links"] = "; ".join(f"{t}: {', '.join(c)}" for t, c in wanted.items())
-            if self.settings.schema_linking:
-                wanted = _union(wanted, _links_of(w.sql, w.schema))
+            if not wanted:
+                # No usable links: a schema cut to the draft's own tables adds nothing but the
+                # draft's mistakes (a table it missed is then gone), so the full schema stays.
+                w.reduced, w.reduced_text = None, w.full_text
+                continue
+            wanted = _union(wanted, _links_of(w.sql, w.schema))
             w.reduced = _reduce(w.schema, wanted)
             w.reduced_text = self._render(w.reduced) if w.reduced else w.full_text
 
@@ -189,11 +194,14 @@ class MCPPipeline:
         return links
 
     def _generate_on_reduced(self, work: dict[int, _Work], traces: list[MCPTrace]) -> None:
-        ids = list(work)
+        n = self.settings.self_consistency
+        # Greedy on the unreduced prompt would only repeat the draft: those keep it.
+        ids = [i for i in work if work[i].reduced is not None or n > 1]
+        for i in work:
+            traces[i].steps["reduced"] = work[i].sql
         prompts = [text_to_sql_prompt(work[i].reduced_text, work[i].question.question,
                                       work[i].question.evidence).text for i in ids]
         constraints = [work[i].constraint(reduced=True) for i in ids]
-        n = self.settings.self_consistency
         if n <= 1:
             samples = [[text] for text in self._greedy(prompts, constraints)]
         else:
