@@ -74,7 +74,7 @@ class PackStream:
         mix: Mapping[str, float],
         seed: int,
         max_len: int,
-        lookahead: int = 256,
+        lookahead: int = 1024,  # records of 100-500 tokens: 256 left ~6% of a 512 row empty, 1024 ~2%
     ) -> None:
         self.sampler = TaskMixSampler(mix, seed)
         self.cursors = {task: TaskCursor(by_task[task], task, seed) for task in self.sampler.tasks}
