@@ -36,13 +36,17 @@ QUESTIONS = {
     "q_nosql": "SELECT 1",
     "q_continue": "SELECT kind FROM pet",
     "q_continue_empty": "SELECT kind FROM pet WHERE age > 100",
+    "q_second_look": "SELECT kind FROM pet",
 }
 
 ANSWERS = {
     ("write", "q_good"): QUESTIONS["q_good"],
     ("list", "q_good"): "owner: city, name",
     ("write", "q_fixable"): "SELECT count(*) FROM pets",          # unknown table → error
-    ("say_error", "q_fixable"): "incorrect\nSELECT count(*) FROM pet",  # correction executes → kept
+    ("say_error", "q_fixable"): "incorrect\nSELECT count(*) FROM pet",  # correction of failing SQL executes → kept
+    ("write", "q_second_look"): "SELECT kind FROM pet",          # runs, so a correction needs a second look
+    ("say", "q_second_look"): "incorrect\nSELECT count(*) FROM pet",  # executes, but the second look
+                                                                       # (same answer) rejects it → dropped
     ("write", "q_bad_fix"): "SELECT kind FROM pet WHERE age > 100",
     ("say", "q_bad_fix"): "incorrect\nSELECT kind FROM nowhere",   # correction fails → dropped
     ("write", "q_continue"): "SELECT kind FROM pets",               # errors; the checker calls it correct
@@ -73,8 +77,9 @@ def test_each_step_is_one_batched_call_and_bad_input_does_not_stop_the_run(quest
     assert traces["q_fixable"].final == "SELECT count(*) FROM pet"
     assert traces["q_nosql"].error == "the model's answers contained no SQL"
     assert traces["q_write"].steps["draft"] == ""  # DELETE is not SQL we extract a SELECT from
-    # one call per step: draft, schema linking, reduced generation, correction, continuation
-    assert len(generator.batches) == 5
+    # one call per step: draft, schema linking, reduced generation, correction, its second look,
+    # continuation
+    assert len(generator.batches) == 6
     assert generator.batches[0] == len(QUESTIONS)
 
 
@@ -82,6 +87,41 @@ def test_a_correction_that_does_not_execute_is_dropped(questions) -> None:
     traces = {t.id: t for t in MCPPipeline(ScriptedGenerator(ANSWERS), MCPSettings(continuation=False)).run(questions)}
     assert traces["q_bad_fix"].notes["verdict"] == "incorrect"
     assert traces["q_bad_fix"].final == "SELECT kind FROM pet WHERE age > 100"
+    assert "correction" not in traces["q_bad_fix"].notes  # never got to the second look
+
+
+def test_a_correction_of_sql_that_runs_is_kept_only_when_the_second_look_accepts_it(questions) -> None:
+    traces = {t.id: t for t in MCPPipeline(ScriptedGenerator(ANSWERS), MCPSettings(continuation=False)).run(questions)}
+    assert traces["q_fixable"].notes["correction"] == "kept"  # its SQL failed: no second look needed
+    assert traces["q_fixable"].final == "SELECT count(*) FROM pet"
+    assert traces["q_second_look"].notes["verdict"] == "incorrect"
+    assert traces["q_second_look"].notes["correction"].startswith("dropped")
+    assert traces["q_second_look"].final == "SELECT kind FROM pet"
+
+
+@pytest.mark.parametrize(("second_look", "final"), [
+    ("correct", "SELECT count(*) FROM pet"),
+    ("incorrect\nSELECT 1", "SELECT kind FROM pet"),
+    ("no idea", "SELECT kind FROM pet"),
+])
+def test_the_second_look_decides(pets_db: Path, second_look: str, final: str) -> None:
+    class Judging(ScriptedGenerator):
+        def generate(self, prompts, settings):
+            self.batches.append(len(prompts))
+            out = []
+            for p in prompts:
+                if "Task: write" in p:
+                    out.append(["SELECT kind FROM pet"])
+                elif "SQL to check:\nSELECT count(*)" in p:
+                    assert settings.stop == ("\n",)  # only the verdict line is read
+                    out.append([second_look])
+                else:
+                    out.append(["incorrect\nSELECT count(*) FROM pet"])
+            return out
+
+    settings = MCPSettings(schema_linking=False, continuation=False)
+    trace = MCPPipeline(Judging({}), settings).run([MCPQuestion("j", "how many pets", pets_db)])[0]
+    assert trace.final == final
 
 
 def test_continuation_is_kept_only_when_it_returns_rows(questions) -> None:
@@ -97,7 +137,7 @@ def test_continuation_is_kept_only_when_it_returns_rows(questions) -> None:
     # without links there is no reduced schema, and greedy on the same prompt would repeat the draft
     (MCPSettings(schema_linking=False, noise_correction=False, continuation=False), 1),
     (MCPSettings(noise_correction=False, continuation=False), 3),
-    (MCPSettings(continuation=False), 4),
+    (MCPSettings(continuation=False), 5),
 ])
 def test_steps_can_be_switched_off(questions, setting: MCPSettings, calls: int) -> None:
     generator = ScriptedGenerator(ANSWERS)
@@ -138,7 +178,7 @@ def test_sql_steps_are_held_to_the_names_their_prompt_shows(questions) -> None:
     # draft (write, full schema), reduced (write), correction (say), continuation (complete);
     # schema linking answers are not SQL and stay free.
     assert [task for task, _ in generator.constrained_calls] == ["write", "write", "say", "complete"]
-    assert len(generator.batches) == 5
+    assert len(generator.batches) == 6  # the second look at corrections reads a verdict: not constrained
     draft = generator.constrained_calls[0][1][0]
     assert draft.names.tables == frozenset({"owner", "pet"})
     reduced_good = generator.constrained_calls[1][1][0]  # q_good is linked to owner only
@@ -151,7 +191,7 @@ def test_constraints_can_be_switched_off(questions) -> None:
     generator = ConstrainedScriptedGenerator(ANSWERS)
     MCPPipeline(generator, MCPSettings(constrain_names=False)).run(questions)
     assert generator.constrained_calls == []
-    assert len(generator.batches) == 5
+    assert len(generator.batches) == 6
 
 
 def test_each_question_constrains_values_to_its_own_text(questions) -> None:

@@ -11,8 +11,8 @@ Steps, each switchable:
       when linking gives nothing usable the full schema stays);
   (b) SQL generation on the reduced schema (optionally n samples voted by execution result),
       kept unless it fails where the draft runs;
-  (c) noise correction: a correction is kept only if the model rejects the SQL and the
-      corrected SQL executes;
+  (c) noise correction: a correction is kept only if the model rejects the SQL and the corrected
+      SQL executes, and, where the SQL ran, the model judges its correction correct when shown it;
   (d) continuation from ``SELECT `` when the SQL fails or touches 0 or 3+ tables, kept only if
       it returns rows.
 """
@@ -33,6 +33,7 @@ from routesql.sqlkit.extract import extract_sql
 from routesql.sqlkit.links import parse_links, schema_links
 from routesql.sqlkit.names import NameConstraint, QuestionValues, SchemaNames
 from routesql.tasks.templates import (
+    VERDICT_CORRECT,
     VERDICT_INCORRECT,
     continuation_prompt,
     noise_correction_prompt,
@@ -225,15 +226,36 @@ class MCPPipeline:
         prompts = [noise_correction_prompt(work[i].reduced_text, work[i].question.question, work[i].sql,
                                            results[i].error, work[i].question.evidence).text for i in ids]
         constraints = [work[i].constraint(reduced=True, after_first_line=True) for i in ids]
+        proposed: dict[int, str] = {}
         for i, answer in zip(ids, self._greedy(prompts, constraints)):
             verdict, corrected = parse_noise_correction(answer)
             corrected = extract_sql(corrected)
             traces[i].notes["verdict"] = verdict or "unreadable"
             if verdict == VERDICT_INCORRECT and corrected and corrected != work[i].sql:
                 if self.runner.run(work[i].question.db_path, corrected).ok:
-                    work[i].sql = corrected
+                    if results[i].ok:
+                        proposed[i] = corrected
+                    else:  # a failing SQL is wrong anyway: any correction that runs is kept
+                        work[i].sql = corrected
+                        traces[i].notes["correction"] = "kept"
+        # A second look for SQL that ran: the model judges its own correction, and only one it
+        # accepts replaces it (a checker that rejects everything would trade right SQL for wrong).
+        for i, accepted in zip(proposed, self._judge_corrections(work, proposed)):
+            traces[i].notes["correction"] = "kept" if accepted else "dropped: the second look rejected it"
+            if accepted:
+                work[i].sql = proposed[i]
         for i in work:
             traces[i].steps["corrected"] = work[i].sql
+
+    def _judge_corrections(self, work: dict[int, _Work], proposed: dict[int, str]) -> list[bool]:
+        ids = list(proposed)
+        prompts = [noise_correction_prompt(work[i].reduced_text, work[i].question.question, proposed[i], None,
+                                           work[i].question.evidence).text for i in ids]
+        if not ids:
+            return []
+        verdict_only = GenerationSettings(max_new_tokens=8, stop=("\n",), seed=self.settings.seed)
+        answers = self.generator.generate(prompts, verdict_only)  # the verdict line is never constrained
+        return [bool(options) and parse_noise_correction(options[0])[0] == VERDICT_CORRECT for options in answers]
 
     def _continue(self, work: dict[int, _Work], traces: list[MCPTrace]) -> None:
         ids = [i for i in work if self._needs_continuation(work[i])]

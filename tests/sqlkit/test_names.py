@@ -124,6 +124,9 @@ _QUESTION = "Which owners in New York have a cat older than 3 or two dogs? Born 
         ("SELECT name FROM owner WHERE city = 'New York'", True, True),
         ("SELECT name FROM owner WHERE city = 'new york'", True, True),
         ("SELECT name FROM owner WHERE city LIKE '%York%'", True, True),
+        ("SELECT name FROM owner WHERE city NOT LIKE 'New%'", True, True),
+        ("SELECT name FROM owner WHERE city = 'New%'", True, False),  # % is a wildcard only after LIKE
+        ("SELECT name FROM owner WHERE city = 'ork", False, False),  # a value starts where a word does
         ("SELECT id FROM pet WHERE kind = 'cat'", True, True),
         ("SELECT name FROM owner WHERE city = 'Newark'", True, False),
         ("SELECT name FROM owner WHERE city = 'New Y", False, True),  # still open: a part of the question

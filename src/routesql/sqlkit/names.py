@@ -128,21 +128,21 @@ class QuestionValues:
         numbers |= {n.replace(",", "") for n in re.findall(r"\d{1,3}(?:,\d{3})+", text)}
         return cls(text, frozenset(numbers))
 
-    def allows_string(self, literal: str) -> bool:
+    def allows_string(self, literal: str, pattern: bool = False) -> bool:
         """A (maybe still open) 'literal', quotes included: is its text in the question?
 
         The text must start where a word of the question starts and, once the literal is
         closed, end where one ends ('F' is in "female refers to sex = 'F'", not in "female"),
-        except on a side that LIKE's % leaves open.
+        except, for a LIKE `pattern`, on a side its % leaves open ('%Yo%' but not = 'Yo%').
         """
         body = literal[1:]
         closed = body.endswith("'") and body.count("'") % 2 == 1
         if closed:
             body = body[:-1]
         body = body.replace("''", "'").lower()
-        core = body.strip("%")
-        open_start = body.startswith("%")
-        open_end = not closed or body.endswith("%")
+        core = body.strip("%") if pattern else body
+        open_start = pattern and body.startswith("%")
+        open_end = not closed or (pattern and body.endswith("%"))
         at = self.text.find(core)
         while at != -1:
             end = at + len(core)
@@ -292,7 +292,8 @@ class NameChecker:
                     return False  # a value cannot follow a name or a dot directly
                 if scan.after_source:
                     return False  # FROM takes a bare table name
-                if self.values is not None and not self._value_allowed(kind, value, match.end() == len(text) and growing):
+                if self.values is not None and not self._value_allowed(
+                        kind, value, match.end() == len(text) and growing, pattern=scan.before == "like"):
                     return False
                 scan.push("<value>", name=False)
                 continue
@@ -307,10 +308,10 @@ class NameChecker:
             return self._can_end(scan, kind, text)
         return True
 
-    def _value_allowed(self, kind: str, value: str, last: bool) -> bool:
+    def _value_allowed(self, kind: str, value: str, last: bool, pattern: bool) -> bool:
         assert self.values is not None
         if kind == "string":
-            return self.values.allows_string(value)
+            return self.values.allows_string(value, pattern)
         if kind == "number":
             return self.values.allows_number(value, growing=last)
         return True
