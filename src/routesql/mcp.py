@@ -104,8 +104,8 @@ class _Work:
     def constraint(self, reduced: bool, lead: str = "", after_first_line: bool = False) -> NameConstraint:
         """What this question's SQL may name, on the full or the reduced schema (made once each)."""
         reduced = reduced and self.reduced is not None
-        schema = self.reduced if reduced and self.reduced is not None else self.schema
         if reduced not in self._names:
+            schema = self.reduced if reduced and self.reduced is not None else self.schema
             self._names[reduced] = SchemaNames.of(schema)
             if self.compile_check:
                 self._compilers[reduced] = SchemaCompiler(schema)
@@ -248,11 +248,10 @@ class MCPPipeline:
             traces[i].steps["corrected"] = work[i].sql
 
     def _judge_corrections(self, work: dict[int, _Work], proposed: dict[int, str]) -> list[bool]:
-        ids = list(proposed)
-        prompts = [noise_correction_prompt(work[i].reduced_text, work[i].question.question, proposed[i], None,
-                                           work[i].question.evidence).text for i in ids]
-        if not ids:
+        if not proposed:
             return []
+        prompts = [noise_correction_prompt(work[i].reduced_text, work[i].question.question, sql, None,
+                                           work[i].question.evidence).text for i, sql in proposed.items()]
         verdict_only = GenerationSettings(max_new_tokens=8, stop=("\n",), seed=self.settings.seed)
         answers = self.generator.generate(prompts, verdict_only)  # the verdict line is never constrained
         return [bool(options) and parse_noise_correction(options[0])[0] == VERDICT_CORRECT for options in answers]

@@ -22,7 +22,7 @@ Context narrows the choice, as a SQL reader would:
     and a finished query does not end inside a string or right after an operator.
 
 With `QuestionValues` (the question, and evidence if any) a string literal must be text the question
-holds (case-insensitively, LIKE's % wildcards aside) and a number one the question writes in digits
+holds (case-insensitively; after LIKE, % wildcards aside) and a number one the question writes in digits
 or words, or 0 or 1: the model copies `'Switzerland'` and `708` instead of `'Seedish'` and `7088`.
 Without it, and always for "double-quoted" text (a name or a value in Spider's SQL), values are
 not constrained. Back-ticks and brackets are refused. Names compare
@@ -135,10 +135,8 @@ class QuestionValues:
         closed, end where one ends ('F' is in "female refers to sex = 'F'", not in "female"),
         except, for a LIKE `pattern`, on a side its % leaves open ('%Yo%' but not = 'Yo%').
         """
-        body = literal[1:]
-        closed = body.endswith("'") and body.count("'") % 2 == 1
-        if closed:
-            body = body[:-1]
+        closed = not _string_is_open(literal)
+        body = literal[1:-1] if closed else literal[1:]
         body = body.replace("''", "'").lower()
         core = body.strip("%") if pattern else body
         open_start = pattern and body.startswith("%")
@@ -244,12 +242,7 @@ class NameChecker:
     def prepare(self, text: str) -> PreparedText:
         """`text` scanned up to its last token, so that many continuations of it can be checked
         cheaply with `allows_after` (the last token may still grow: `di` + `sh`)."""
-        scan = _Scan()
-        starts = [m.start() for m in _TOKEN.finditer(text)]
-        cut = starts[-1] if starts else 0
-        # Another token follows the scanned part, so its last word is whole.
-        ok = self._scan_from(scan, text[:cut], 0, complete=False, growing=False)
-        return PreparedText(text, cut, scan if ok else None)
+        return self.extend(PreparedText("", 0, _Scan()), text)
 
     def extend(self, prepared: PreparedText, text: str) -> PreparedText:
         """`prepare(text)` for a text that grew from `prepared.text`, scanning only what is new.
@@ -264,6 +257,7 @@ class NameChecker:
         starts = [m.start() for m in _TOKEN.finditer(text, prepared.cut)]
         cut = starts[-1] if starts else prepared.cut
         scan = prepared.scan.copy()
+        # Another token follows the scanned part, so its last word is whole.
         ok = self._scan_from(scan, text[:cut], prepared.cut, complete=False, growing=False)
         return PreparedText(text, cut, scan if ok else None)
 
@@ -452,5 +446,10 @@ def _last_quoted_is_open(text: str) -> bool:
     if not last:
         return False
     if last[0] == "'":
-        return last.count("'") % 2 == 1  # '' inside a string is an escaped quote
+        return _string_is_open(last)
     return len(last) < 2 or last[-1] != last[0]
+
+
+def _string_is_open(literal: str) -> bool:
+    """Whether a 'string literal' still lacks its closing quote ('' inside it is an escaped quote)."""
+    return literal.count("'") % 2 == 1
