@@ -121,6 +121,26 @@ def test_a_cut_off_name_cannot_end_the_query(tiny_generator: TransformersGenerat
     assert processor.vetoed >= 1 and processor.dead_ends == 0
 
 
+def test_whitespace_does_not_follow_whitespace(tiny_generator: TransformersGenerator) -> None:
+    """A row that may not end yet would otherwise pad itself with blank lines to the token limit."""
+    tokenizer = tiny_generator.tokenizer
+    (newline,) = tokenizer("\n", add_special_tokens=False)["input_ids"]
+    _, first = _step(tiny_generator, "SELECT name FROM singer", favourite=newline)
+    assert first == newline
+    _, second = _step(tiny_generator, "SELECT name FROM singer\n", favourite=newline)
+    assert not tokenizer.decode([second]).isspace()
+    _, in_a_string = _step(tiny_generator, "SELECT name FROM singer WHERE country = 'New\n", favourite=newline)
+    assert in_a_string == newline  # inside quotes whitespace is the value's own
+
+
+def test_a_piece_that_ends_an_unfinished_word_is_refused(tiny_generator: TransformersGenerator) -> None:
+    tokenizer = tiny_generator.tokenizer
+    where = tokenizer(" WHERE", add_special_tokens=False)["input_ids"][0]
+    _, chosen = _step(tiny_generator, "SELECT name FROM sing", favourite=where)
+    assert chosen != where
+    assert NameChecker(SINGERS).allows("SELECT name FROM sing" + tokenizer.decode([chosen]), False)
+
+
 def test_a_dead_end_ends_the_row(tiny_generator: TransformersGenerator) -> None:
     eos = tiny_generator.tokenizer.eos_token_id
     bos = tiny_generator.tokenizer.bos_token_id
@@ -167,3 +187,15 @@ def test_a_query_ends_only_where_it_compiles(tiny_generator: TransformersGenerat
     assert (chosen == eos) is may_end
     _, unchecked = _step(tiny_generator, done_sql, favourite=eos, constraint=NameConstraint(SINGERS))
     assert (unchecked == eos) is (done_sql != "SELECT name FROM singer WHERE age >")  # names alone let T1 end
+
+
+def test_the_fast_decoder_gives_the_tokenizers_text(tiny_generator: TransformersGenerator) -> None:
+    from routesql.llm.constrained import text_decoder
+
+    tokenizer = tiny_generator.tokenizer
+    decode = text_decoder(tokenizer)
+    draw = torch.Generator().manual_seed(0)
+    specials = sorted(tokenizer.all_special_ids)
+    for length in (0, 1, 3, 17, 60):
+        ids = torch.randint(0, len(tokenizer), (length,), generator=draw).tolist() + specials[:1]
+        assert decode(ids) == tokenizer.decode(ids, skip_special_tokens=True)

@@ -144,6 +144,8 @@ _QUESTION = "Which owners in New York have a cat older than 3 or two dogs? Born 
         ("SELECT id FROM pet WHERE age > 201", False, True),  # may still grow into 2019
         ("SELECT id FROM pet WHERE age > 2019", True, True),
         ("SELECT id FROM pet WHERE age > 2018", False, False),
+        ("SELECT id FROM pet ORDER BY age DESC LIMIT 10", True, False),  # 10 is not 1 (nor 1.0)
+        ("SELECT id FROM pet WHERE age > 3.", False, True),  # 3. is 3, whether or not it grows
         # "double-quoted" text is a name or a value: not constrained
         ('SELECT id FROM pet WHERE kind = "lizard"', True, True),
     ],
@@ -189,3 +191,27 @@ def test_extending_a_prepared_text_equals_preparing_it_whole(checker: NameChecke
                 assert checker.allows_after(prepared, piece, complete) == checker.allows(query[:cut] + piece, complete)
     # a text that does not grow from the old one is prepared afresh
     assert checker.extend(checker.prepare("SELECT name FROM ow"), "SELECT kind").cut == checker.prepare("SELECT kind").cut
+
+
+_FRAGMENTS = ["SELECT", " ", "name", "city", "owner", "pet", "kind", "age", "id", "owner_id", "FROM", "WHERE", "AS",
+              "T1", "T2", ".", ",", "(", ")", "*", "=", ">", "'", "New York", "cat", "3", "2.5", "two", "JOIN", "ON",
+              "LIKE", "%", "\n", "count", "GROUP BY", "ORDER BY", "DESC", "x", "Na", "ME", '"', "\ufffd", "$"]
+
+
+@pytest.mark.parametrize("values", [None, QuestionValues.of(_QUESTION)])
+def test_the_check_is_prefix_closed(pets_db: Path, values: QuestionValues | None) -> None:
+    """Text that can still grow into a query can do so one character shorter: the decoder refuses a
+    piece whose first character fails without checking the rest of it."""
+    import random
+
+    checker = NameChecker(SchemaNames.of(read_schema(pets_db, 0)), values)
+    draw = random.Random(7)
+    texts = ["SELECT T1.name FROM owner AS T1 JOIN pet AS T2 ON T1.id = T2.owner_id WHERE T2.kind = 'cat'",
+             "SELECT name FROM owner WHERE city = 'New York' AND id > 3"]
+    texts += ["".join(draw.choice(_FRAGMENTS) for _ in range(draw.randint(3, 14))) for _ in range(400)]
+    grew = 0
+    for text in texts:
+        verdicts = [checker.allows(text[:end], complete=False) for end in range(len(text) + 1)]
+        assert verdicts == sorted(verdicts, reverse=True), (text, verdicts)
+        grew += sum(verdicts) > 6
+    assert grew > 40  # enough texts stay valid for a while to test something

@@ -20,15 +20,15 @@ schema (`routesql.db.compiles`): `SELECT T1.name FROM dish` must go on to bind T
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
-from transformers import LogitsProcessor, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
 from routesql.sqlkit.names import NameChecker, NameConstraint, PreparedText
 
 
-class NameConstraintProcessor(LogitsProcessor):
+class NameConstraintProcessor:
     """Applies one `NameConstraint` (or None: free) per prompt of a left-padded batch.
 
     `rows_per_prompt` is the number of sequences generate expands each prompt into
@@ -60,41 +60,59 @@ class NameConstraintProcessor(LogitsProcessor):
         # Other special tokens decode to nothing, so they would pass every check while the row
         # learns nothing; under a constraint they are never candidates.
         self.special = set(tokenizer.all_special_ids) - eos_ids
+        self.decode = text_decoder(tokenizer)
         self.pieces: dict[int, str] = {}  # token → its text decoded alone
         self.prepared: dict[int, PreparedText] = {}  # row → its SQL scanned at the last step
         self.vetoed = 0  # candidates masked so far (a figure for tests and reports)
         self.dead_ends = 0  # rows ended because no candidate passed
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, rows: list[int] | None = None) -> torch.Tensor:
+        """Masks `scores` (one line per line of `input_ids`). `rows[i]` is the row of the whole
+        batch that line i is (a decoder drops rows that ended); by default line i is row i."""
         generated = input_ids[:, self.prompt_width :].tolist()
-        for row, tokens in enumerate(generated):
+        for line, tokens in enumerate(generated):
+            row = rows[line] if rows is not None else line
             constraint = self.constraints[row // self.rows_per_prompt]
             if constraint is None or any(t in self.eos_ids for t in tokens):
                 continue
             checker = self.checkers[id(constraint)]
-            sql = _sql_part(constraint, self.tokenizer.decode(tokens, skip_special_tokens=True))
+            sql = _sql_part(constraint, self.decode(tokens))
             prepared = self._prepare(row, checker, constraint.lead + sql) if sql is not None else None
-            ranked = _finite_best(scores[row], self.top_k)
-            failed, kept = self._judge(checker, constraint, tokens, prepared, ranked)
-            if not kept and self.search_k > self.top_k:
-                ranked = _finite_best(scores[row], self.search_k)[len(ranked):]
-                more_failed, kept = self._judge(checker, constraint, tokens, prepared, ranked)
+            quick = None if prepared is None or self.stop else _QuickCheck(checker, prepared)
+            failed: list[int] = []
+            kept: list[int] = []
+            judged: set[int] = set()
+            for width in self._search_widths():
+                if kept:
+                    break
+                candidates = [t for t in _finite_best(scores[line], width) if t not in judged]
+                more_failed, kept = self._judge(checker, constraint, tokens, prepared, quick, candidates)
                 failed += more_failed
+                judged.update(candidates)
             if not kept:
                 # A dead end: nothing the model finds plausible keeps to the schema. The row ends
                 # here; its SQL is then invalid, and MCP's later steps (correction, continuation)
                 # get their chance, rather than the model rambling on unconstrained.
-                scores[row, :] = float("-inf")
-                scores[row, min(self.eos_ids)] = 0.0
+                scores[line, :] = float("-inf")
+                scores[line, min(self.eos_ids)] = 0.0
                 self.dead_ends += 1
                 continue
             self.vetoed += len(failed)
             # Only the passing candidates stay: the greedy one alone, or the passing share of the
             # sampled top_k (so a tie or a long tail cannot bring back an unchecked token).
-            keep = torch.zeros_like(scores[row], dtype=torch.bool)
+            keep = torch.zeros_like(scores[line], dtype=torch.bool)
             keep[kept] = True
-            scores[row, ~keep] = float("-inf")
+            scores[line, ~keep] = float("-inf")
         return scores
+
+    def _search_widths(self) -> list[int]:
+        """How many of the best tokens are looked at, widening while none passes. Greedy stops at
+        its first passing token: it looks at its best alone (most steps need no more), then the
+        `top_k` best, the next few hundred, and the rest of the `search_k` (the order in which
+        the candidates are judged is the same either way). A sampled row keeps every passing one
+        among the `top_k` best, or among the `search_k` best when none of those passes."""
+        widths = [self.top_k] if self.sampling else [1, self.top_k, 16 * self.top_k]
+        return sorted({min(w, self.search_k) for w in widths} | {self.search_k})
 
     def _judge(
         self,
@@ -102,16 +120,18 @@ class NameConstraintProcessor(LogitsProcessor):
         constraint: NameConstraint,
         tokens: list[int],
         prepared: PreparedText | None,
+        quick: _QuickCheck | None,
         ranked: list[int],
     ) -> tuple[list[int], list[int]]:
         """(failed, kept) among `ranked`; greedy stops at the first kept token. `prepared` is the
-        completion's SQL scanned for the quick check (None: still on a free first line)."""
+        completion's SQL scanned (None: still on a free first line); `quick` checks a token's
+        piece against it (None: no quick check, with stop sequences or on a free first line)."""
         failed: list[int] = []
         kept: list[int] = []
         for token in ranked:
-            quick = prepared is None or bool(self.stop) or token in self.eos_ids or (
-                token not in self.special and checker.allows_after(prepared, self._piece(token), complete=False))
-            if quick and self._allows(checker, constraint, tokens, token, prepared):
+            passed = quick is None or token in self.eos_ids or (
+                token not in self.special and quick.allows(self._piece(token)))
+            if passed and self._allows(checker, constraint, tokens, token, prepared):
                 kept.append(token)
                 if not self.sampling:
                     break
@@ -121,7 +141,7 @@ class NameConstraintProcessor(LogitsProcessor):
 
     def _piece(self, token: int) -> str:
         if token not in self.pieces:
-            self.pieces[token] = self.tokenizer.decode([token], skip_special_tokens=True)
+            self.pieces[token] = self.decode([token])
         return self.pieces[token]
 
     def _prepare(self, row: int, checker: NameChecker, text: str) -> PreparedText:
@@ -143,7 +163,7 @@ class NameConstraintProcessor(LogitsProcessor):
             return False
         ending = token in self.eos_ids
         ids = tokens if ending else tokens + [token]
-        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        text = self.decode(ids)
         if any(s in text for s in self.stop):
             return True  # the completion ends at the stop; what follows is cut off
         sql = _sql_part(constraint, text)
@@ -160,10 +180,52 @@ class NameConstraintProcessor(LogitsProcessor):
         return checker.allows(constraint.lead + sql, complete=ending)
 
 
+class _QuickCheck:
+    """The cheap check of one row at one step: its SQL so far plus a token's own text.
+
+    Two rules settle most of a wide search before the name check runs on a whole piece:
+    - a piece passes only if its first character does (the check is prefix-closed: text that can
+      still grow into a valid query could also do so one character shorter; tested in
+      `tests/sqlkit/test_names.py`), and a vocabulary has a few hundred first characters against
+      thousands of pieces: after `FROM resta` only pieces starting with `u` are looked at;
+    - after whitespace outside quotes, a piece of whitespace alone is refused. It adds nothing to
+      the SQL; a row whose query cannot end yet (it does not compile) would otherwise pad itself
+      with blank lines up to the token limit instead of writing on or reaching a dead end.
+    """
+
+    def __init__(self, checker: NameChecker, prepared: PreparedText) -> None:
+        self.checker = checker
+        self.prepared = prepared
+        self.after_space = prepared.text[prepared.cut:].isspace()
+        self.first_characters: dict[str, bool] = {}
+
+    def allows(self, piece: str) -> bool:
+        if self.after_space and piece.isspace():
+            return False
+        if len(piece) > 1 and not self._allows_first_character(piece[0]):
+            return False
+        return self.checker.allows_after(self.prepared, piece, complete=False)
+
+    def _allows_first_character(self, character: str) -> bool:
+        if character not in self.first_characters:
+            self.first_characters[character] = self.checker.allows_after(self.prepared, character, complete=False)
+        return self.first_characters[character]
+
+
+def text_decoder(tokenizer: PreTrainedTokenizerBase) -> Callable[[list[int]], str]:
+    """`tokenizer.decode(ids, skip_special_tokens=True)`, straight from the fast tokenizer when that
+    gives the same text (no clean-up of spaces configured): the decoder runs it for every row at
+    every step, and the wrapper's argument checks cost more than the decoding."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None or getattr(tokenizer, "clean_up_tokenization_spaces", False):
+        return lambda ids: tokenizer.decode(ids, skip_special_tokens=True)
+    return lambda ids: backend.decode(ids, skip_special_tokens=True)
+
+
 def _finite_best(row_scores: torch.Tensor, k: int) -> list[int]:
     """The ids of the k best scores, best first, without those already ruled out (-inf)."""
     best = row_scores.topk(min(k, row_scores.shape[0]))
-    return [t for t, v in zip(best.indices.tolist(), best.values.tolist()) if v != float("-inf")]
+    return best.indices[best.values != float("-inf")].tolist()
 
 
 

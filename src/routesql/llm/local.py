@@ -1,8 +1,9 @@
 """The local transformers backend: batched generation with a causal LM on CPU or GPU.
 
 Prompts are sorted by token length and cut into mini-batches (less padding), left-padded (the
-next token of every row is at the same column) with an attention mask, from which `generate`
-derives position ids, so a padded row computes the same thing as the prompt alone. Stop
+next token of every row is at the same column) with an attention mask and position ids that start
+at each row's first real token, so a padded row computes the same thing as the prompt alone. The
+decoding loop (`routesql.llm.decoding`) drops a row from the batch as soon as it ends. Stop
 sequences are cut on the decoded text (correctness) and also end each row early (speed).
 """
 
@@ -10,22 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
-from transformers import (
-    AutoModelForCausalLM,
-    AutoTokenizer,
-    GenerationConfig,
-    LogitsProcessorList,
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-    StoppingCriteria,
-    StoppingCriteriaList,
-)
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from routesql.errors import InputError
 from routesql.llm.constrained import NameConstraintProcessor
+from routesql.llm.decoding import decode
 from routesql.llm.generator import GenerationSettings
 from routesql.sqlkit.names import NameConstraint
 from routesql.llm.http import cut_at_stop
@@ -54,7 +46,7 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype
     return _DTYPES[dtype]
 
 
-class StopOnText(StoppingCriteria):
+class StopOnText:
     """Ends a row once a stop sequence appears in its decoded completion.
 
     Only the last `window` generated tokens are decoded each step: every token decodes to at
@@ -70,7 +62,7 @@ class StopOnText(StoppingCriteria):
         self.prompt_len = prompt_len
         self.window = 2 * max((len(s) for s in self.stop), default=0) + 4
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor | None = None) -> torch.Tensor:
         start = max(self.prompt_len, input_ids.shape[1] - self.window)
         tails = self.tokenizer.batch_decode(input_ids[:, start:].tolist(), skip_special_tokens=True)
         tails = [tail.rstrip("\ufffd") for tail in tails]
@@ -177,19 +169,21 @@ class TransformersGenerator:
         sampling = settings.temperature > 0
         # Greedy rows are identical, so they are generated once and repeated n times.
         per_prompt = settings.n if sampling else 1
-        criteria = StoppingCriteriaList([StopOnText(self.tokenizer, settings.stop, width)] if settings.stop else [])
-        processors = LogitsProcessorList()
+        repeated_ids = input_ids.repeat_interleave(per_prompt, dim=0)
+        repeated_mask = attention_mask.repeat_interleave(per_prompt, dim=0)
+        constrain = None
         if any(c is not None for c in constraints):
-            processors.append(NameConstraintProcessor(self.tokenizer, constraints, width, self._eos_ids(), sampling,
-                                                      rows_per_prompt=per_prompt, stop=settings.stop))
-        output = self.model.generate(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            generation_config=self._generation_config(settings, per_prompt),
-            stopping_criteria=criteria,
-            logits_processor=processors,
-        )
-        new_tokens = output[:, width:].tolist()
+            constrain = NameConstraintProcessor(self.tokenizer, constraints, width, self._eos_ids(), sampling,
+                                                rows_per_prompt=per_prompt, stop=settings.stop)
+        criterion = StopOnText(self.tokenizer, settings.stop, width) if settings.stop else None
+
+        def stops(sequences: torch.Tensor) -> list[bool]:
+            assert criterion is not None
+            return criterion(sequences).tolist()
+
+        new_tokens = decode(self.model, repeated_ids, repeated_mask, settings.max_new_tokens, self._eos_ids(),
+                            temperature=settings.temperature if sampling else 0.0, top_p=settings.top_p,
+                            constrain=constrain, stops=stops if criterion is not None else None)
         eos_ids = self._eos_ids()
         finished = []
         for tokens in new_tokens:
@@ -204,26 +198,6 @@ class TransformersGenerator:
         if configured is None:
             return {self.tokenizer.eos_token_id}
         return set(configured) if isinstance(configured, list) else {configured}
-
-    def _generation_config(self, settings: GenerationSettings, per_prompt: int) -> GenerationConfig:
-        """Every knob that shapes the distribution is set, so a model's shipped generation_config
-        (e.g. top_k or repetition_penalty of an instruct model) cannot change the results."""
-        sampling = settings.temperature > 0
-        return GenerationConfig(
-            max_new_tokens=settings.max_new_tokens,
-            do_sample=sampling,
-            temperature=settings.temperature if sampling else 1.0,
-            top_p=settings.top_p if sampling else 1.0,
-            top_k=0 if sampling else None,  # 0 = off; a greedy config must not name it
-            typical_p=1.0,
-            repetition_penalty=1.0,
-            no_repeat_ngram_size=0,
-            num_beams=1,
-            num_return_sequences=per_prompt,
-            eos_token_id=sorted(self._eos_ids()),
-            pad_token_id=self.pad_id,
-            use_cache=True,
-        )
 
 
 def _check_settings(settings: GenerationSettings) -> None:

@@ -152,9 +152,11 @@ class QuestionValues:
         return False
 
     def allows_number(self, number: str, growing: bool) -> bool:
-        if growing:
-            return any(n.startswith(number) for n in self.numbers)
-        return number in self.numbers or number.rstrip("0").rstrip(".") in self.numbers
+        """`growing`: the number may still gain digits (`4` of 42), or stop where it is."""
+        # 5.0 is 5; only zeros after a decimal point go (10 is not 1)
+        if number in self.numbers or ("." in number and number.rstrip("0").rstrip(".") in self.numbers):
+            return True
+        return growing and any(n.startswith(number) for n in self.numbers)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,70 @@
+"""The decoding loop: greedy equals transformers' `generate`, a row that ends leaves the batch (and
+the rows left are unchanged by it), and sampling keeps to the top-p nucleus."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from routesql.llm.decoding import _sample, decode
+from routesql.llm.local import TransformersGenerator
+
+
+def _left_padded(generator: TransformersGenerator, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    rows = [generator.tokenizer(p)["input_ids"] for p in prompts]
+    width = max(len(r) for r in rows)
+    ids = torch.tensor([[generator.pad_id] * (width - len(r)) + r for r in rows])
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+    return ids, mask
+
+
+def test_greedy_equals_transformers_generate(tiny_generator: TransformersGenerator, prompts: list[str]) -> None:
+    ids, mask = _left_padded(tiny_generator, prompts)
+    model = tiny_generator.model
+    never = {len(tiny_generator.tokenizer) + 7}  # no eos: every row runs the full length
+    with torch.inference_mode():
+        ours = decode(model, ids, mask, max_new_tokens=10, eos_ids=never)
+        theirs = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=10, do_sample=False,
+                                eos_token_id=None, pad_token_id=tiny_generator.pad_id)
+    assert ours == theirs[:, ids.shape[1]:].tolist()
+
+
+def test_a_row_that_ends_leaves_the_batch(tiny_generator: TransformersGenerator, prompts: list[str]) -> None:
+    ids, mask = _left_padded(tiny_generator, prompts[:3])
+    eos = tiny_generator.tokenizer.eos_token_id
+
+    def end_row_one_at_step_two(sequences: torch.Tensor, scores: torch.Tensor, rows: list[int]) -> torch.Tensor:
+        if sequences.shape[1] == ids.shape[1] + 1 and 1 in rows:  # row 1 has written one token
+            scores[rows.index(1)] = float("-inf")
+            scores[rows.index(1), eos] = 0.0
+        return scores
+
+    batch_sizes: list[int] = []
+    hook = tiny_generator.model.register_forward_hook(
+        lambda module, args, kwargs, output: batch_sizes.append(kwargs["input_ids"].shape[0]), with_kwargs=True)
+    try:
+        with torch.inference_mode():
+            ended = decode(tiny_generator.model, ids, mask, 8, {eos}, constrain=end_row_one_at_step_two)
+    finally:
+        hook.remove()
+    free = {len(tiny_generator.tokenizer) + 7}
+    with torch.inference_mode():
+        alone = [decode(tiny_generator.model, ids[i : i + 1], mask[i : i + 1], 8, free)[0] for i in (0, 2)]
+    assert len(ended[1]) == 2 and ended[1][-1] == eos
+    assert batch_sizes[:2] == [3, 3] and set(batch_sizes[2:]) <= {2}, batch_sizes
+    for i, row in zip((0, 2), alone):
+        assert ended[i] == row[: len(ended[i])]  # the rows left write what they write alone
+        assert eos in ended[i] or len(ended[i]) == 8
+
+
+def test_sampling_keeps_to_the_top_p_nucleus() -> None:
+    torch.manual_seed(0)
+    scores = torch.tensor([[math.log(0.5), math.log(0.3), math.log(0.2)]]).repeat(4000, 1)
+    drawn = _sample(scores, temperature=1.0, top_p=0.7).tolist()  # 0.5 + 0.3 reach 0.7: the third is out
+    assert drawn.count(2) == 0
+    assert drawn.count(0) / len(drawn) == pytest.approx(0.5 / 0.8, abs=0.03)
+    whole = _sample(scores, temperature=1.0, top_p=1.0).tolist()
+    assert whole.count(2) / len(whole) == pytest.approx(0.2, abs=0.03)
+    assert set(_sample(scores[:50], temperature=1.0, top_p=1e-6).tolist()) == {0}
