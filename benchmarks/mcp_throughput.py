@@ -1,6 +1,6 @@
 """MCP throughput: the batched pipeline vs the same pipeline run question by question.
 
-    .venv/bin/python benchmarks/mcp_throughput.py [--model models/trained] [--questions 64] [--batch-size 32]
+    .venv/bin/python benchmarks/mcp_throughput.py [--model models/trained] [--questions 64] [--batch-size 64]
 
 Runs full MCP (schema linking + draft, generation on the reduced schema, noise correction,
 continuation) greedily over the demo dev questions twice in one process: all questions at once
@@ -46,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=Path("models/trained"))
     parser.add_argument("--questions", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=64, help="generation batch (default: all 64 questions at once)")
     parser.add_argument("--sample-rows", type=int, default=0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:

@@ -128,10 +128,13 @@ class NameConstraintProcessor:
         piece against it (None: no quick check, with stop sequences or on a free first line)."""
         failed: list[int] = []
         kept: list[int] = []
+        pieces, eos_ids, special = self.pieces, self.eos_ids, self.special  # (a hot loop)
         for token in ranked:
-            passed = quick is None or token in self.eos_ids or (
-                token not in self.special and quick.allows(self._piece(token)))
-            if passed and self._allows(checker, constraint, tokens, token, prepared):
+            if quick is not None and token not in eos_ids and (
+                    token in special or not quick.allows(pieces[token] if token in pieces else self._piece(token))):
+                failed.append(token)
+                continue
+            if self._allows(checker, constraint, tokens, token, prepared):
                 kept.append(token)
                 if not self.sampling:
                     break
@@ -202,14 +205,14 @@ class _QuickCheck:
     def allows(self, piece: str) -> bool:
         if self.after_space and piece.isspace():
             return False
-        if len(piece) > 1 and not self._allows_first_character(piece[0]):
-            return False
+        if not piece:
+            return self.checker.allows_after(self.prepared, piece, complete=False)
+        first = self.first_characters.get(piece[0])
+        if first is None:
+            first = self.first_characters[piece[0]] = self.checker.allows_after(self.prepared, piece[0], complete=False)
+        if not first or len(piece) == 1:
+            return first
         return self.checker.allows_after(self.prepared, piece, complete=False)
-
-    def _allows_first_character(self, character: str) -> bool:
-        if character not in self.first_characters:
-            self.first_characters[character] = self.checker.allows_after(self.prepared, character, complete=False)
-        return self.first_characters[character]
 
 
 def text_decoder(tokenizer: PreTrainedTokenizerBase) -> Callable[[list[int]], str]:
