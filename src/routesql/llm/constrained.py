@@ -70,6 +70,7 @@ class NameConstraintProcessor:
         """Masks `scores` (one line per line of `input_ids`). `rows[i]` is the row of the whole
         batch that line i is (a decoder drops rows that ended); by default line i is row i."""
         generated = input_ids[:, self.prompt_width :].tolist()
+        best = scores.argmax(-1).tolist()  # each line's best token, for greedy's first look
         for line, tokens in enumerate(generated):
             row = rows[line] if rows is not None else line
             constraint = self.constraints[row // self.rows_per_prompt]
@@ -85,7 +86,10 @@ class NameConstraintProcessor:
             for width in self._search_widths():
                 if kept:
                     break
-                candidates = [t for t in _finite_best(scores[line], width) if t not in judged]
+                if width == 1 and scores[line, best[line]] != float("-inf"):
+                    candidates = [best[line]]
+                else:
+                    candidates = [t for t in _finite_best(scores[line], width) if t not in judged]
                 more_failed, kept = self._judge(checker, constraint, tokens, prepared, quick, candidates)
                 failed += more_failed
                 judged.update(candidates)
