@@ -13,6 +13,7 @@ position ids that start at their first real token, as in the prompt alone.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import torch
@@ -48,9 +49,11 @@ def decode(
     step_input = input_ids
     positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
     cache = DynamicCache(config=model.config)
+    # Only the last position's logits are needed (a long prompt's are not), where the model can say so.
+    last_only = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
     for _ in range(max_new_tokens):
         output = model(input_ids=step_input, attention_mask=mask, position_ids=positions,
-                       past_key_values=cache, use_cache=True, logits_to_keep=1)
+                       past_key_values=cache, use_cache=True, **last_only)
         scores = output.logits[:, -1, :].float()
         if constrain is not None:
             scores = constrain(sequences, scores, alive)
