@@ -63,21 +63,26 @@ class NameConstraintProcessor:
         self.decode = text_decoder(tokenizer)
         self.pieces: dict[int, str] = {}  # token → its text decoded alone
         self.prepared: dict[int, PreparedText] = {}  # row → its SQL scanned at the last step
+        self.decoded: dict[int, tuple[int, int, str]] = {}  # row → (length, last token, text) last judged
         self.vetoed = 0  # candidates masked so far (a figure for tests and reports)
         self.dead_ends = 0  # rows ended because no candidate passed
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, rows: list[int] | None = None) -> torch.Tensor:
         """Masks `scores` (one line per line of `input_ids`). `rows[i]` is the row of the whole
-        batch that line i is (a decoder drops rows that ended); by default line i is row i."""
+        batch that line i is; by default line i is row i. Rows that ended are not passed in (the
+        decoding loop drops them)."""
         generated = input_ids[:, self.prompt_width :].tolist()
         best = scores.argmax(-1).tolist()  # each line's best token, for greedy's first look
+        restricted: list[int] = []  # lines whose scores are cut to the tokens that passed
+        passed_lines: list[int] = []
+        passed_tokens: list[int] = []
         for line, tokens in enumerate(generated):
             row = rows[line] if rows is not None else line
             constraint = self.constraints[row // self.rows_per_prompt]
-            if constraint is None or any(t in self.eos_ids for t in tokens):
+            if constraint is None:
                 continue
             checker = self.checkers[id(constraint)]
-            sql = _sql_part(constraint, self.decode(tokens))
+            sql = _sql_part(constraint, self._text(row, tokens))
             prepared = self._prepare(row, checker, constraint.lead + sql) if sql is not None else None
             quick = None if prepared is None or self.stop else _QuickCheck(checker, prepared)
             failed: list[int] = []
@@ -90,23 +95,28 @@ class NameConstraintProcessor:
                     candidates = [best[line]]
                 else:
                     candidates = [t for t in _finite_best(scores[line], width) if t not in judged]
-                more_failed, kept = self._judge(checker, constraint, tokens, prepared, quick, candidates)
+                more_failed, kept = self._judge(row, checker, constraint, tokens, prepared, quick, candidates)
                 failed += more_failed
                 judged.update(candidates)
             if not kept:
                 # A dead end: nothing the model finds plausible keeps to the schema. The row ends
                 # here; its SQL is then invalid, and MCP's later steps (correction, continuation)
                 # get their chance, rather than the model rambling on unconstrained.
-                scores[line, :] = float("-inf")
-                scores[line, min(self.eos_ids)] = 0.0
+                kept = [min(self.eos_ids)]
+                scores[line, kept[0]] = 0.0
                 self.dead_ends += 1
-                continue
-            self.vetoed += len(failed)
+            else:
+                self.vetoed += len(failed)
             # Only the passing candidates stay: the greedy one alone, or the passing share of the
             # sampled top_k (so a tie or a long tail cannot bring back an unchecked token).
-            keep = torch.zeros_like(scores[line], dtype=torch.bool)
-            keep[kept] = True
-            scores[line, ~keep] = float("-inf")
+            restricted.append(line)
+            passed_lines += [line] * len(kept)
+            passed_tokens += kept
+        if restricted:
+            allowed = torch.ones_like(scores, dtype=torch.bool)
+            allowed[restricted] = False
+            allowed[passed_lines, passed_tokens] = True
+            scores.masked_fill_(~allowed, float("-inf"))
         return scores
 
     def _search_widths(self) -> list[int]:
@@ -120,6 +130,7 @@ class NameConstraintProcessor:
 
     def _judge(
         self,
+        row: int,
         checker: NameChecker,
         constraint: NameConstraint,
         tokens: list[int],
@@ -134,11 +145,12 @@ class NameConstraintProcessor:
         kept: list[int] = []
         pieces, eos_ids, special = self.pieces, self.eos_ids, self.special  # (a hot loop)
         for token in ranked:
-            if quick is not None and token not in eos_ids and (
-                    token in special or not quick.allows(pieces[token] if token in pieces else self._piece(token))):
+            # A lone first look needs no screening by first character: it is one check either way.
+            if quick is not None and token not in eos_ids and (token in special or not quick.allows(
+                    pieces[token] if token in pieces else self._piece(token), screen=len(ranked) > 1)):
                 failed.append(token)
                 continue
-            if self._allows(checker, constraint, tokens, token, prepared):
+            if self._allows(row, checker, constraint, tokens, token, prepared):
                 kept.append(token)
                 if not self.sampling:
                     break
@@ -158,8 +170,16 @@ class NameConstraintProcessor:
         self.prepared[row] = prepared
         return prepared
 
+    def _text(self, row: int, tokens: list[int]) -> str:
+        """The row's completion decoded; the last step already decoded it when it judged the token
+        that was then chosen (a row only ever grows by one token)."""
+        seen = self.decoded.get(row)
+        if seen is not None and seen[0] == len(tokens) and tokens and seen[1] == tokens[-1]:
+            return seen[2]
+        return self.decode(tokens)
+
     def _allows(
-        self, checker: NameChecker, constraint: NameConstraint, tokens: list[int], token: int,
+        self, row: int, checker: NameChecker, constraint: NameConstraint, tokens: list[int], token: int,
         prepared: PreparedText | None,
     ) -> bool:
         """The verdict on the text the row would really have (decoded whole, as tokens can decode
@@ -171,6 +191,8 @@ class NameConstraintProcessor:
         ending = token in self.eos_ids
         ids = tokens if ending else tokens + [token]
         text = self.decode(ids)
+        if not ending:
+            self.decoded[row] = (len(ids), token, text)
         if any(s in text for s in self.stop):
             return True  # the completion ends at the stop; what follows is cut off
         sql = _sql_part(constraint, text)
@@ -206,10 +228,11 @@ class _QuickCheck:
         self.after_space = prepared.text[prepared.cut:].isspace()
         self.first_characters: dict[str, bool] = {}
 
-    def allows(self, piece: str) -> bool:
+    def allows(self, piece: str, screen: bool = True) -> bool:
+        """`screen`: look at the first character before the whole piece (worth it over many)."""
         if self.after_space and piece.isspace():
             return False
-        if not piece:
+        if not piece or not screen:
             return self.checker.allows_after(self.prepared, piece, complete=False)
         first = self.first_characters.get(piece[0])
         if first is None:
