@@ -9,15 +9,11 @@ import pytest
 import torch
 
 from routesql.llm.decoding import _sample, decode
-from routesql.llm.local import TransformersGenerator
+from routesql.llm.local import TransformersGenerator, left_pad
 
 
 def _left_padded(generator: TransformersGenerator, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    rows = [generator.tokenizer(p)["input_ids"] for p in prompts]
-    width = max(len(r) for r in rows)
-    ids = torch.tensor([[generator.pad_id] * (width - len(r)) + r for r in rows])
-    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
-    return ids, mask
+    return left_pad([generator.tokenizer(p)["input_ids"] for p in prompts], generator.pad_id)
 
 
 def test_greedy_equals_transformers_generate(tiny_generator: TransformersGenerator, prompts: list[str]) -> None:

@@ -133,7 +133,7 @@ def test_stop_criterion_flags_rows_whose_completion_holds_a_stop(
     completion = [token for piece in generated for token in tokenizer(piece, add_special_tokens=False)["input_ids"]]
     ids = torch.tensor([prompt + completion])
     criterion = StopOnText(tokenizer, stop, prompt_len=len(prompt))
-    assert criterion(ids, torch.zeros(1, 1)).tolist() == [expected]
+    assert criterion(ids) == [expected]
 
 
 def test_stop_criterion_ignores_the_prompt(tiny_generator: TransformersGenerator) -> None:
@@ -141,7 +141,7 @@ def test_stop_criterion_ignores_the_prompt(tiny_generator: TransformersGenerator
     prompt = tokenizer("SELECT name FROM")["input_ids"]
     criterion = StopOnText(tokenizer, ["FROM"], prompt_len=len(prompt))
     completion = tokenizer(" x", add_special_tokens=False)["input_ids"]
-    assert criterion(torch.tensor([prompt + completion]), None).tolist() == [False]
+    assert criterion(torch.tensor([prompt + completion])) == [False]
 
 
 def test_adapter_on_base_equals_merged_model(tiny_lm_dir: Path, tmp_path: Path, prompts: list[str],

@@ -57,6 +57,7 @@ class NameConstraintProcessor:
         self.stop = [s for s in stop if s]
         self.top_k = top_k
         self.search_k = search_k
+        self.search_widths = self._search_widths()
         # Other special tokens decode to nothing, so they would pass every check while the row
         # learns nothing; under a constraint they are never candidates.
         self.special = set(tokenizer.all_special_ids) - eos_ids
@@ -88,7 +89,7 @@ class NameConstraintProcessor:
             failed: list[int] = []
             kept: list[int] = []
             judged: set[int] = set()
-            for width in self._search_widths():
+            for width in self.search_widths:
                 if kept:
                     break
                 if width == 1 and scores[line, best[line]] != float("-inf"):

@@ -59,10 +59,11 @@ def decode(
             scores = constrain(sequences, scores, alive)
         chosen = _sample(scores, temperature, top_p) if temperature > 0 else scores.argmax(-1)
         sequences = torch.cat([sequences, chosen[:, None]], dim=1)
-        ended = [token in eos_ids for token in chosen.tolist()]
+        tokens = chosen.tolist()
+        ended = [token in eos_ids for token in tokens]
         if stops is not None:
             ended = [a or b for a, b in zip(ended, stops(sequences))]
-        for row, token in zip(alive, chosen.tolist()):
+        for row, token in zip(alive, tokens):
             completions[row].append(token)
         if all(ended):
             break

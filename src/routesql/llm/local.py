@@ -62,14 +62,14 @@ class StopOnText:
         self.prompt_len = prompt_len
         self.window = 2 * max((len(s) for s in self.stop), default=0) + 4
 
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(self, input_ids: torch.Tensor) -> list[bool]:
+        """For each row of `input_ids` (prompt and completion so far): does its completion hold a stop?"""
         start = max(self.prompt_len, input_ids.shape[1] - self.window)
         tails = self.tokenizer.batch_decode(input_ids[:, start:].tolist(), skip_special_tokens=True)
         tails = [tail.rstrip("\ufffd") for tail in tails]
         if start > self.prompt_len:
             tails = [tail.lstrip("\ufffd") for tail in tails]
-        done = [any(s in tail for s in self.stop) for tail in tails]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+        return [any(s in tail for s in self.stop) for tail in tails]
 
 
 class TransformersGenerator:
@@ -163,9 +163,9 @@ class TransformersGenerator:
         self, rows: list[list[int]], settings: GenerationSettings, constraints: list[NameConstraint | None]
     ) -> list[list[tuple[str, str]]]:
         """Left-padded rows → for each row, n (completion text, finish reason)."""
-        width = max(len(row) for row in rows)
-        input_ids = torch.tensor([[self.pad_id] * (width - len(row)) + row for row in rows], device=self.device)
-        attention_mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows], device=self.device)
+        input_ids, attention_mask = left_pad(rows, self.pad_id, self.device)
+        width = input_ids.shape[1]
+        eos_ids = self._eos_ids()
         sampling = settings.temperature > 0
         # Greedy rows are identical, so they are generated once and repeated n times.
         per_prompt = settings.n if sampling else 1
@@ -173,18 +173,11 @@ class TransformersGenerator:
         repeated_mask = attention_mask.repeat_interleave(per_prompt, dim=0)
         constrain = None
         if any(c is not None for c in constraints):
-            constrain = NameConstraintProcessor(self.tokenizer, constraints, width, self._eos_ids(), sampling,
+            constrain = NameConstraintProcessor(self.tokenizer, constraints, width, eos_ids, sampling,
                                                 rows_per_prompt=per_prompt, stop=settings.stop)
-        criterion = StopOnText(self.tokenizer, settings.stop, width) if settings.stop else None
-
-        def stops(sequences: torch.Tensor) -> list[bool]:
-            assert criterion is not None
-            return criterion(sequences).tolist()
-
-        new_tokens = decode(self.model, repeated_ids, repeated_mask, settings.max_new_tokens, self._eos_ids(),
-                            temperature=settings.temperature if sampling else 0.0, top_p=settings.top_p,
-                            constrain=constrain, stops=stops if criterion is not None else None)
-        eos_ids = self._eos_ids()
+        stops = StopOnText(self.tokenizer, settings.stop, width) if settings.stop else None
+        new_tokens = decode(self.model, repeated_ids, repeated_mask, settings.max_new_tokens, eos_ids,
+                            temperature=settings.temperature, top_p=settings.top_p, constrain=constrain, stops=stops)
         finished = []
         for tokens in new_tokens:
             text, stopped = cut_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), settings.stop)
@@ -198,6 +191,14 @@ class TransformersGenerator:
         if configured is None:
             return {self.tokenizer.eos_token_id}
         return set(configured) if isinstance(configured, list) else {configured}
+
+
+def left_pad(rows: list[list[int]], pad_id: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Token rows → (input ids padded on the left to the longest row, attention mask)."""
+    width = max(len(row) for row in rows)
+    input_ids = torch.tensor([[pad_id] * (width - len(row)) + row for row in rows], device=device)
+    attention_mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows], device=device)
+    return input_ids, attention_mask
 
 
 def _check_settings(settings: GenerationSettings) -> None:
