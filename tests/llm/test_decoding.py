@@ -1,5 +1,7 @@
-"""The decoding loop: greedy equals transformers' `generate`, a row that ends leaves the batch (and
-the rows left are unchanged by it), and sampling keeps to the top-p nucleus."""
+"""The decoding loop: greedy equals transformers' `generate` (with the prompts' prefill in groups of
+any size), a row that ends leaves the batch (and the rows left are unchanged by it), the
+preallocated KV cache holds what transformers' concatenating cache holds, and sampling keeps to the
+top-p nucleus."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ import math
 import pytest
 import torch
 
-from routesql.llm.decoding import _sample, decode
+from routesql.llm import decoding
+from routesql.llm.decoding import PreallocatedLayer, _sample, decode
 from routesql.llm.local import TransformersGenerator, left_pad
 
 
@@ -16,8 +19,13 @@ def _left_padded(generator: TransformersGenerator, prompts: list[str]) -> tuple[
     return left_pad([generator.tokenizer(p)["input_ids"] for p in prompts], generator.pad_id)
 
 
-def test_greedy_equals_transformers_generate(tiny_generator: TransformersGenerator, prompts: list[str]) -> None:
+@pytest.mark.parametrize("group_rows", [1, 2, 64])  # prefill row by row, in pairs, all at once
+def test_greedy_equals_transformers_generate(
+    tiny_generator: TransformersGenerator, prompts: list[str], group_rows: int, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(decoding, "PREFILL_GROUP_ROWS", group_rows)
     ids, mask = _left_padded(tiny_generator, prompts)
+    assert len(set(mask.sum(-1).tolist())) > 1, "the prompts must differ in length for the groups to differ in width"
     model = tiny_generator.model
     never = {len(tiny_generator.tokenizer) + 7}  # no eos: every row runs the full length
     with torch.inference_mode():
@@ -53,6 +61,21 @@ def test_a_row_that_ends_leaves_the_batch(tiny_generator: TransformersGenerator,
     for i, row in zip((0, 2), alone):
         assert ended[i] == row[: len(ended[i])]  # the rows left write what they write alone
         assert eos in ended[i] or len(ended[i]) == 8
+
+
+def test_the_preallocated_cache_holds_what_concatenation_holds() -> None:
+    torch.manual_seed(0)
+    layer = PreallocatedLayer(capacity=3)
+    steps = [torch.randn(4, 2, length, 8) for length in (2, 1, 1, 3)]  # 7 positions: it must grow
+    for step in steps:
+        keys, values = layer.update(step, -step)
+    whole = torch.cat(steps, dim=-2)
+    assert torch.equal(keys, whole) and torch.equal(values, -whole) and layer.get_seq_length() == 7
+    layer.batch_select_indices(torch.tensor([0, 3]))
+    more = torch.randn(2, 2, 1, 8)
+    keys, values = layer.update(more, -more)
+    assert torch.equal(keys, torch.cat([whole[[0, 3]], more], dim=-2))
+    assert torch.equal(values, -torch.cat([whole[[0, 3]], more], dim=-2))
 
 
 def test_sampling_keeps_to_the_top_p_nucleus() -> None:
