@@ -63,6 +63,7 @@ class NameConstraintProcessor:
         self.special = set(tokenizer.all_special_ids) - eos_ids
         self.decode = text_decoder(tokenizer)
         self.pieces: dict[int, str] = {}  # token → its text decoded alone
+        self.first_characters: dict[int, str] = {}  # token → the first character of its piece ('' if none)
         self.prepared: dict[int, PreparedText] = {}  # row → its SQL scanned at the last step
         self.decoded: dict[int, tuple[int, int, str]] = {}  # row → (length, last token, text) last judged
         self.vetoed = 0  # candidates masked so far (a figure for tests and reports)
@@ -73,7 +74,8 @@ class NameConstraintProcessor:
         batch that line i is; by default line i is row i. Rows that ended are not passed in (the
         decoding loop drops them)."""
         generated = input_ids[:, self.prompt_width :].tolist()
-        best = scores.argmax(-1).tolist()  # each line's best token, for greedy's first look
+        top_scores, top_tokens = scores.max(-1)  # each line's best token, for greedy's first look
+        best, best_is_finite = top_tokens.tolist(), (top_scores != float("-inf")).tolist()
         restricted: list[int] = []  # lines whose scores are cut to the tokens that passed
         passed_lines: list[int] = []
         passed_tokens: list[int] = []
@@ -86,19 +88,27 @@ class NameConstraintProcessor:
             sql = _sql_part(constraint, self._text(row, tokens))
             prepared = self._prepare(row, checker, constraint.lead + sql) if sql is not None else None
             quick = None if prepared is None or self.stop else _QuickCheck(checker, prepared)
-            failed: list[int] = []
+            failed = 0
             kept: list[int] = []
-            judged: set[int] = set()
+            judged: list[int] = []  # the candidates judged so far, best first
             for width in self.search_widths:
                 if kept:
                     break
-                if width == 1 and scores[line, best[line]] != float("-inf"):
+                if width == 1:
+                    if not best_is_finite[line]:
+                        continue
                     candidates = [best[line]]
                 else:
-                    candidates = [t for t in _finite_best(scores[line], width) if t not in judged]
+                    wider = _finite_best(scores[line], width)
+                    # The wider list starts with the narrower one (but for ties): judge the rest.
+                    if wider[: len(judged)] == judged:
+                        candidates = wider[len(judged) :]
+                    else:
+                        seen = set(judged)
+                        candidates = [token for token in wider if token not in seen]
                 more_failed, kept = self._judge(row, checker, constraint, tokens, prepared, quick, candidates)
                 failed += more_failed
-                judged.update(candidates)
+                judged += candidates
             if not kept:
                 # A dead end: nothing the model finds plausible keeps to the schema. The row ends
                 # here; its SQL is then invalid, and MCP's later steps (correction, continuation)
@@ -107,17 +117,16 @@ class NameConstraintProcessor:
                 scores[line, kept[0]] = 0.0
                 self.dead_ends += 1
             else:
-                self.vetoed += len(failed)
+                self.vetoed += failed
             # Only the passing candidates stay: the greedy one alone, or the passing share of the
             # sampled top_k (so a tie or a long tail cannot bring back an unchecked token).
             restricted.append(line)
             passed_lines += [line] * len(kept)
             passed_tokens += kept
         if restricted:
-            allowed = torch.ones_like(scores, dtype=torch.bool)
-            allowed[restricted] = False
-            allowed[passed_lines, passed_tokens] = True
-            scores.masked_fill_(~allowed, float("-inf"))
+            passed_scores = scores[passed_lines, passed_tokens]
+            scores[restricted] = float("-inf")
+            scores[passed_lines, passed_tokens] = passed_scores
         return scores
 
     def _search_widths(self) -> list[int]:
@@ -138,25 +147,37 @@ class NameConstraintProcessor:
         prepared: PreparedText | None,
         quick: _QuickCheck | None,
         ranked: list[int],
-    ) -> tuple[list[int], list[int]]:
-        """(failed, kept) among `ranked`; greedy stops at the first kept token. `prepared` is the
+    ) -> tuple[int, list[int]]:
+        """(how many failed, kept) among `ranked`; greedy stops at the first kept token. `prepared` is the
         completion's SQL scanned (None: still on a free first line); `quick` checks a token's
         piece against it (None: no quick check, with stop sequences or on a free first line)."""
-        failed: list[int] = []
+        failed = 0
         kept: list[int] = []
         pieces, eos_ids, special = self.pieces, self.eos_ids, self.special  # (a hot loop)
+        screen = len(ranked) > 1
+        # Over many candidates most are settled by a first character already refused at this step:
+        # that lookup comes before anything else.
+        firsts = self.first_characters
+        refused = quick.prefixes if quick is not None and screen else {}
         for token in ranked:
+            first = firsts.get(token)
+            if first is None:
+                piece = pieces[token] if token in pieces else self._piece(token)
+                first = firsts[token] = piece[:1]
+            if refused.get(first) is False and token not in eos_ids:
+                failed += 1
+                continue
             # A lone first look needs no screening by first character: it is one check either way.
             if quick is not None and token not in eos_ids and (token in special or not quick.allows(
-                    pieces[token] if token in pieces else self._piece(token), screen=len(ranked) > 1)):
-                failed.append(token)
+                    pieces[token] if token in pieces else self._piece(token), screen=screen)):
+                failed += 1
                 continue
             if self._allows(row, checker, constraint, tokens, token, prepared):
                 kept.append(token)
                 if not self.sampling:
                     break
             else:
-                failed.append(token)
+                failed += 1
         return failed, kept
 
     def _piece(self, token: int) -> str:
@@ -214,10 +235,11 @@ class _QuickCheck:
     """The cheap check of one row at one step: its SQL so far plus a token's own text.
 
     Two rules settle most of a wide search before the name check runs on a whole piece:
-    - a piece passes only if its first character does (the check is prefix-closed: text that can
-      still grow into a valid query could also do so one character shorter; tested in
-      `tests/sqlkit/test_names.py`), and a vocabulary has a few hundred first characters against
-      thousands of pieces: after `FROM resta` only pieces starting with `u` are looked at;
+    - a piece passes only if its first character does, and then its first two (the check is
+      prefix-closed: text that can still grow into a valid query could also do so one character
+      shorter; tested in `tests/sqlkit/test_names.py`), and a vocabulary has a few hundred first
+      characters against thousands of pieces: after `FROM resta` only pieces starting with `u`
+      are looked at, and after `FROM ` only those starting with a table's first letter;
     - after whitespace outside quotes, a piece of whitespace alone is refused. It adds nothing to
       the SQL; a row whose query cannot end yet (it does not compile) would otherwise pad itself
       with blank lines up to the token limit instead of writing on or reaching a dead end.
@@ -227,19 +249,21 @@ class _QuickCheck:
         self.checker = checker
         self.prepared = prepared
         self.after_space = prepared.text[prepared.cut:].isspace()
-        self.first_characters: dict[str, bool] = {}
+        self.prefixes: dict[str, bool] = {}  # verdicts on the SQL plus a piece's first one or two characters
 
     def allows(self, piece: str, screen: bool = True) -> bool:
-        """`screen`: look at the first character before the whole piece (worth it over many)."""
+        """`screen`: look at the piece's first character, then its first two, before the whole
+        piece (worth it over many pieces: they share their starts)."""
         if self.after_space and piece.isspace():
             return False
         if not piece or not screen:
             return self.checker.allows_after(self.prepared, piece, complete=False)
-        first = self.first_characters.get(piece[0])
-        if first is None:
-            first = self.first_characters[piece[0]] = self.checker.allows_after(self.prepared, piece[0], complete=False)
-        if not first or len(piece) == 1:
-            return first
+        for start in (piece[:1], piece[:2]):
+            verdict = self.prefixes.get(start)
+            if verdict is None:
+                verdict = self.prefixes[start] = self.checker.allows_after(self.prepared, start, complete=False)
+            if not verdict or len(start) == len(piece):
+                return verdict
         return self.checker.allows_after(self.prepared, piece, complete=False)
 
 
@@ -255,9 +279,11 @@ def text_decoder(tokenizer: PreTrainedTokenizerBase) -> Callable[[list[int]], st
 
 def _finite_best(row_scores: torch.Tensor, k: int) -> list[int]:
     """The ids of the k best scores, best first, without those already ruled out (-inf)."""
-    best = row_scores.topk(min(k, row_scores.shape[0]))
-    return best.indices[best.values != float("-inf")].tolist()
-
+    values, indices = row_scores.topk(min(k, row_scores.shape[0]))
+    ids = indices.tolist()
+    if values[-1].item() == float("-inf"):
+        ids = ids[: int(torch.isfinite(values).sum())]
+    return ids
 
 
 def _sql_part(constraint: NameConstraint, completion: str) -> str | None:
