@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from routesql.train.packing import IGNORE_INDEX, TokenizedRecord
-from routesql.train.stream import PairStream, SFTStream, StreamLayout, TokenizedPair
+from routesql.train.stream import PackStream, PairStream, SFTStream, StreamLayout, TokenizedPair
 
 
 def fake_records(task_index: int, count: int) -> list[TokenizedRecord]:
@@ -90,3 +90,30 @@ def test_pair_stream_shards_and_resumes() -> None:
     # Over the first pass (7 pairs, 4 per batch), every pair appears before any repeats.
     first_pass = [n for batch in single for n in batch["input_ids"][:4, 2].tolist()][:7]
     assert sorted(first_pass) == list(range(10, 17))
+
+
+def best_fit_by_scanning(draws: list[TokenizedRecord], lookahead: int, max_len: int, packs: int) -> list[list[int]]:
+    """The packing rule written plainly: the oldest buffered record, then again and again the
+    longest buffered record that still fits (the oldest among equally long ones)."""
+    upcoming, buffer, result = iter(draws), [], []
+    for _ in range(packs):
+        while len(buffer) < lookahead:
+            buffer.append(next(upcoming))
+        pack = [buffer.pop(0)]
+        room = max_len - len(pack[0])
+        while fitting := [i for i, record in enumerate(buffer) if len(record) <= room]:
+            record = buffer.pop(max(fitting, key=lambda i: (len(buffer[i]), -i)))
+            pack.append(record)
+            room -= len(record)
+        result.append([record.input_ids[0] for record in pack])
+    return result
+
+
+@pytest.mark.parametrize(("lookahead", "max_len"), [(2, 40), (5, 40), (16, 17), (64, 40), (64, 100)])
+def test_packs_follow_the_best_fit_rule(lookahead: int, max_len: int) -> None:
+    stream = PackStream(BY_TASK, MIX, seed=3, max_len=max_len, lookahead=lookahead)
+    ours = [[record.input_ids[0] for record in stream.next_pack()] for _ in range(60)]
+    drawing = PackStream(BY_TASK, MIX, seed=3, max_len=max_len, lookahead=lookahead)
+    draws = [drawing._draw() for _ in range(60 * 20 + lookahead)]
+    assert ours == best_fit_by_scanning(draws, lookahead, max_len, 60)
+    assert any(len(pack) > 1 for pack in ours), "nothing was packed together, so the rule was not exercised"

@@ -12,6 +12,8 @@ world*batch_size packs (SFT) or pairs (DPO); rank r takes the r-th slice of batc
 from __future__ import annotations
 
 import random
+from bisect import bisect_left, bisect_right, insort
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -64,8 +66,12 @@ class PackStream:
 
     A buffer holds the next `lookahead` drawn records. Each pack starts with the oldest buffered
     record (so none waits forever) and is then filled with the largest buffered records that still
-    fit, which leaves far less padding than packing in draw order. Everything is a function of the
-    draws, so replaying the stream (resume) rebuilds exactly the same packs.
+    fit (the oldest among equally long ones), which leaves far less padding than packing in draw
+    order. Everything is a function of the draws, so replaying the stream (resume) rebuilds
+    exactly the same packs.
+
+    The buffer is kept by length (a queue of draw numbers per length, the lengths sorted), so
+    finding the largest record that fits is a binary search instead of a scan of the whole buffer.
     """
 
     def __init__(
@@ -80,23 +86,48 @@ class PackStream:
         self.cursors = {task: TaskCursor(by_task[task], task, seed) for task in self.sampler.tasks}
         self.max_len = max_len
         self.lookahead = lookahead
-        self._buffer: list[TokenizedRecord] = []
+        self._buffered: dict[int, TokenizedRecord] = {}  # draw number → record, while buffered
+        self._by_draw: deque[int] = deque()  # draw numbers in draw order (some already packed)
+        self._by_length: dict[int, deque[int]] = {}  # length → draw numbers buffered, oldest first
+        self._lengths: list[int] = []  # the lengths of _by_length, sorted
+        self._draws = 0
         self.records_packed = 0
 
     def _draw(self) -> TokenizedRecord:
         return self.cursors[self.sampler.next()].next()
 
+    def _buffer_one(self) -> None:
+        record, number = self._draw(), self._draws
+        self._draws += 1
+        self._buffered[number] = record
+        self._by_draw.append(number)
+        if len(record) not in self._by_length:
+            self._by_length[len(record)] = deque()
+            insort(self._lengths, len(record))
+        self._by_length[len(record)].append(number)
+
+    def _take(self, length: int) -> TokenizedRecord:
+        """The oldest buffered record of `length`, out of the buffer."""
+        queue = self._by_length[length]
+        number = queue.popleft()
+        if not queue:
+            del self._by_length[length]
+            self._lengths.pop(bisect_left(self._lengths, length))
+        return self._buffered.pop(number)
+
     def next_pack(self) -> list[TokenizedRecord]:
-        while len(self._buffer) < self.lookahead:
-            self._buffer.append(self._draw())
-        pack = [self._buffer.pop(0)]
+        while len(self._buffered) < self.lookahead:
+            self._buffer_one()
+        while self._by_draw[0] not in self._buffered:
+            self._by_draw.popleft()  # packed earlier as a filler
+        oldest = self._buffered[self._by_draw.popleft()]
+        pack = [self._take(len(oldest))]  # the oldest record is also the oldest of its length
         room = self.max_len - len(pack[0])
         while True:
-            fitting = [i for i, record in enumerate(self._buffer) if len(record) <= room]
-            if not fitting:
+            fits = bisect_right(self._lengths, room)
+            if not fits:
                 break
-            best = max(fitting, key=lambda i: (len(self._buffer[i]), -i))
-            record = self._buffer.pop(best)
+            record = self._take(self._lengths[fits - 1])
             pack.append(record)
             room -= len(record)
         self.records_packed += len(pack)
