@@ -3,7 +3,9 @@ pretraining that learns, and clear errors for bad input."""
 
 from __future__ import annotations
 
+import io
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,15 @@ def test_bad_base_path_is_an_input_error(built: Path, tmp_path: Path, case: str,
 def test_empty_corpus_is_an_input_error(tmp_path: Path, texts: list[str]) -> None:
     with pytest.raises(InputError, match="empty corpus"):
         build_tiny_base(texts, tmp_path / "base", SETTINGS, seed=0)
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_pretraining_shows_its_steps_in_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stderr = Terminal()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    build_tiny_base(TEXTS, tmp_path / "base", SETTINGS.model_copy(update={"pretrain_steps": 12}), seed=0)
+    assert "pretraining the tiny base" in stderr.getvalue() and "12/12" in stderr.getvalue()

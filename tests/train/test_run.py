@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
 import shutil
 import subprocess
@@ -164,6 +165,27 @@ def test_any_lightning_logger_gets_hyperparameters_and_step_metrics(
         assert expected <= metrics.keys()
         assert any(key.startswith("train/loss_") for key in metrics)
         assert 0 < metrics["train/non_padding_share"] <= 1 and metrics["train/peak_memory_mb"] > 0
+
+
+class Terminal(io.StringIO):
+    """A stderr that says it is a terminal, as a user's shell is (tqdm draws only there)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("is_terminal", [True, False])
+def test_training_shows_its_steps_in_a_terminal_only(
+    sft_records: Path, tiny_base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, is_terminal: bool
+) -> None:
+    stderr = Terminal() if is_terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    run_sft(sft_records, tiny_base, tmp_path, SFT.model_copy(update={"max_steps": 2, "grad_accumulation": 2}))
+    shown = stderr.getvalue()
+    if is_terminal:
+        assert "SFT training" in shown and "2/2" in shown and "loss=" in shown, shown
+    else:
+        assert "SFT training" not in shown  # CI logs and piped DVC output stay clean
 
 
 DDP_DRIVER = """

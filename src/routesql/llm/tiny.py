@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tqdm import tqdm
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
@@ -120,7 +121,9 @@ def pretrain(model: Qwen2ForCausalLM, stream: torch.Tensor, settings: TinyModelS
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
     model.train()
     losses: list[float] = []
-    for _ in range(settings.pretrain_steps):
+    bar = tqdm(range(settings.pretrain_steps), desc="pretraining the tiny base", unit="step", disable=None,
+               dynamic_ncols=True)  # silent where stderr is not a terminal
+    for step in bar:
         starts = torch.randint(0, len(stream) - window, (settings.pretrain_batch_size,), generator=generator)
         batch = torch.stack([stream[start : start + window] for start in starts.tolist()])
         loss = model(input_ids=batch, labels=batch, use_cache=False).loss
@@ -130,6 +133,8 @@ def pretrain(model: Qwen2ForCausalLM, stream: torch.Tensor, settings: TinyModelS
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
         losses.append(loss.item())
+        if step % 10 == 0:
+            bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
     model.eval()
     return losses
 

@@ -31,6 +31,7 @@ from routesql.train.checkpoint import (
 from routesql.train.dpo import DPOModule
 from routesql.train.mix import normalise_mix
 from routesql.train.packing import TokenizedRecord, tokenize_pairs, tokenize_records
+from routesql.train.progress import StepProgress
 from routesql.train.records import SFTRecord, load_preference_records, load_sft_records, template_version_of
 from routesql.train.settings import SFT_TASKS, DPOSettings, LoraSettings, SFTSettings, settings_from_mapping
 from routesql.train.sft import SFTModule
@@ -97,10 +98,11 @@ def build_trainer(
         limit_val_batches=0,
         num_sanity_val_steps=0,
         log_every_n_steps=1,
-        callbacks=[adapter_checkpoint_callback(out_dir, settings.checkpoint_every_n_steps), *callbacks],
+        callbacks=[adapter_checkpoint_callback(out_dir, settings.checkpoint_every_n_steps),
+                   StepProgress(f"{kind.upper()} training"), *callbacks],
         logger=logger if logger is not None else CSVLogger(out_dir, name="logs"),  # version_N per session
         default_root_dir=out_dir,
-        enable_progress_bar=False,
+        enable_progress_bar=False,  # StepProgress: steps of max_steps, not batches of an endless epoch
         enable_model_summary=False,
         use_distributed_sampler=False,  # the streams shard by rank themselves (see stream.py)
     )
