@@ -63,7 +63,6 @@ class NameConstraintProcessor:
         self.special = set(tokenizer.all_special_ids) - eos_ids
         self.decode = text_decoder(tokenizer)
         self.pieces: dict[int, str] = {}  # token → its text decoded alone
-        self.first_characters: dict[int, str] = {}  # token → the first character of its piece ('' if none)
         self.prepared: dict[int, PreparedText] = {}  # row → its SQL scanned at the last step
         self.decoded: dict[int, tuple[int, int, str]] = {}  # row → (length, last token, text) last judged
         self.vetoed = 0  # candidates masked so far (a figure for tests and reports)
@@ -157,19 +156,15 @@ class NameConstraintProcessor:
         screen = len(ranked) > 1
         # Over many candidates most are settled by a first character already refused at this step:
         # that lookup comes before anything else.
-        firsts = self.first_characters
         refused = quick.prefixes if quick is not None and screen else {}
         for token in ranked:
-            first = firsts.get(token)
-            if first is None:
-                piece = pieces[token] if token in pieces else self._piece(token)
-                first = firsts[token] = piece[:1]
-            if refused.get(first) is False and token not in eos_ids:
+            piece = pieces[token] if token in pieces else self._piece(token)
+            if refused.get(piece[:1]) is False and token not in eos_ids:
                 failed += 1
                 continue
             # A lone first look needs no screening by first character: it is one check either way.
-            if quick is not None and token not in eos_ids and (token in special or not quick.allows(
-                    pieces[token] if token in pieces else self._piece(token), screen=screen)):
+            if quick is not None and token not in eos_ids and (
+                    token in special or not quick.allows(piece, screen=screen)):
                 failed += 1
                 continue
             if self._allows(row, checker, constraint, tokens, token, prepared):

@@ -143,9 +143,13 @@ class PreallocatedLayer(DynamicLayer):
         self.length = 0
 
     def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
-        self.dtype, self.device = key_states.dtype, key_states.device
-        self.key_buffer = _buffer(key_states, self.capacity)
-        self.value_buffer = _buffer(value_states, self.capacity)
+        self._allocate(key_states, value_states, key_states.shape[0], key_states.shape[-2])
+
+    def _allocate(self, keys: torch.Tensor, values: torch.Tensor, batch: int, length: int) -> None:
+        """Zeroed buffers of `batch` rows and room for `length` positions at least."""
+        self.dtype, self.device = keys.dtype, keys.device
+        self.key_buffer = _buffer(keys, batch, max(self.capacity, length))
+        self.value_buffer = _buffer(values, batch, max(self.capacity, length))
         self.length = 0
         self.is_initialized = True
 
@@ -169,10 +173,7 @@ class PreallocatedLayer(DynamicLayer):
         right-aligned into the cache's first `width` positions. What it leaves on their left stays
         zero, behind the attention mask."""
         if not self.is_initialized:
-            self.dtype, self.device = keys.dtype, keys.device
-            self.key_buffer = keys.new_zeros(batch, keys.shape[1], max(self.capacity, width), keys.shape[-1])
-            self.value_buffer = values.new_zeros(batch, values.shape[1], max(self.capacity, width), values.shape[-1])
-            self.is_initialized = True
+            self._allocate(keys, values, batch, width)
         self.key_buffer[rows, :, width - keys.shape[-2] : width] = keys
         self.value_buffer[rows, :, width - values.shape[-2] : width] = values
         self.length = width
@@ -187,9 +188,8 @@ class PreallocatedLayer(DynamicLayer):
             self.values = self.value_buffer[:, :, : self.length]
 
 
-def _buffer(states: torch.Tensor, capacity: int) -> torch.Tensor:
-    batch, heads, length, dim = states.shape
-    return states.new_empty(batch, heads, max(capacity, length), dim)
+def _buffer(states: torch.Tensor, batch: int, capacity: int) -> torch.Tensor:
+    return states.new_zeros(batch, states.shape[1], capacity, states.shape[-1])
 
 
 def _rows_of(buffer: torch.Tensor, rows: torch.Tensor, filled: int) -> torch.Tensor:

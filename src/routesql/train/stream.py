@@ -86,8 +86,7 @@ class PackStream:
         self.cursors = {task: TaskCursor(by_task[task], task, seed) for task in self.sampler.tasks}
         self.max_len = max_len
         self.lookahead = lookahead
-        self._buffered: dict[int, TokenizedRecord] = {}  # draw number → record, while buffered
-        self._by_draw: deque[int] = deque()  # draw numbers in draw order (some already packed)
+        self._buffered: dict[int, TokenizedRecord] = {}  # draw number → record, in draw order (dicts keep it)
         self._by_length: dict[int, deque[int]] = {}  # length → draw numbers buffered, oldest first
         self._lengths: list[int] = []  # the lengths of _by_length, sorted
         self._draws = 0
@@ -100,7 +99,6 @@ class PackStream:
         record, number = self._draw(), self._draws
         self._draws += 1
         self._buffered[number] = record
-        self._by_draw.append(number)
         if len(record) not in self._by_length:
             self._by_length[len(record)] = deque()
             insort(self._lengths, len(record))
@@ -118,9 +116,7 @@ class PackStream:
     def next_pack(self) -> list[TokenizedRecord]:
         while len(self._buffered) < self.lookahead:
             self._buffer_one()
-        while self._by_draw[0] not in self._buffered:
-            self._by_draw.popleft()  # packed earlier as a filler
-        oldest = self._buffered[self._by_draw.popleft()]
+        oldest = next(iter(self._buffered.values()))
         pack = [self._take(len(oldest))]  # the oldest record is also the oldest of its length
         room = self.max_len - len(pack[0])
         while True:
