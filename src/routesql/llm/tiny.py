@@ -26,6 +26,7 @@ from transformers import (
 )
 
 from routesql.errors import InputError
+from routesql.train.encoding import encode_texts
 from routesql.train.settings import TinyModelSettings
 
 PAD, BOS, EOS = "<|pad|>", "<|bos|>", "<|eos|>"
@@ -99,7 +100,7 @@ def tiny_config(tokenizer: PreTrainedTokenizerBase, settings: TinyModelSettings)
 def _token_stream(texts: list[str], tokenizer: PreTrainedTokenizerBase) -> torch.Tensor:
     """All texts as one long id stream (bos text eos ...), the usual pretraining layout."""
     ids: list[int] = []
-    for encoded in tokenizer(texts, add_special_tokens=True)["input_ids"]:
+    for encoded in encode_texts(tokenizer, texts, add_special_tokens=True):
         ids.extend(encoded)
         ids.append(tokenizer.eos_token_id)
     return torch.tensor(ids, dtype=torch.long)
