@@ -128,3 +128,20 @@ def test_lr_sql_slice_prompts_are_short_on_real_spider(spider_dir: Path, tmp_pat
     (root / "train_spider.json").write_text(json.dumps(train))
     manifest = run_synthesize(root, tmp_path / "out", SynthSettings(strong_per_db=0, workers=2), progress=False)
     assert manifest["lr_sql"]["ratio"] <= 0.40, manifest["lr_sql"]
+
+
+def test_token_counts_are_the_tokenizers_and_counted_records_are_kept(tmp_path: Path) -> None:
+    from routesql.llm.tiny import train_tokenizer
+    from routesql.synth.stage import add_token_counts, token_counter, token_counts
+
+    texts = [f"-- Question: how many {word}?\n-- Database schema:\ntable {word}: id, name\n" for word in ("cats", "dogs", "café")]
+    tokenizer = train_tokenizer(texts * 3, vocab_size=300)
+    tokenizer.save_pretrained(tmp_path)
+    records = [{"prompt": text, "completion": f"SELECT count(*) FROM {n}"} for n, text in enumerate(texts)]
+    records.append({"prompt": texts[0], "completion": "x", "prompt_tokens": 7, "completion_tokens": 1})
+    add_token_counts(records, token_counts(str(tmp_path)))
+    for record in records[:3]:
+        assert record["prompt_tokens"] == len(tokenizer(record["prompt"], add_special_tokens=False)["input_ids"])
+        assert record["completion_tokens"] == len(tokenizer(record["completion"], add_special_tokens=False)["input_ids"])
+    assert (records[3]["prompt_tokens"], records[3]["completion_tokens"]) == (7, 1)  # counted before: kept
+    assert token_counter(str(tmp_path))(texts[1]) == records[1]["prompt_tokens"]

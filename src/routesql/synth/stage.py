@@ -49,13 +49,22 @@ class SynthSettings:
 
 
 @lru_cache(maxsize=4)
-def token_counter(tokenizer_path: str | None) -> Callable[[str], int]:
+def token_counts(tokenizer_path: str | None) -> Callable[[list[str]], list[int]]:
+    """The token counts of many texts, in one batch (see `encode_texts`), or the estimate."""
     if tokenizer_path is None:
-        return approx_token_count
+        return lambda texts: [approx_token_count(text) for text in texts]
     from transformers import AutoTokenizer
 
+    from routesql.train.encoding import encode_texts
+
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
-    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    return lambda texts: [len(ids) for ids in encode_texts(tokenizer, texts, add_special_tokens=False)]
+
+
+def token_counter(tokenizer_path: str | None) -> Callable[[str], int]:
+    """The token count of one text (schema slicing measures one slice at a time)."""
+    counts = token_counts(tokenizer_path)
+    return lambda text: counts([text])[0]
 
 
 def _build_database_group(args: tuple[Path, list[Example], SynthSettings]) -> list[ExampleOutput]:
@@ -64,19 +73,20 @@ def _build_database_group(args: tuple[Path, list[Example], SynthSettings]) -> li
     schema_text = render_schema(schema, settings.tasks.sample_rows, style=settings.tasks.schema_style)
     slices = slice_schema(schema, settings.slice_token_budget, settings.tasks.sample_rows,
                           token_counter(settings.tokenizer_path), style=settings.tasks.schema_style)
-    count = token_counter(settings.tokenizer_path)
     outputs = [build_example(ex, schema, schema_text, slices, settings.tasks,
                              random.Random(f"{settings.seed}:{ex.id}")) for ex in examples]
-    for out in outputs:
-        add_token_counts(out.records, count)
+    add_token_counts([record for out in outputs for record in out.records], token_counts(settings.tokenizer_path))
     return outputs
 
 
-def add_token_counts(records: list[dict], count: Callable[[str], int]) -> None:
-    for record in records:
-        if "prompt_tokens" not in record:
-            record["prompt_tokens"] = count(record["prompt"])
-            record["completion_tokens"] = count(record["completion"])
+def add_token_counts(records: list[dict], counts: Callable[[list[str]], list[int]]) -> None:
+    """Prompt and completion token counts on the records that have none yet, counted in one batch."""
+    uncounted = [record for record in records if "prompt_tokens" not in record]
+    texts = [record["prompt"] for record in uncounted] + [record["completion"] for record in uncounted]
+    counted = counts(texts)
+    for record, prompt_tokens, completion_tokens in zip(uncounted, counted, counted[len(uncounted) :]):
+        record["prompt_tokens"] = prompt_tokens
+        record["completion_tokens"] = completion_tokens
 
 
 def build_all(bench: Benchmark, examples: list[Example], settings: SynthSettings,
@@ -128,7 +138,7 @@ def run_synthesize(root: Path, out_dir: Path, settings: SynthSettings, fmt: str 
     version = prompt_version(settings.tasks.schema_style)
     for record in records:
         record["template_version"] = version
-    add_token_counts(records, token_counter(settings.tokenizer_path))  # NC and strong records
+    add_token_counts(records, token_counts(settings.tokenizer_path))  # NC and strong records
     log.info("counted tokens by %.1f s", time.monotonic() - started)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_jsonl_atomic(out_dir / "sft.jsonl", records)
