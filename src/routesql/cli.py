@@ -137,19 +137,22 @@ def synthesize(
     params: Annotated[Path, typer.Option(help="The pipeline's params file.")] = Path("params.yaml"),
     data: Annotated[Optional[Path], typer.Option(help="Benchmark folder; default: the one params.yaml names.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Output folder; default: synthesize.out from params.")] = None,
-    tokenizer: Annotated[Optional[Path], typer.Option(help="Count tokens with this tokenizer (a model folder).")] = None,
+    base_dir: Annotated[Optional[Path], typer.Option("--base", help="The base stage's folder (or any model folder): its tokenizer counts tokens, and it is SENSE's weak model when synthesize.weak is on.")] = None,
 ) -> None:
     """The `synthesize` stage: TS / SL / NC / CW / LR-SQL slice records and SENSE data from the train split."""
     import dataclasses
 
     from routesql.bench.prepare import benchmark_root
     from routesql.config import load_params
+    from routesql.llm.base_stage import resolve_base
     from routesql.synth.stage import run_synthesize, settings_from_params
 
     loaded = load_params(params)
     settings = settings_from_params(loaded)
-    if tokenizer is not None:
-        settings = dataclasses.replace(settings, tokenizer_path=str(tokenizer))
+    if base_dir is not None:
+        model = resolve_base(base_dir)
+        settings = dataclasses.replace(settings, tokenizer_path=model,
+                                       weak=dataclasses.replace(settings.weak, model_path=model))
     root = data if data is not None else benchmark_root(loaded)
     target = out if out is not None else Path(loaded.synthesize.out)
     manifest = run_synthesize(root, target, settings, loaded.data.format if data is None else None)
@@ -209,12 +212,22 @@ def evaluate(
     out: Annotated[Path, typer.Option(help="Folder for predictions, metrics, plots and report.html.")] = Path("reports/eval"),
     limit: Annotated[Optional[int], typer.Option(help="Only the first N dev questions.")] = None,
     track: Annotated[bool, typer.Option(help="Log metrics and files to MLflow.")] = True,
+    base_dir: Annotated[Path, typer.Option("--base", help="The base stage's folder: the model before fine-tuning, scored zero-shot when evaluate.zero_shot is on.")] = Path("models/base"),
 ) -> None:
-    """The `evaluate` stage: MCP over the dev split, EX overall / by hardness / after each MCP step, HTML report."""
+    """The `evaluate` stage: zero-shot base, then MCP over the dev split; EX overall / by hardness / after each MCP step, HTML report."""
     from routesql.bench.loaders import load_benchmark
     from routesql.bench.prepare import benchmark_root
     from routesql.config import load_params
-    from routesql.evaluate import check_prompt_version, evaluate_dev, generator_from, log_to_mlflow, mcp_settings_from
+    from routesql.evaluate import (
+        check_prompt_version,
+        evaluate_dev,
+        generator_from,
+        local_generator,
+        log_to_mlflow,
+        mcp_settings_from,
+        zero_shot_dev,
+    )
+    from routesql.llm.base_stage import resolve_base
 
     loaded = load_params(params)
     if track:
@@ -223,9 +236,15 @@ def evaluate(
         check_tracking_uri(loaded.tracking.uri)
     version = check_prompt_version(model, loaded.schema_.style)
     bench = load_benchmark(benchmark_root(loaded), "dev", loaded.data.format)
-    metrics = evaluate_dev(bench, generator_from(loaded, model), mcp_settings_from(loaded), out, version,
+    settings, first = mcp_settings_from(loaded), limit or loaded.evaluate.limit
+    zero_shot = None
+    if loaded.evaluate.zero_shot:
+        zero_shot = zero_shot_dev(bench, local_generator(loaded, resolve_base(base_dir)), settings,
+                                  semantics=loaded.scoring.semantics, workers=loaded.execution.workers, limit=first)
+        typer.echo(f"zero-shot base EX {zero_shot['ex']:.4f} ({zero_shot['n_scored']} scored, {zero_shot['seconds']:.0f} s)")
+    metrics = evaluate_dev(bench, generator_from(loaded, model), settings, out, version,
                            semantics=loaded.scoring.semantics, workers=loaded.execution.workers,
-                           limit=limit or loaded.evaluate.limit)
+                           limit=first, zero_shot=zero_shot)
     if track:
         import mlflow
 

@@ -48,9 +48,13 @@ class StrongSynthesisSettings(Section):
 
 
 class WeakSamplingSettings(Section):
+    """SENSE weak sampling: the base model before fine-tuning answers synthetic questions."""
+
     enabled: bool = False
-    samples: int = Field(4, ge=1)
+    questions: int = Field(32, ge=1, description="synthetic questions the weak model answers")
+    samples: int = Field(4, ge=1, description="SQL samples per question")
     temperature: float = Field(0.8, ge=0)
+    max_new_tokens: int = Field(64, ge=1)
 
 
 class SynthesizeSettings(Section):
@@ -66,7 +70,8 @@ class SynthesizeSettings(Section):
 
 class ModelSettings(Section):
     base: str = Field("tiny", description="'tiny' (built offline by the base stage) or a hub id / local path")
-    dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = Field(
+        "float32", description="the dtype generation runs the model in (evaluate, ask, tune, weak sampling)")
     tiny: TinyModelSettings = TinyModelSettings()
 
 
@@ -125,6 +130,7 @@ class GeneratorSettings(Section):
 
 class EvaluateSettings(Section):
     limit: int | None = Field(None, ge=1, description="evaluate only the first N dev questions")
+    zero_shot: bool = Field(True, description="also score the base model before fine-tuning (text-to-SQL only)")
 
 
 class TuneSettings(Section):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from routesql.atomic import write_json_atomic, write_jsonl_atomic, write_text_atomic
@@ -29,13 +30,40 @@ ERROR_CATEGORIES = {
 }
 
 
+def _first(bench: Benchmark, limit: int | None) -> Benchmark:
+    if not limit:
+        return bench
+    return Benchmark(bench.name, bench.split, bench.examples[:limit], bench.database_dir, bench.tables_json)
+
+
+def _questions(bench: Benchmark) -> list[MCPQuestion]:
+    return [MCPQuestion(ex.id, ex.question, bench.db_path(ex.db_id), ex.evidence) for ex in bench.examples]
+
+
+def zero_shot_dev(bench: Benchmark, generator: Generator, settings: MCPSettings, semantics: str = "spider",
+                  workers: int = 1, limit: int | None = None, progress: bool = True) -> dict:
+    """The base model before fine-tuning, on the same questions with the same prompts and decoding
+    (constraints included), text-to-SQL only: what fine-tuning and MCP are measured against."""
+    bench = _first(bench, limit)
+    plain = replace(settings, schema_linking=False, noise_correction=False, continuation=False, self_consistency=1)
+    started = time.monotonic()
+    traces = MCPPipeline(generator, plain).run(_questions(bench))
+    seconds = time.monotonic() - started
+    report = score_predictions(bench, [t.final for t in traces], semantics=semantics, workers=workers,
+                               progress=progress)
+    summary = report["summary"]
+    return {"ex": summary["ex"], "n_scored": summary["n_scored"],
+            "by_hardness": {level: cell["ex"] for level, cell in summary["by_hardness"].items()},
+            "seconds": round(seconds, 2)}
+
+
 def evaluate_dev(bench: Benchmark, generator: Generator, settings: MCPSettings, out_dir: Path,
                  template_version: str, semantics: str = "spider", workers: int = 1,
-                 limit: int | None = None, progress: bool = True) -> dict:
-    examples = bench.examples[:limit] if limit else bench.examples
-    if limit:
-        bench = Benchmark(bench.name, bench.split, examples, bench.database_dir, bench.tables_json)
-    questions = [MCPQuestion(ex.id, ex.question, bench.db_path(ex.db_id), ex.evidence) for ex in examples]
+                 limit: int | None = None, progress: bool = True, zero_shot: dict | None = None) -> dict:
+    """MCP over the dev split; `zero_shot` (from `zero_shot_dev`) goes into the metrics and report."""
+    bench = _first(bench, limit)
+    examples = bench.examples
+    questions = _questions(bench)
     started = time.monotonic()
     traces = MCPPipeline(generator, settings).run(questions)
     seconds = time.monotonic() - started
@@ -51,6 +79,8 @@ def evaluate_dev(bench: Benchmark, generator: Generator, settings: MCPSettings, 
     final = scored.get(tuple(finals)) or score_predictions(bench, finals, semantics=semantics, workers=workers,
                                                            progress=progress)
     metrics = build_metrics(final, step_reports, traces, seconds, template_version)
+    if zero_shot is not None:
+        metrics["zero_shot"] = zero_shot
     write_outputs(out_dir, bench, traces, final, metrics)
     return metrics
 
@@ -87,7 +117,10 @@ def write_outputs(out_dir: Path, bench: Benchmark, traces: list[MCPTrace], final
     write_jsonl_atomic(out_dir / "predictions.jsonl", rows)
     write_json_atomic(out_dir / "metrics.json", metrics)
     plots = out_dir / "plots"
-    write_json_atomic(plots / "ex_by_step.json", [{"step": s, "ex": v} for s, v in metrics["by_step"].items()])
+    by_step = [{"step": s, "ex": v} for s, v in metrics["by_step"].items()]
+    if "zero_shot" in metrics:
+        by_step.insert(0, {"step": "zero-shot", "ex": metrics["zero_shot"]["ex"]})
+    write_json_atomic(plots / "ex_by_step.json", by_step)
     write_json_atomic(plots / "ex_by_hardness.json",
                       [{"hardness": h, "ex": c["ex"], "n": c["n"]} for h, c in metrics["by_hardness"].items()])
     write_text_atomic(out_dir / "report.html", render_report(metrics, rows))
@@ -98,6 +131,10 @@ def log_to_mlflow(metrics: dict, out_dir: Path, params: dict) -> None:
     import mlflow
 
     mlflow.log_metric("dev_ex", metrics["ex"])
+    if "zero_shot" in metrics:
+        mlflow.log_metric("dev_ex_zero_shot", metrics["zero_shot"]["ex"])
+        for level, value in metrics["zero_shot"]["by_hardness"].items():
+            mlflow.log_metric(f"dev_ex_zero_shot_{level}", value)
     for step, value in metrics["by_step"].items():
         mlflow.log_metric(f"dev_ex_{step}", value)
     for level, cell in metrics["by_hardness"].items():
@@ -138,15 +175,22 @@ def model_template_version(model_dir: Path) -> str:
 
 def check_prompt_version(model_dir: Path, schema_style: str) -> str:
     """Refuse to run a model with prompts other than the ones it was trained on."""
+    from transformers import AutoTokenizer
+
     from routesql.errors import InputError
+    from routesql.llm.prompting import model_prompt_version
     from routesql.tasks.templates import prompt_version
 
     version = model_template_version(model_dir)
-    expected = prompt_version(schema_style)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir / "merged"))
+    except (OSError, ValueError) as exc:
+        raise InputError(model_dir / "merged", f"cannot load the model's tokenizer: {str(exc).splitlines()[0]}") from None
+    expected = model_prompt_version(prompt_version(schema_style), tokenizer)
     if version != expected:
         raise InputError(model_dir, f"trained with prompts {version!r} but these settings render {expected!r}; "
-                                    "use the schema style it was trained with (params schema.style) and the "
-                                    "routesql version that trained it")
+                                    "use the schema style it was trained with (params schema.style), its own "
+                                    "tokenizer (chat template) and the routesql version that trained it")
     return version
 
 
@@ -158,7 +202,16 @@ def generator_from(params, model_dir: Path) -> Generator:
 
     g = params.generator
     if g.backend == "openai":
+        # The chat endpoint renders the task messages with the served model's template, as training did.
         return make_generator("openai", base_url=g.base_url, model=g.model or "routesql",
                               api_key=os.environ.get(g.api_key_env), timeout_s=g.timeout_s,
-                              concurrency=g.concurrency)
-    return make_generator("local", model_path=model_dir / "merged", batch_size=g.batch_size)
+                              concurrency=g.concurrency, use_chat=True)
+    return local_generator(params, model_dir / "merged")
+
+
+def local_generator(params, model_path: str | Path) -> Generator:  # params: routesql.config.Params
+    """A model folder on the local backend, with generator.batch_size and model.dtype."""
+    from routesql.llm.factory import make_generator
+
+    return make_generator("local", model_path=model_path, batch_size=params.generator.batch_size,
+                          dtype=params.model.dtype)

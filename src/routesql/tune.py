@@ -1,6 +1,6 @@
 """The `tune` stage: an Optuna study over the task-mix ratios (optionally LR and LoRA rank).
 
-Each trial is a short SFT run plus an MCP evaluation. Tuning never looks at the dev split: the
+Each trial is a short SFT run plus a text-to-SQL evaluation. Tuning never looks at the dev split: the
 last `validation_databases` training databases are held out, trials train on the others and are
 scored (EX) on questions from the held-out ones, as dev is scored on unseen databases. A trial is
 pruned on the loss of held-out text-to-SQL records. Each trial is a nested MLflow run under the
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import optuna
@@ -20,7 +21,7 @@ import torch
 
 from routesql.atomic import write_json_atomic, write_jsonl_atomic
 from routesql.bench.loaders import load_benchmark
-from routesql.evaluate import mcp_settings_from
+from routesql.evaluate import local_generator, mcp_settings_from
 from routesql.study import StudyLock, open_study, run_study
 from routesql.train.settings import SFTSettings, settings_from_mapping
 
@@ -30,7 +31,11 @@ class ValidationLossPruning(pl.Callback):
     """Every `every` steps: loss of held-out completions → `trial.report`; prune if Optuna says so."""
 
     def __init__(self, trial: optuna.Trial, tokenizer, held_out: list[dict], every: int) -> None:
-        self.trial, self.tokenizer, self.held_out, self.every = trial, tokenizer, held_out, every
+        from routesql.train.packing import tokenize_pairs
+
+        self.trial, self.every = trial, every
+        # Encoded as training encodes them (chat template, eos), once for all validations.
+        self.held_out = tokenize_pairs(tokenizer, [r["prompt"] for r in held_out], [r["completion"] for r in held_out])
         self.last_loss: float | None = None
 
     @torch.no_grad()
@@ -38,14 +43,12 @@ class ValidationLossPruning(pl.Callback):
         was_training = model.training
         model.eval()
         total, count = 0.0, 0
-        for record in self.held_out:
-            prompt = self.tokenizer(record["prompt"], add_special_tokens=False)["input_ids"]
-            answer = self.tokenizer(record["completion"], add_special_tokens=False)["input_ids"]
-            ids = torch.tensor([prompt + answer + [self.tokenizer.eos_token_id]], device=model.device)
+        for prompt, answer in self.held_out:
+            ids = torch.tensor([prompt + answer], device=model.device)
             labels = ids.clone()
             labels[0, : len(prompt)] = -100
-            total += float(model(input_ids=ids, labels=labels).loss) * (len(answer) + 1)
-            count += len(answer) + 1
+            total += float(model(input_ids=ids, labels=labels).loss) * len(answer)
+            count += len(answer)
         model.train(was_training)
         return total / max(count, 1)
 
@@ -83,13 +86,16 @@ def suggest(trial: optuna.Trial, params) -> tuple[dict[str, float], dict]:  # pa
 
 
 def make_objective(params, base: str, trial_records: Path, held_out: list[dict], questions, work_dir: Path):
-    from routesql.llm.local import TransformersGenerator
     from routesql.llm.tiny import load_tokenizer
     from routesql.mcp import MCPPipeline
     from routesql.metrics.score import score_predictions
     from routesql.train.run import run_sft
 
     tokenizer = load_tokenizer(base)
+    # Trials are scored on text-to-SQL alone, with the configured decoding (constraints): the MCP
+    # steps after it are the same for every mix and would multiply each trial's generation time.
+    trial_settings = replace(mcp_settings_from(params), schema_linking=False, noise_correction=False,
+                             continuation=False, self_consistency=1)
 
     def objective(trial: optuna.Trial) -> float:
         import mlflow
@@ -108,9 +114,9 @@ def make_objective(params, base: str, trial_records: Path, held_out: list[dict],
             except optuna.TrialPruned:
                 mlflow.set_tag("state", "pruned")
                 raise
-            generator = TransformersGenerator.load(out / "merged", batch_size=params.generator.batch_size)
+            generator = local_generator(params, out / "merged")
             bench, mcp_questions = questions
-            traces = MCPPipeline(generator, mcp_settings_from(params)).run(mcp_questions)
+            traces = MCPPipeline(generator, trial_settings).run(mcp_questions)
             report = score_predictions(bench, [t.final for t in traces], workers=1, progress=False)
             value = report["summary"]["ex"]
             mlflow.log_metric("val_ex", value)

@@ -12,7 +12,7 @@ import torch
 
 from routesql.llm import decoding
 from routesql.llm.decoding import PreallocatedLayer, _sample, decode
-from routesql.llm.local import TransformersGenerator, left_pad
+from routesql.llm.local import MIN_SHARED_PREFIX, TransformersGenerator, left_pad, shared_prefix_length
 
 
 def _left_padded(generator: TransformersGenerator, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,3 +87,52 @@ def test_sampling_keeps_to_the_top_p_nucleus() -> None:
     whole = _sample(scores, temperature=1.0, top_p=1.0).tolist()
     assert whole.count(2) / len(whole) == pytest.approx(0.2, abs=0.03)
     assert set(_sample(scores[:50], temperature=1.0, top_p=1e-6).tolist()) == {0}
+
+
+@pytest.mark.parametrize("suffixes", [
+    ["SELECT", "SELECT name FROM singer WHERE", "Question: names?\nSQL: SELECT"],  # suffixes of different lengths
+    ["SELECT avg(age) FROM", "SELECT avg(age) FROM"],  # identical prompts
+])
+def test_a_shared_prefix_computed_once_gives_what_each_prompt_gives_alone(
+    tiny_generator: TransformersGenerator, suffixes: list[str]
+) -> None:
+    prefix = "Question: How many singers are there?\nSQL: SELECT count(*) FROM singer;\n\n" * 3
+    rows = [tiny_generator.tokenizer(prefix + suffix)["input_ids"] for suffix in suffixes]
+    shared = shared_prefix_length(rows)
+    assert shared >= MIN_SHARED_PREFIX and shared < min(len(row) for row in rows)
+    never = {len(tiny_generator.tokenizer) + 7}
+    model = tiny_generator.model
+    with torch.inference_mode():
+        ids, mask = left_pad(rows, tiny_generator.pad_id, shared=shared)
+        together = decode(model, ids, mask, max_new_tokens=8, eos_ids=never, shared_prefix=shared)
+        alone = [decode(model, *left_pad([row], tiny_generator.pad_id), max_new_tokens=8, eos_ids=never)[0]
+                 for row in rows]
+    assert together == alone
+
+
+@pytest.mark.parametrize(("rows", "expected"), [
+    ([[1] * 40 + [2], [1] * 40 + [3, 4]], 40),
+    ([[1] * 40, [1] * 40], 39),  # each row keeps one token of its own
+    ([[1] * 20 + [2], [1] * 20 + [3]], 0),  # too short to be worth it
+    ([[1] * 40 + [2]], 0),  # one row shares with nobody
+])
+def test_shared_prefix_length(rows: list[list[int]], expected: int) -> None:
+    assert shared_prefix_length(rows) == expected
+
+
+def _rows(prefix: int, count: int, length: int = 80) -> list[list[int]]:
+    return [[prefix] * (length - 1) + [index] for index in range(count)]
+
+
+@pytest.mark.parametrize(("rows", "batch_size", "sizes"), [
+    (_rows(1, 20) + _rows(2, 20), 64, [20, 20]),  # cut where the schema changes
+    (_rows(1, 20) + _rows(2, 20), 8, [8, 8, 8, 8, 8]),  # full batches (a batch under 16 rows is not cut)
+    (_rows(1, 5) + _rows(2, 5) + _rows(3, 5), 64, [15]),  # small groups share one batch
+    ([], 8, []),
+])
+def test_prefix_batches(rows: list[list[int]], batch_size: int, sizes: list[int]) -> None:
+    from routesql.llm.local import prefix_batches
+
+    batches = prefix_batches(rows, batch_size)
+    assert [len(batch) for batch in batches] == sizes
+    assert [position for batch in batches for position in batch] == list(range(len(rows)))

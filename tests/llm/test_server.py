@@ -92,7 +92,7 @@ def test_completions_for_a_list_of_prompts_in_one_batch(serving) -> None:
     ("has_template", "expected_prompt"),
     [
         (True, "<system>Write SQL.<user>How many singers?<assistant>"),
-        (False, "Write SQL.\nHow many singers?"),  # no template: contents joined
+        (False, "How many singers?"),  # no template: the non-system contents, as a plain model was trained
     ],
 )
 def test_chat_completions_shape_and_prompt(serving, has_template: bool, expected_prompt: str) -> None:

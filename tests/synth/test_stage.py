@@ -145,3 +145,32 @@ def test_token_counts_are_the_tokenizers_and_counted_records_are_kept(tmp_path: 
         assert record["completion_tokens"] == len(tokenizer(record["completion"], add_special_tokens=False)["input_ids"])
     assert (records[3]["prompt_tokens"], records[3]["completion_tokens"]) == (7, 1)  # counted before: kept
     assert token_counter(str(tmp_path))(texts[1]) == records[1]["prompt_tokens"]
+
+
+def test_weak_sampling_by_a_real_base_model_writes_preference_pairs(demo_root: Path, tmp_path: Path) -> None:
+    """SENSE weak pairs in the stage: a tiny random base model samples SQL for synthetic questions;
+    its wrong answers (execution decides) become pairs with the synthetic gold as `chosen`."""
+    from llm.conftest import build_tiny_lm
+
+    from routesql.synth.stage import WeakSettings
+
+    model = build_tiny_lm(tmp_path / "base")
+    weak = WeakSettings(enabled=True, model_path=str(model), questions=3, samples=2, max_new_tokens=6, batch_size=8)
+    run_synthesize(demo_root, tmp_path / "out", SynthSettings(strong_per_db=1, workers=1, max_examples=30, weak=weak),
+                   progress=False)
+    pairs = [json.loads(line) for line in (tmp_path / "out" / "preferences.jsonl").read_text().splitlines()]
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    stats = manifest["strong"]["weak"]
+    assert pairs, "a random model's samples are wrong, so every question gives a pair"
+    assert {pair["template_version"] for pair in pairs} == {prompt_version("ddl")}
+    assert all(pair["chosen"] != pair["rejected"] and pair["example_id"].startswith("strong/") for pair in pairs)
+    assert stats["questions"] == 3 and stats["samples"] == 6 and stats["pairs"] == len(pairs)
+
+
+def test_weak_sampling_without_a_base_model_is_one_clear_error(demo_root: Path, tmp_path: Path) -> None:
+    from routesql.errors import InputError
+    from routesql.synth.stage import WeakSettings
+
+    with pytest.raises(InputError, match="--base models/base"):
+        run_synthesize(demo_root, tmp_path / "out", SynthSettings(strong_per_db=1, workers=1, max_examples=10,
+                                                                  weak=WeakSettings(enabled=True)), progress=False)

@@ -55,7 +55,7 @@ def uninterrupted(sft_records: Path, tiny_base: Path, tmp_path_factory: pytest.T
 
 def test_export_is_loadable_and_carries_the_template_version(uninterrupted: Path, tiny_base: Path) -> None:
     manifest = read_manifest(uninterrupted)
-    assert manifest["template_version"] == "test-v1"
+    assert manifest["template_version"] == "test-v1/plain"
     assert manifest["settings"]["lora"]["r"] == 4 and manifest["steps"] == 4
     merged = AutoModelForCausalLM.from_pretrained(uninterrupted / "merged").eval()
     tokenizer = AutoTokenizer.from_pretrained(uninterrupted / "merged")
@@ -125,7 +125,7 @@ def test_dpo_run_exports(preference_records: Path, uninterrupted: Path, tmp_path
         checkpoint_every_n_steps=1, lora=LoraSettings(r=4, alpha=8),
     )
     out = run_dpo(preference_records, uninterrupted / "merged", tmp_path, settings)
-    assert read_manifest(out)["kind"] == "dpo" and read_manifest(out)["template_version"] == "test-v1"
+    assert read_manifest(out)["kind"] == "dpo" and read_manifest(out)["template_version"] == "test-v1/plain"
     assert AutoModelForCausalLM.from_pretrained(out / "merged") is not None
 
 
@@ -157,7 +157,7 @@ def test_any_lightning_logger_gets_hyperparameters_and_step_metrics(
 ) -> None:
     logger = RecordingLogger()
     run_sft(sft_records, tiny_base, tmp_path, SFT.model_copy(update={"max_steps": 2}), logger=logger)
-    assert logger.hyperparameters["template_version"] == "test-v1"
+    assert logger.hyperparameters["template_version"] == "test-v1/plain"
     assert logger.hyperparameters["settings"]["mix"] == SFT.mix
     assert [step for step, _ in logger.metrics] == [0, 1]
     expected = {"train/loss", "train/tokens_per_s", "train/peak_memory_mb", "train/lr", "train/non_padding_share"}

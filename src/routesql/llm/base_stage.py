@@ -1,9 +1,13 @@
 """The `base` stage: the model every later stage starts from.
 
-`model.base: tiny` builds the embedded default offline — a tokenizer and a small Qwen2 pretrained
-on the training split's schemas, questions and SQL. Any other value names a real model (hub id
-or local path); then the stage only records which one, so `dvc repro` tracks the choice without
-copying gigabytes of weights.
+Three kinds of `model.base`:
+- a packaged model (`smollm2-135m-instruct`, the default): the GGUF file an installed package
+  ships is checked (sha256) and written as a standard Hugging Face folder, with `base.json`
+  saying where it came from;
+- `tiny`: a tokenizer and a small Qwen2 built offline and pretrained on the training split's
+  schemas, questions and SQL (fast tests);
+- a hub id or local path: the stage only records which one (`routesql_base.json`), so `dvc repro`
+  tracks the choice without copying gigabytes of weights.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from routesql.db.schema import read_schema, render_schema
 from routesql.tasks.templates import text_to_sql_prompt
 
 POINTER_FILE = "routesql_base.json"
+PROVENANCE_FILE = "base.json"
 
 
 def pretraining_texts(root: Path, fmt: str | None, sample_rows: int, schema_style: str = "ddl") -> list[str]:
@@ -42,12 +47,17 @@ def _example_text(ex: Example, schema_text: str) -> str:
 
 def build_base_model(params, root: Path, out_dir: Path) -> Path:  # params: routesql.config.Params
     """Build (tiny) or point at (real model) the base; returns the folder later stages read."""
+    from routesql.llm.packaged import export_packaged_model, is_packaged
     from routesql.llm.tiny import build_tiny_base, load_tokenizer
 
+    if is_packaged(params.model.base):
+        provenance = export_packaged_model(params.model.base, out_dir)
+        write_json_atomic(out_dir / PROVENANCE_FILE, provenance)
+        return out_dir
     if params.model.base != "tiny":
         load_tokenizer(params.model.base)  # fail now, with one line, if it has no usable tokenizer
         out_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(out_dir / POINTER_FILE, {"base": params.model.base, "dtype": params.model.dtype})
+        write_json_atomic(out_dir / POINTER_FILE, {"base": params.model.base})
         return out_dir
     texts = pretraining_texts(root, params.data.format, params.schema_.sample_rows, params.schema_.style)
     return build_tiny_base(texts, out_dir, params.model.tiny, seed=params.seed)

@@ -10,7 +10,8 @@ The KV cache is allocated once for the prompt plus `max_new_tokens` (`Preallocat
 writes its token's keys and values in place. transformers' `DynamicCache` concatenates instead,
 copying every row's whole cache at every step (in the demo's 64-question MCP batch that copying
 was a fifth of the steps' time). The prompts' prefill runs in groups of similar length, each cut to its
-own longest prompt, so short prompts are not computed at the longest one's width.
+own longest prompt, so short prompts are not computed at the longest one's width. Prompts that
+share a long beginning (a database's schema, in every question about it) compute it once.
 
 Each step: the constraint (if any) masks the scores of the rows still writing, then greedy takes
 the best token, or sampling draws from the tempered, top-p cut distribution. Left-padded rows get
@@ -44,11 +45,14 @@ def decode(
     top_p: float = 1.0,
     constrain: Constrain | None = None,
     stops: Stops | None = None,
+    shared_prefix: int = 0,
 ) -> list[list[int]]:
     """The new tokens of each left-padded row (eos included when it ended on one).
 
     `temperature` 0 is greedy. Sampling draws from torch's global generator: seed it (in a forked
-    RNG) for repeatable samples.
+    RNG) for repeatable samples. `shared_prefix` > 0: every row starts with the same that many
+    tokens, followed by its padding and the rest of its prompt (`left_pad(..., shared=...)`); the
+    prefix is computed once for the batch.
     """
     rows = input_ids.shape[0]
     completions: list[list[int]] = [[] for _ in range(rows)]
@@ -61,7 +65,9 @@ def decode(
     # Only the last position's logits are needed (a long prompt's are not), where the model can say so.
     last_only = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
     for step in range(max_new_tokens):
-        if step == 0:
+        if step == 0 and shared_prefix > 0:
+            logits = _prefill_shared(model, cache, input_ids, mask, positions, shared_prefix, last_only)
+        elif step == 0:
             logits = _prefill(model, cache, input_ids, mask, positions, last_only)
         else:
             logits = model(input_ids=step_input, attention_mask=mask, position_ids=positions,
@@ -122,6 +128,28 @@ def _prefill(
     return logits
 
 
+def _prefill_shared(
+    model: PreTrainedModel, cache: DynamicCache, input_ids: torch.Tensor, mask: torch.Tensor,
+    positions: torch.Tensor, prefix: int, last_only: dict[str, int],
+) -> torch.Tensor:
+    """The prefill of rows laid out as [shared prefix | padding | own suffix]: the prefix's keys and
+    values are computed once (one row) and copied to every row's first `prefix` positions; then
+    only the suffixes run, attending to the prefix through the cache and the attention mask.
+
+    When prompts repeat a long schema (every question of a database), this is most of the prefill.
+    """
+    if not all(isinstance(layer, PreallocatedLayer) for layer in cache.layers):
+        return _prefill(model, cache, input_ids, mask, positions, last_only)
+    rows, width = input_ids.shape
+    part = DynamicCache(config=model.config)
+    model(input_ids=input_ids[:1, :prefix], position_ids=positions[:1, :prefix], past_key_values=part,
+          use_cache=True, **last_only)
+    for layer, filled in zip(cache.layers, part.layers):
+        layer.write_prefix(filled.keys, filled.values, rows, width)
+    return model(input_ids=input_ids[:, prefix:], attention_mask=mask, position_ids=positions[:, prefix:],
+                 past_key_values=cache, use_cache=True, **last_only).logits[:, -1:]
+
+
 def _length_groups(lengths: list[int], group_rows: int) -> list[tuple[list[int], int]]:
     """Rows sorted by length, in groups of `group_rows`: (the group's rows, its longest length)."""
     order = sorted(range(len(lengths)), key=lambda row: lengths[row])
@@ -179,6 +207,18 @@ class PreallocatedLayer(DynamicLayer):
         self.length = width
         self.keys = self.key_buffer[:, :, :width]
         self.values = self.value_buffer[:, :, :width]
+
+    def write_prefix(self, keys: torch.Tensor, values: torch.Tensor, batch: int, width: int) -> None:
+        """One row's keys and values of a prefix all `batch` rows share, written into every row's
+        first positions; the rows' own tokens are appended after them."""
+        if not self.is_initialized:
+            self._allocate(keys, values, batch, width)
+        length = keys.shape[-2]
+        self.key_buffer[:, :, :length] = keys
+        self.value_buffer[:, :, :length] = values
+        self.length = length
+        self.keys = self.key_buffer[:, :, :length]
+        self.values = self.value_buffer[:, :, :length]
 
     def batch_select_indices(self, indices: torch.Tensor) -> None:
         if self.is_initialized:

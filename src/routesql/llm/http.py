@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from routesql.llm.prompting import task_messages
 from routesql.errors import InputError
 from routesql.llm.generator import GenerationSettings
 
@@ -131,7 +132,7 @@ class OpenAIHTTPGenerator:
         if settings.stop:
             body["stop"] = list(settings.stop)
         if self.use_chat:
-            body["messages"] = [{"role": "user", "content": prompt}]
+            body["messages"] = task_messages(prompt)  # rendered by the server's template, as in training
         else:
             body["prompt"] = prompt
         headers = {"Content-Type": "application/json", "Accept": "application/json"}

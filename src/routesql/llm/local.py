@@ -19,6 +19,7 @@ from routesql.errors import InputError
 from routesql.llm.constrained import NameConstraintProcessor
 from routesql.llm.decoding import decode
 from routesql.llm.generator import GenerationSettings
+from routesql.llm.prompting import render_messages, render_prompt
 from routesql.sqlkit.names import NameConstraint
 from routesql.llm.http import cut_at_stop
 
@@ -123,35 +124,45 @@ class TransformersGenerator:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def chat_prompt(self, messages: list[dict[str, str]]) -> str | None:
-        """The prompt for a chat, from the tokenizer's chat template; None when it has none."""
-        if not getattr(self.tokenizer, "chat_template", None):
-            return None
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    def chat_prompt(self, messages: list[dict[str, str]]) -> str:
+        """The model input for a chat (`render_messages`: the tokenizer's chat template, or the
+        non-system contents for a model trained without one, as `render_prompt` gives them)."""
+        return render_messages(self.tokenizer, messages)
 
     def generate(self, prompts: list[str], settings: GenerationSettings) -> list[list[str]]:
+        """Task prompts (as the templates write them) → completions; each prompt is rendered as in
+        training (`render_prompt`: through the chat template when the tokenizer has one)."""
         return self.generate_constrained(prompts, settings, [None] * len(prompts))
 
+    def generate_raw(self, prompts: list[str], settings: GenerationSettings) -> list[list[str]]:
+        """Completions of model input used as is (the server's /v1/completions, rendered chats)."""
+        return self.generate_constrained(prompts, settings, [None] * len(prompts), render=False)
+
     def generate_constrained(
-        self, prompts: list[str], settings: GenerationSettings, constraints: list[NameConstraint | None]
+        self, prompts: list[str], settings: GenerationSettings, constraints: list[NameConstraint | None],
+        render: bool = True,
     ) -> list[list[str]]:
         """`generate`, with the names of `prompts[i]`'s completion held to `constraints[i]`
         (schema-constrained decoding, `routesql.llm.constrained`); None leaves a prompt free."""
         _check_settings(settings)
+        if render:
+            prompts = [render_prompt(self.tokenizer, prompt) for prompt in prompts]
         if len(constraints) != len(prompts):
             raise ValueError(f"{len(constraints)} constraints for {len(prompts)} prompts")
         if not prompts:
             self.last_finish_reasons = []
             return []
         encoded = self.tokenizer(list(prompts), add_special_tokens=True)["input_ids"]
-        order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]), reverse=True)
+        # Token order puts prompts that share a beginning (a schema) in the same batch, which then
+        # computes it once; the rest of each prompt is short, so little padding is left.
+        order = sorted(range(len(prompts)), key=lambda i: encoded[i])
         results: list[list[tuple[str, str]]] = [[] for _ in prompts]
         devices = [self.device] if self.device.type == "cuda" else []
         # A private RNG stream: the same seed gives the same samples; the caller's RNG is untouched.
         with torch.random.fork_rng(devices=devices), torch.inference_mode():
             torch.manual_seed(settings.seed)
-            for start in range(0, len(order), self.batch_size):
-                batch = order[start : start + self.batch_size]
+            for batch in prefix_batches([encoded[i] for i in order], self.batch_size):
+                batch = [order[i] for i in batch]
                 outputs = self._generate_batch([encoded[i] for i in batch], settings,
                                                [constraints[i] for i in batch])
                 for index, completions in zip(batch, outputs):
@@ -163,7 +174,8 @@ class TransformersGenerator:
         self, rows: list[list[int]], settings: GenerationSettings, constraints: list[NameConstraint | None]
     ) -> list[list[tuple[str, str]]]:
         """Left-padded rows → for each row, n (completion text, finish reason)."""
-        input_ids, attention_mask = left_pad(rows, self.pad_id, self.device)
+        shared = shared_prefix_length(rows)
+        input_ids, attention_mask = left_pad(rows, self.pad_id, self.device, shared=shared)
         width = input_ids.shape[1]
         eos_ids = self._eos_ids()
         sampling = settings.temperature > 0
@@ -177,7 +189,8 @@ class TransformersGenerator:
                                                 rows_per_prompt=per_prompt, stop=settings.stop)
         stops = StopOnText(self.tokenizer, settings.stop, width) if settings.stop else None
         new_tokens = decode(self.model, repeated_ids, repeated_mask, settings.max_new_tokens, eos_ids,
-                            temperature=settings.temperature, top_p=settings.top_p, constrain=constrain, stops=stops)
+                            temperature=settings.temperature, top_p=settings.top_p, constrain=constrain, stops=stops,
+                            shared_prefix=shared)
         finished = []
         for tokens in new_tokens:
             text, stopped = cut_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), settings.stop)
@@ -193,11 +206,63 @@ class TransformersGenerator:
         return set(configured) if isinstance(configured, list) else {configured}
 
 
-def left_pad(rows: list[list[int]], pad_id: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """Token rows → (input ids padded on the left to the longest row, attention mask)."""
+MIN_SHARED_PREFIX = 32  # a shorter common beginning is not worth a separate prefill
+
+
+def shared_prefix_length(rows: list[list[int]]) -> int:
+    """How many leading tokens all rows share (0 below MIN_SHARED_PREFIX); every row keeps at least
+    one token of its own, whose logits start its completion."""
+    if len(rows) < 2:
+        return 0
+    first, shortest = rows[0], min(len(row) for row in rows)
+    length = 0
+    while length < shortest - 1 and all(row[length] == first[length] for row in rows):
+        length += 1
+    return length if length >= MIN_SHARED_PREFIX else 0
+
+
+MIN_BATCH_ROWS = 16  # a batch this full is cut where its prompts stop sharing their beginning
+
+
+def _common_length(a: list[int], b: list[int]) -> int:
+    length = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        length += 1
+    return length
+
+
+def prefix_batches(rows: list[list[int]], batch_size: int) -> list[list[int]]:
+    """Positions of `rows` (sorted by tokens) in batches of at most `batch_size`. A batch of at least
+    MIN_BATCH_ROWS also ends where the next prompt shares less than half of the batch's first prompt
+    (a new database's schema begins), so each batch computes one long shared prefix once; smaller
+    batches are not cut, since a decoding step costs about as much for 16 rows as for 1."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for position, row in enumerate(rows):
+        if current:
+            first = rows[current[0]]
+            full = len(current) >= batch_size
+            new_prefix = len(current) >= MIN_BATCH_ROWS and _common_length(first, row) < len(first) // 2
+            if full or new_prefix:
+                batches.append(current)
+                current = []
+        current.append(position)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def left_pad(rows: list[list[int]], pad_id: int, device: torch.device | str = "cpu",
+             shared: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token rows → (input ids padded to the longest row, attention mask). The padding goes on the
+    left, or, with `shared` > 0, after the rows' common first `shared` tokens (see `decode`)."""
     width = max(len(row) for row in rows)
-    input_ids = torch.tensor([[pad_id] * (width - len(row)) + row for row in rows], device=device)
-    attention_mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows], device=device)
+    input_ids = torch.tensor([row[:shared] + [pad_id] * (width - len(row)) + row[shared:] for row in rows],
+                             device=device)
+    attention_mask = torch.tensor([[1] * shared + [0] * (width - len(row)) + [1] * (len(row) - shared)
+                                   for row in rows], device=device)
     return input_ids, attention_mask
 
 

@@ -137,14 +137,18 @@ class CompletionService:
         return self._envelope("chatcmpl", "chat.completion", choices)
 
     def _chat_prompt(self, messages: list[dict[str, str]]) -> str:
-        """The tokenizer's chat template when the generator has one, else the contents joined."""
+        """The generator's own rendering of a chat when it has one, else the non-system contents joined
+        (what `routesql.llm.prompting.render_messages` does without a template)."""
         templated = getattr(self.generator, "chat_prompt", None)
         prompt = templated(messages) if callable(templated) else None
-        return prompt if prompt is not None else "\n".join(message["content"] for message in messages)
+        return prompt if prompt is not None else "\n".join(m["content"] for m in messages if m["role"] != "system")
 
     def _generate(self, prompts: list[str], settings: GenerationSettings) -> tuple[list[list[str]], list[list[str]]]:
         with self.lock:
-            texts = self.generator.generate(prompts, settings)
+            # Requests carry model input already (a raw prompt, or a chat rendered by the template):
+            # a generator that would render task prompts again is asked for raw generation.
+            raw = getattr(self.generator, "generate_raw", None)
+            texts = raw(prompts, settings) if callable(raw) else self.generator.generate(prompts, settings)
             reasons = getattr(self.generator, "last_finish_reasons", None)
         if len(texts) != len(prompts) or any(len(row) != settings.n for row in texts):
             raise RequestError("the generator returned the wrong number of completions", status=500)

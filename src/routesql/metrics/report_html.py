@@ -36,9 +36,16 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _zero_shot_cell(zero_shot: dict | None, level: str) -> str:
+    value = (zero_shot or {}).get("by_hardness", {}).get(level)
+    return "n/a" if value is None else f"{value:.4f}"
+
+
 def render_report(metrics: dict, rows: list[dict], max_failures: int = 25) -> str:
     hardness = metrics["by_hardness"]
-    steps = metrics["by_step"]
+    zero_shot = metrics.get("zero_shot")
+    # The base model before fine-tuning first: what fine-tuning and each MCP step added to it.
+    steps = {**({"zero-shot (base)": zero_shot["ex"]} if zero_shot else {}), **metrics["by_step"]}
     errors = metrics["error_categories"]
     figures = [
         _bar_chart("EX by hardness", list(hardness), [c["ex"] for c in hardness.values()], "execution accuracy", True),
@@ -59,7 +66,8 @@ td,th{{border:1px solid #ccc;padding:.25em .5em;font-size:.9em;text-align:left;v
 <body><h1>routesql evaluation</h1>
 {_table(["metric", "value"], summary_rows)}
 <h2>Figures</h2><div class="figures">{"".join(figures)}</div>
-<h2>EX by hardness</h2>{_table(["hardness", "EX", "n"], [[h, f"{c['ex']:.4f}", c["n"]] for h, c in hardness.items()])}
+<h2>EX by hardness</h2>{_table(["hardness", "EX (fine-tuned + MCP)", "EX zero-shot (base)", "n"],
+                                 [[h, f"{c['ex']:.4f}", _zero_shot_cell(zero_shot, h), c["n"]] for h, c in hardness.items()])}
 <h2>EX after each MCP step</h2>{_table(["step", "EX"], [[s, f"{v:.4f}"] for s, v in steps.items()])}
 <h2>Error categories</h2>{_table(["category", "questions"], [[k, v] for k, v in errors.items()])}
 <h2>First failures</h2>{_table(["#", "database", "question", "predicted", "gold", "error"], failure_rows)}

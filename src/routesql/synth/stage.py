@@ -24,6 +24,7 @@ from tqdm import tqdm
 from routesql.atomic import write_json_atomic, write_jsonl_atomic
 from routesql.bench.example import Benchmark, Example
 from routesql.bench.loaders import load_benchmark, missing_databases
+from routesql.errors import InputError
 from routesql.db.schema import approx_token_count, read_schema, render_schema
 from routesql.db.slicing import slice_schema
 from routesql.metrics.matcher import MatchJob, match_many
@@ -37,6 +38,20 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class WeakSettings:
+    """SENSE weak sampling: the base model (`model_path`) answers synthetic questions."""
+
+    enabled: bool = False
+    model_path: str | None = None
+    questions: int = 32
+    samples: int = 4
+    temperature: float = 0.8
+    max_new_tokens: int = 64
+    batch_size: int = 64  # generator.batch_size
+    dtype: str = "float32"  # model.dtype
+
+
+@dataclass(frozen=True)
 class SynthSettings:
     seed: int = 0
     tasks: TaskSettings = TaskSettings()
@@ -46,6 +61,11 @@ class SynthSettings:
     timeout_s: float = 30.0
     tokenizer_path: str | None = None  # count tokens with this tokenizer instead of the estimate
     max_examples: int | None = None  # at most N training examples, spread evenly (quick runs, tests)
+    strong_endpoint: str | None = None  # OpenAI-compatible server that rewrites strong questions
+    api_key_env: str = "OPENAI_API_KEY"
+    weak: WeakSettings = WeakSettings()
+
+
 
 
 @lru_cache(maxsize=4)
@@ -125,6 +145,7 @@ def spread(items: list, limit: int | None) -> list:
 def run_synthesize(root: Path, out_dir: Path, settings: SynthSettings, fmt: str | None = None,
                    progress: bool = True) -> dict:
     started = time.monotonic()
+    _check_weak(settings.weak)
     bench = load_benchmark(root, "train", fmt)
     missing = missing_databases(bench)
     examples = spread([ex for ex in bench.examples if ex.db_id not in missing], settings.max_examples)
@@ -134,15 +155,18 @@ def run_synthesize(root: Path, out_dir: Path, settings: SynthSettings, fmt: str 
     log.info("executed gold and noise by %.1f s", time.monotonic() - started)
     strong_records, strong_stats = strong_synthesis(root, bench, settings, fmt)
     log.info("strong synthesis done by %.1f s", time.monotonic() - started)
+    preferences, weak_stats = weak_preferences(bench, strong_records, settings)
+    log.info("weak sampling done by %.1f s", time.monotonic() - started)
+    strong_stats["weak"] = weak_stats
     records = [r for out in kept for r in out] + strong_records
     version = prompt_version(settings.tasks.schema_style)
-    for record in records:
+    for record in records + preferences:
         record["template_version"] = version
     add_token_counts(records, token_counts(settings.tokenizer_path))  # NC and strong records
     log.info("counted tokens by %.1f s", time.monotonic() - started)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_jsonl_atomic(out_dir / "sft.jsonl", records)
-    write_jsonl_atomic(out_dir / "preferences.jsonl", [])
+    write_jsonl_atomic(out_dir / "preferences.jsonl", preferences)
     dropped["missing_database"] = sum(1 for ex in bench.examples if ex.db_id in missing)
     manifest = build_manifest(records, outputs, dropped, noise_stats, strong_stats,
                               n_examples=len(bench.examples), template_version=version,
@@ -206,7 +230,8 @@ def strong_synthesis(root: Path, bench: Benchmark, settings: SynthSettings, fmt:
         avoid += [ex.sql for ex in load_benchmark(root, "dev", fmt).examples]
     except Exception:  # a benchmark without a dev split still gets its train split deduplicated
         pass
-    pairs, stats = synthesize_strong(bench, avoid, per_db=settings.strong_per_db, seed=settings.seed)
+    pairs, stats = synthesize_strong(bench, avoid, per_db=settings.strong_per_db, seed=settings.seed,
+                                     question_writer=_endpoint_writer(settings))
     records = []
     for number, pair in enumerate(pairs):
         example = Example(id=f"strong/{pair.db_id}/{number}", db_id=pair.db_id, question=pair.question,
@@ -217,12 +242,60 @@ def strong_synthesis(root: Path, bench: Benchmark, settings: SynthSettings, fmt:
     return records, {"enabled": True, **stats}
 
 
+def _endpoint_writer(settings: SynthSettings):  # -> EndpointQuestionWriter | None
+    """SENSE's strong model: an OpenAI-compatible server that writes the questions of sampled SQL."""
+    if settings.strong_endpoint is None:
+        return None
+    import os
+
+    from routesql.llm.http import OpenAIHTTPGenerator
+    from routesql.synth.openai_questions import EndpointQuestionWriter
+
+    generator = OpenAIHTTPGenerator(settings.strong_endpoint, "strong", api_key=os.environ.get(settings.api_key_env),
+                                    use_chat=True)
+    return EndpointQuestionWriter(generator)
+
+
+def _check_weak(weak: WeakSettings) -> None:
+    if weak.enabled and weak.model_path is None:
+        raise InputError("synthesize.weak.enabled", "weak sampling needs the base model: run "
+                                                    "`routesql synthesize --base models/base`")
+
+
+def weak_preferences(bench: Benchmark, strong_records: list[dict], settings: SynthSettings) -> tuple[list[dict], dict]:
+    """SENSE weak pairs: the base model samples SQL for synthetic questions; execution against the
+    question's SQL tells right from wrong, and each wrong sample is a DPO `rejected` next to it."""
+    weak = settings.weak
+    if not weak.enabled:
+        return [], {"enabled": False}
+    _check_weak(weak)
+    chosen = spread([r for r in strong_records if r["task"] == "text_to_sql"], weak.questions)
+    if not chosen:
+        return [], {"enabled": True, "questions": 0, "pairs": 0}
+    from routesql.llm.local import TransformersGenerator
+    from routesql.synth.weak import build_preference_pairs
+
+    examples = [Example(id=r["example_id"], db_id=r["db_id"], question="", sql=r["completion"],
+                        source="sense-strong") for r in chosen]
+    generator = TransformersGenerator.load(weak.model_path, batch_size=weak.batch_size, dtype=weak.dtype)
+    data = build_preference_pairs(examples, [r["prompt"] for r in chosen], generator, bench, k=weak.samples,
+                                  temperature=weak.temperature, seed=settings.seed, workers=settings.workers,
+                                  max_new_tokens=weak.max_new_tokens)
+    pairs = [{key: value for key, value in pair.items() if key != "rejected_error"} for pair in data.pairs]
+    return pairs, {"enabled": True, **data.stats}
+
+
 def settings_from_params(params) -> SynthSettings:  # params: routesql.config.Params
     synth = params.synthesize
     tasks = TaskSettings(sample_rows=params.schema_.sample_rows, schema_style=params.schema_.style,
                          noise_per_example=synth.noise_per_example,
                          correct_share=synth.correct_share,
                          continuation_per_example=synth.continuation_per_example)
+    weak = WeakSettings(enabled=synth.weak.enabled, questions=synth.weak.questions, samples=synth.weak.samples,
+                        temperature=synth.weak.temperature, max_new_tokens=synth.weak.max_new_tokens,
+                        batch_size=params.generator.batch_size, dtype=params.model.dtype)
     return SynthSettings(seed=params.seed, tasks=tasks, slice_token_budget=synth.slice_token_budget,
                          strong_per_db=synth.strong.per_db, workers=params.execution.workers,
-                         timeout_s=params.execution.timeout_s, max_examples=synth.max_examples)
+                         timeout_s=params.execution.timeout_s, max_examples=synth.max_examples,
+                         strong_endpoint=synth.strong.endpoint, api_key_env=params.generator.api_key_env,
+                         weak=weak)

@@ -4,22 +4,23 @@ The version travels with every training record and, through the exported model, 
 registry: a model is always evaluated with the prompts it was trained on. Change any template
 text → bump TEMPLATE_VERSION.
 
-When the base model's tokenizer has a chat template, the same task text is sent as the user
-message (`as_messages`) and rendered by the tokenizer; otherwise the plain prompt is used.
+The task text is what every prompt is; how it becomes model input (the chat template of an
+instruction-tuned base, or the text alone) is one function, `routesql.llm.prompting.render_prompt`,
+used by training, local generation, the server and the HTTP backend alike.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-TEMPLATE_VERSION = "route-v2"
+TEMPLATE_VERSION = "route-v3"
 
 
 def prompt_version(schema_style: str) -> str:
     """What a model's prompts are: the template version and how the schema inside them is rendered.
 
     Records, exported models and registered versions carry this string; a model is only ever
-    evaluated with the same one (e.g. "route-v2/compact").
+    evaluated with the same one (e.g. "route-v3/compact").
     """
     return f"{TEMPLATE_VERSION}/{schema_style}"
 
@@ -37,18 +38,17 @@ class Prompt:
     task: str
     text: str
 
-    def as_messages(self) -> list[dict[str, str]]:
-        return [{"role": "system", "content": SYSTEM_MESSAGE}, {"role": "user", "content": self.text}]
-
 
 def _context(schema_text: str, question: str, evidence: str = "") -> str:
-    """The question (and hint) first, then the schema.
+    """The schema first, then the question (and hint).
 
-    In a causal model, schema tokens placed after the question can attend to it, so every table
-    and column is read already knowing whether the question mentions it; a small model needs that.
+    Every question about a database then starts with the same tokens (task line and schema), which
+    batched generation computes once per batch (`routesql.llm.local.shared_prefix_length`): on a
+    CPU the schema is most of a prompt's cost. (route-v2 put the question first, for the tiny
+    from-scratch model; a pretrained model reads the schema as it reads any DDL.)
     """
     hint = f"\n-- Hint: {evidence.strip()}" if evidence.strip() else ""
-    return f"-- Question: {question.strip()}{hint}\n-- Database schema:\n{schema_text.rstrip()}\n"
+    return f"-- Database schema:\n{schema_text.rstrip()}\n-- Question: {question.strip()}{hint}\n"
 
 
 def text_to_sql_prompt(schema_text: str, question: str, evidence: str = "") -> Prompt:

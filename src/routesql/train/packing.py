@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from routesql.llm.prompting import render_prompt
 from routesql.train.encoding import encode_texts
 
 IGNORE_INDEX = -100
@@ -40,10 +41,12 @@ def tokenize_pairs(
 ) -> list[tuple[list[int], list[int]]]:
     """(prompt ids, completion ids + eos) per pair.
 
-    The prompt is encoded as `tokenizer(prompt)` is at inference (with the model's bos, if any),
-    the completion without special tokens, so training sees exactly what generation continues.
+    The prompt is rendered and encoded as generation does (`render_prompt`: the chat template when
+    the tokenizer has one; the model's bos, if any), the completion without special tokens, so
+    training sees exactly what generation continues.
     """
-    prompt_ids = encode_texts(tokenizer, prompts, add_special_tokens=True)
+    prompt_ids = encode_texts(tokenizer, [render_prompt(tokenizer, prompt) for prompt in prompts],
+                              add_special_tokens=True)
     completion_ids = encode_texts(tokenizer, completions, add_special_tokens=False)
     eos = tokenizer.eos_token_id
     return [(list(prompt), [*completion, eos]) for prompt, completion in zip(prompt_ids, completion_ids)]

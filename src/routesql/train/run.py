@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.loggers import CSVLogger, Logger
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from routesql.errors import InputError
+from routesql.llm.prompting import model_prompt_version
 from routesql.llm.tiny import load_base
 from routesql.train.base import TrainingModule
 from routesql.train.checkpoint import (
@@ -48,7 +50,23 @@ def prepare_model(
     model.config.use_cache = False
     if settings.gradient_checkpointing:
         enable_activation_checkpointing(model)
-    return with_lora(model, settings.lora), tokenizer
+    layers = decoder_layers(model)
+    if settings.freeze_layers >= len(layers):
+        raise InputError("train.freeze_layers", f"must be below the model's {len(layers)} layers, got {settings.freeze_layers}")
+    if settings.freeze_layers:
+        model.get_input_embeddings().requires_grad_(False)  # tied to the output head in most small models
+        for layer in layers[: settings.freeze_layers]:
+            layer.requires_grad_(False)
+    return with_lora(model, settings.lora, first_layer=settings.freeze_layers), tokenizer
+
+
+def decoder_layers(model: PreTrainedModel) -> torch.nn.ModuleList:
+    """The stack of transformer blocks of a causal LM (`model.model.layers` in Llama/Qwen2)."""
+    inner = getattr(model, "model", None)
+    layers = getattr(inner, "layers", None)
+    if not isinstance(layers, torch.nn.ModuleList):
+        raise InputError("train.freeze_layers", f"{type(model).__name__} has no model.layers to freeze")
+    return layers
 
 
 def enable_activation_checkpointing(model: PreTrainedModel) -> None:
@@ -61,7 +79,8 @@ def enable_activation_checkpointing(model: PreTrainedModel) -> None:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
 
-def with_lora(model: PreTrainedModel, lora: LoraSettings) -> PreTrainedModel | PeftModel:
+def with_lora(model: PreTrainedModel, lora: LoraSettings, first_layer: int = 0) -> PreTrainedModel | PeftModel:
+    """LoRA adapters on `lora.target_modules`, in the decoder layers from `first_layer` up."""
     if not lora.enabled:
         return model
     config = LoraConfig(
@@ -69,6 +88,7 @@ def with_lora(model: PreTrainedModel, lora: LoraSettings) -> PreTrainedModel | P
         lora_alpha=lora.alpha,
         lora_dropout=lora.dropout,
         target_modules=list(lora.target_modules),
+        layers_to_transform=list(range(first_layer, len(decoder_layers(model)))) if first_layer else None,
         task_type="CAUSAL_LM",
     )
     try:
@@ -180,10 +200,10 @@ def run_sft(
     """
     settings = settings_from_mapping(SFTSettings, settings.model_dump(), "train")  # also catch model_copy edits
     records = load_sft_records(records_path)
-    template_version = template_version_of(records, records_path)
     mix = normalise_mix(settings.mix)
     pl.seed_everything(settings.seed, verbose=False)  # LoRA's initial weights
     model, tokenizer = prepare_model(base_path, settings)
+    template_version = model_prompt_version(template_version_of(records, records_path), tokenizer)
     by_task, dropped = tokenize_sft(records, tokenizer, settings.max_seq_len)
     for task in mix:
         if not by_task[task]:
@@ -222,11 +242,11 @@ def run_dpo(
     """DPO of `base_path` (typically the SFT `merged/` model) on preference pairs; same export as SFT."""
     settings = settings_from_mapping(DPOSettings, settings.model_dump(), "dpo")
     records = load_preference_records(records_path)
-    template_version = template_version_of(records, records_path)
     if not settings.lora.enabled:
         raise InputError("dpo.lora.enabled", "DPO needs a LoRA adapter: the reference is the adapter off")
     pl.seed_everything(settings.seed, verbose=False)  # LoRA's initial weights
     model, tokenizer = prepare_model(base_path, settings)
+    template_version = model_prompt_version(template_version_of(records, records_path), tokenizer)
     pairs = tokenize_preferences(
         [record.prompt for record in records],
         [record.chosen for record in records],

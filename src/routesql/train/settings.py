@@ -100,6 +100,8 @@ class _TrainerSettings(_Settings):
     max_seq_len: int = Field(1024, ge=16)
     precision: str = "32-true"
     gradient_checkpointing: bool = False
+    # The embeddings and the bottom N decoder layers stay as they are: backward stops above them.
+    freeze_layers: int = Field(0, ge=0)
     checkpoint_every_n_steps: int = Field(50, ge=1)
     seed: int = 0
     strategy: str = "auto"
