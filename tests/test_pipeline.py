@@ -38,9 +38,10 @@ PARAMS = {
                        "pretrain_seq_len": 128}},
     "tasks": {"mix": {"text_to_sql": 1.0, "schema_linking": 0.5, "noise_correction": 0.5, "continuation": 0.5,
                       "slice_linking": 0.0}},
-    "train": {"max_steps": 8, "batch_size": 2, "max_seq_len": 512, "checkpoint_every_n_steps": 1,
+    "train": {"max_steps": 8, "batch_size": 2, "grad_accumulation": 1, "freeze_layers": 0, "max_seq_len": 512,
+              "checkpoint_every_n_steps": 1,
               "warmup_steps": 1, "lr": 1e-3, "lora": {"enabled": True, "r": 4, "alpha": 8}},
-    "tune": {"n_trials": 2, "max_steps": 1, "eval_limit": 2, "tasks": ["noise_correction"]},
+    "tune": {"enabled": True, "n_trials": 2, "max_steps": 1, "eval_limit": 2, "tasks": ["noise_correction"]},
     "mcp": {"max_new_tokens": 24},
     "evaluate": {"limit": 4},
 }

@@ -130,6 +130,18 @@ def log_to_mlflow(metrics: dict, out_dir: Path, params: dict) -> None:
     """Log evaluation metrics and files to the active MLflow run (the caller opens it)."""
     import mlflow
 
+    log_eval_metrics(metrics)
+    mlflow.set_tag("prompt_template_version", metrics["template_version"])
+    mlflow.log_params({k: v for k, v in params.items() if not isinstance(v, dict)})
+    for name in ("predictions.sql", "predictions.jsonl", "metrics.json", "report.html"):
+        mlflow.log_artifact(str(out_dir / name), artifact_path="evaluation")
+
+
+def log_eval_metrics(metrics: dict) -> None:
+    """EX overall, zero-shot, after each MCP step and by hardness, and error counts, to the active
+    MLflow run (the evaluate run, and the register run of the version it describes)."""
+    import mlflow
+
     mlflow.log_metric("dev_ex", metrics["ex"])
     if "zero_shot" in metrics:
         mlflow.log_metric("dev_ex_zero_shot", metrics["zero_shot"]["ex"])
@@ -141,10 +153,6 @@ def log_to_mlflow(metrics: dict, out_dir: Path, params: dict) -> None:
         mlflow.log_metric(f"dev_ex_{level}", cell["ex"])
     for category, count in metrics["error_categories"].items():
         mlflow.log_metric(f"errors_{category.replace(' ', '_').replace('/', '_')}", count)
-    mlflow.set_tag("prompt_template_version", metrics["template_version"])
-    mlflow.log_params({k: v for k, v in params.items() if not isinstance(v, dict)})
-    for name in ("predictions.sql", "predictions.jsonl", "metrics.json", "report.html"):
-        mlflow.log_artifact(str(out_dir / name), artifact_path="evaluation")
 
 
 def load_metrics(out_dir: Path) -> dict:

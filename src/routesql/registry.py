@@ -70,7 +70,7 @@ def current_champion(client: MlflowClient, name: str, alias: str) -> tuple[str, 
 def register_model(params, model_dir: Path, eval_dir: Path, out_path: Path,
                    dvc_lock: Path = Path("dvc.lock")) -> dict:  # params: routesql.config.Params
     from routesql.atomic import write_json_atomic
-    from routesql.evaluate import check_prompt_version, load_metrics, mcp_settings_from
+    from routesql.evaluate import check_prompt_version, load_metrics, log_eval_metrics, mcp_settings_from
 
     version_tag = check_prompt_version(model_dir, params.schema_.style)
     metrics = load_metrics(eval_dir)
@@ -83,7 +83,7 @@ def register_model(params, model_dir: Path, eval_dir: Path, out_path: Path,
     client = MlflowClient()
     commit = git_commit()
     with mlflow.start_run(run_name="register") as run:
-        mlflow.log_metric("dev_ex", metrics["ex"])
+        log_eval_metrics(metrics)  # the registered version's run: zero-shot, fine-tuned, each MCP step
         mlflow.set_tags({"prompt_template_version": version_tag, "git_commit": commit,
                          "dvc_lock_sha256": file_digest(dvc_lock)})
         mlflow.log_dict(params.model_dump(mode="json", by_alias=True), "params.json")
