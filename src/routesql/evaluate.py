@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 from routesql.atomic import write_json_atomic, write_jsonl_atomic, write_text_atomic
 from routesql.bench.example import Benchmark
 from routesql.llm.generator import Generator
-from routesql.mcp import STEPS, MCPPipeline, MCPQuestion, MCPSettings, MCPTrace
+from routesql.mcp import STEPS, MCPPipeline, MCPQuestion, MCPSettings, MCPTrace, text_to_sql_only
 from routesql.metrics.report_html import render_report
 from routesql.metrics.score import score_predictions
 
@@ -45,9 +44,8 @@ def zero_shot_dev(bench: Benchmark, generator: Generator, settings: MCPSettings,
     """The base model before fine-tuning, on the same questions with the same prompts and decoding
     (constraints included), text-to-SQL only: what fine-tuning and MCP are measured against."""
     bench = _first(bench, limit)
-    plain = replace(settings, schema_linking=False, noise_correction=False, continuation=False, self_consistency=1)
     started = time.monotonic()
-    traces = MCPPipeline(generator, plain).run(_questions(bench))
+    traces = MCPPipeline(generator, text_to_sql_only(settings)).run(_questions(bench))
     seconds = time.monotonic() - started
     report = score_predictions(bench, [t.final for t in traces], semantics=semantics, workers=workers,
                                progress=progress)

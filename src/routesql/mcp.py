@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from routesql.db.compiles import SchemaCompiler
@@ -67,6 +67,12 @@ class MCPSettings:
     token_budget: int = 1024  # a full schema above this is linked slice by slice (LR-SQL)
     timeout_s: float = 10.0
     seed: int = 0
+
+
+def text_to_sql_only(settings: MCPSettings) -> MCPSettings:
+    """The same decoding (constraints included) with every MCP step after the draft off: what the
+    zero-shot baseline and tuning trials are scored with."""
+    return replace(settings, schema_linking=False, noise_correction=False, continuation=False, self_consistency=1)
 
 
 @dataclass(frozen=True)

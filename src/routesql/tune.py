@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import optuna
@@ -87,15 +86,14 @@ def suggest(trial: optuna.Trial, params) -> tuple[dict[str, float], dict]:  # pa
 
 def make_objective(params, base: str, trial_records: Path, held_out: list[dict], questions, work_dir: Path):
     from routesql.llm.tiny import load_tokenizer
-    from routesql.mcp import MCPPipeline
+    from routesql.mcp import MCPPipeline, text_to_sql_only
     from routesql.metrics.score import score_predictions
     from routesql.train.run import run_sft
 
     tokenizer = load_tokenizer(base)
     # Trials are scored on text-to-SQL alone, with the configured decoding (constraints): the MCP
     # steps after it are the same for every mix and would multiply each trial's generation time.
-    trial_settings = replace(mcp_settings_from(params), schema_linking=False, noise_correction=False,
-                             continuation=False, self_consistency=1)
+    trial_settings = text_to_sql_only(mcp_settings_from(params))
 
     def objective(trial: optuna.Trial) -> float:
         import mlflow

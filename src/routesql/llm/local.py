@@ -214,23 +214,22 @@ def shared_prefix_length(rows: list[list[int]]) -> int:
     one token of its own, whose logits start its completion."""
     if len(rows) < 2:
         return 0
-    first, shortest = rows[0], min(len(row) for row in rows)
-    length = 0
-    while length < shortest - 1 and all(row[length] == first[length] for row in rows):
-        length += 1
+    shortest = min(len(row) for row in rows)
+    length = min(shortest - 1, *(_common_length(rows[0], row) for row in rows[1:]))
     return length if length >= MIN_SHARED_PREFIX else 0
 
 
-MIN_BATCH_ROWS = 16  # a batch this full is cut where its prompts stop sharing their beginning
-
-
 def _common_length(a: list[int], b: list[int]) -> int:
+    """How many leading tokens two rows share."""
     length = 0
     for x, y in zip(a, b):
         if x != y:
             break
         length += 1
     return length
+
+
+MIN_BATCH_ROWS = 16  # a batch this full is cut where its prompts stop sharing their beginning
 
 
 def prefix_batches(rows: list[list[int]], batch_size: int) -> list[list[int]]:

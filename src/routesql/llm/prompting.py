@@ -36,6 +36,11 @@ def render_messages(tokenizer: Any, messages: list[dict[str, str]]) -> str:
     `render_messages(t, task_messages(x)) == render_prompt(t, x)` holds for every tokenizer."""
     if has_chat_template(tokenizer):
         return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    return plain_chat_text(messages)
+
+
+def plain_chat_text(messages: list[dict[str, str]]) -> str:
+    """A chat as input for a model without a template: the non-system contents, one per line."""
     return "\n".join(message["content"] for message in messages if message["role"] != "system")
 
 

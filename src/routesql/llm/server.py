@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from routesql.llm.generator import GenerationSettings, Generator
+from routesql.llm.prompting import plain_chat_text
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class CompletionService:
         (what `routesql.llm.prompting.render_messages` does without a template)."""
         templated = getattr(self.generator, "chat_prompt", None)
         prompt = templated(messages) if callable(templated) else None
-        return prompt if prompt is not None else "\n".join(m["content"] for m in messages if m["role"] != "system")
+        return prompt if prompt is not None else plain_chat_text(messages)
 
     def _generate(self, prompts: list[str], settings: GenerationSettings) -> tuple[list[list[str]], list[list[str]]]:
         with self.lock:

@@ -264,11 +264,11 @@ def _check_weak(weak: WeakSettings) -> None:
 
 def weak_preferences(bench: Benchmark, strong_records: list[dict], settings: SynthSettings) -> tuple[list[dict], dict]:
     """SENSE weak pairs: the base model samples SQL for synthetic questions; execution against the
-    question's SQL tells right from wrong, and each wrong sample is a DPO `rejected` next to it."""
+    question's SQL tells right from wrong, and each wrong sample is a DPO `rejected` next to it.
+    `run_synthesize` has checked that the base model (`weak.model_path`) is named."""
     weak = settings.weak
     if not weak.enabled:
         return [], {"enabled": False}
-    _check_weak(weak)
     chosen = spread([r for r in strong_records if r["task"] == "text_to_sql"], weak.questions)
     if not chosen:
         return [], {"enabled": True, "questions": 0, "pairs": 0}
