@@ -22,3 +22,16 @@ CREATE TABLE pet (id INTEGER PRIMARY KEY, owner_id INTEGER REFERENCES owner(id),
 INSERT INTO owner VALUES (1, 'Ann', 'Lyon'), (2, 'Bob', 'Oslo'), (3, 'Cid', 'Lyon');
 INSERT INTO pet VALUES (1, 1, 'cat', 3), (2, 1, 'dog', 5), (3, 2, 'cat', 1), (4, 3, 'fish', 0.5);
 """
+
+
+def write_spider_benchmark(root: Path, questions: list[tuple[str, str]], db_id: str = "pets",
+                           script: str = PETS_SCRIPT) -> Path:
+    """A one-database benchmark in Spider's layout (dev.json and train_spider.json hold the same
+    (question, gold SQL) pairs; tables.json is left out, as the loaders allow)."""
+    import json
+
+    make_sqlite(root / "database" / db_id / f"{db_id}.sqlite", script)
+    records = [{"db_id": db_id, "question": q, "query": sql} for q, sql in questions]
+    for name in ("dev.json", "train_spider.json"):
+        (root / name).write_text(json.dumps(records))
+    return root

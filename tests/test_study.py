@@ -83,3 +83,42 @@ def test_pruned_and_failed_trials_are_told(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         run_study(study, broken, 4, StudyLock(storage, "s"))
     assert study.trials[-1].state == optuna.trial.TrialState.FAIL
+
+
+SECRET = "s3cr3t-PaSS"
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("storage", [
+    "postgresql://optuna:" + SECRET + "@127.0.0.1:{port}/optuna",  # nothing listens there
+    "postgresql+psycopg2://optuna:" + SECRET + "@127.0.0.1:notaport/optuna",  # malformed port
+    "nosuchdialect://optuna:" + SECRET + "@127.0.0.1:{port}/optuna",  # no such driver
+])
+def test_a_storage_that_cannot_be_opened_is_named_without_its_password(storage: str) -> None:
+    from types import SimpleNamespace
+
+    from routesql.errors import InputError
+    from routesql.study import open_study
+
+    params = SimpleNamespace(seed=0, tune=SimpleNamespace(storage=storage.format(port=_closed_port())))
+    with pytest.raises(InputError) as caught:
+        open_study(params, "s")
+    message = str(caught.value)
+    assert SECRET not in message and "\n" not in message
+    assert message.startswith("params.yaml: tune.storage: cannot open the Optuna storage ") and "optuna:***@" in message
+
+
+def test_the_study_lock_names_the_storage_without_its_password() -> None:
+    from routesql.errors import InputError
+
+    storage = f"postgresql://optuna:{SECRET}@127.0.0.1:{_closed_port()}/optuna"
+    with pytest.raises(InputError) as caught, StudyLock(storage, "s"):
+        pass
+    assert SECRET not in str(caught.value) and "optuna:***@127.0.0.1" in str(caught.value)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from routesql.db.execute import QueryRunner
+from routesql.db.connect import read_header
+from routesql.errors import InputError
 from routesql.mcp import MCPPipeline, MCPQuestion, MCPTrace
 
 
@@ -42,10 +43,20 @@ def resolve_model_dir(model: str) -> Path:
     return Path(model)
 
 
+def check_question_and_database(question: str, db: Path) -> None:
+    """Before any model loads: the question has text, and the database is a readable SQLite file."""
+    if not question.strip():
+        raise InputError("question", "is empty: ask something in plain language")
+    if db.is_dir():
+        raise InputError(db, "is a folder, not a SQLite database file")
+    read_header(db)  # missing, empty, a Git LFS pointer or not SQLite: one line, now
+
+
 def answer_question(question: str, db: Path, model: str, params_path: Path) -> AskResult:
     from routesql.config import load_params
     from routesql.evaluate import check_prompt_version, generator_from, mcp_settings_from
 
+    check_question_and_database(question, db)
     params = load_params(params_path)
     model_dir = resolve_model_dir(model)
     check_prompt_version(model_dir, params.schema_.style)
@@ -57,7 +68,7 @@ def answer_with(pipeline: MCPPipeline, question: str, db: Path) -> AskResult:
     trace = pipeline.run([MCPQuestion("ask", question, db)])[0]
     if trace.error:
         return AskResult(trace.final, error=trace.error, trace=trace)
-    result = QueryRunner().run(db, trace.final)
+    result = pipeline.execute(db, trace.final)
     if not result.ok:
         return AskResult(trace.final, error=result.error, trace=trace)
     return AskResult(trace.final, rows=result.rows or (), trace=trace)

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from routesql.atomic import check_output_file
+from routesql.db.limits import DEFAULT_RESULT_CAP_MB, DEFAULT_ROW_CAP, DEFAULT_TIMEOUT_S
 from routesql.errors import RouteSQLError
 
 app = typer.Typer(
@@ -25,23 +27,108 @@ app = typer.Typer(
 
 
 def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Report a RouteSQLError as one line on stderr and exit with status 2."""
+    """Report a RouteSQLError, or an OS error on a file the user named, as one line on stderr
+    and exit with status 2."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except RouteSQLError as error:
-            typer.echo(f"error: {error}", err=True)
-            raise typer.Exit(2) from None
+            _fail(str(error))
+        except OSError as error:  # a path that is a folder, unwritable, under a file, ...
+            where = error.filename if error.filename is not None else "file system"
+            _fail(f"{where}: {error.strerror or error}")
 
     return wrapper
+
+
+def require_file(path: Path, what: str) -> None:
+    """One line when an input file is missing or is a folder (before any work starts)."""
+    from routesql.errors import InputError
+
+    if path.is_dir():
+        raise InputError(path, f"is a folder, not a {what}")
+    if not path.is_file():
+        raise InputError(path, f"{what} not found")
+
+
+def require_folder(path: Path, what: str) -> None:
+    from routesql.errors import InputError
+
+    if path.exists() and not path.is_dir():
+        raise InputError(path, f"is a file, not a {what}")
+    if not path.is_dir():
+        raise InputError(path, f"{what} not found")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    raise typer.Exit(2)
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like Ctrl-C, so worker pools stop and no partial output is renamed
+    into place (every output is written to a temporary file first)."""
+
+
+def _raise_terminated(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
+def run() -> None:
+    """The console entry point: usage mistakes, too, are one line (Click's own are a boxed panel);
+    SIGTERM stops cleanly, as Ctrl-C does."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:  # recent Typer vendors Click; older ones use the package
+        from typer._click import exceptions as click_errors
+    except ImportError:
+        from click import exceptions as click_errors
+
+    try:
+        code = app(prog_name="routesql", standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as shown:
+        typer.echo(shown.format_message())
+        sys.exit(0)
+    except click_errors.UsageError as error:
+        command = error.ctx.command_path if error.ctx is not None else "routesql"
+        typer.echo(f"error: {' '.join(error.format_message().split())} (see `{command} --help`)", err=True)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except Terminated:
+        typer.echo("error: stopped by SIGTERM", err=True)
+        sys.exit(143)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def _finite_positive(value: float | None) -> float | None:
+    """Option callback: limits must stop something (inf or nan never interrupt)."""
+    import math
+
+    if value is not None and (not math.isfinite(value) or value <= 0):
+        raise typer.BadParameter(f"must be a finite number > 0, got {value}")
+    return value
+
+
+TIMEOUT_HELP = "Seconds before a query is interrupted (finite)."
+ROW_CAP_HELP = "A result with more rows is that query's error."
+RESULT_CAP_HELP = "A result (or one value) larger than this many MB is that query's error."
+
+
+def _query_limits(timeout: float, row_cap: int, result_cap_mb: float):  # -> QueryLimits
+    from routesql.db.limits import QueryLimits
+
+    return QueryLimits(timeout_s=timeout, row_cap=row_cap, result_cap_mb=result_cap_mb)
 
 
 @app.command()
@@ -54,7 +141,9 @@ def score(
     semantics: Annotated[str, typer.Option(help="'spider' (official test-suite rules) or 'bird'.")] = "spider",
     fmt: Annotated[Optional[str], typer.Option("--format", help="Benchmark format; detected when omitted.")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes executing queries.")] = 2,
-    timeout: Annotated[float, typer.Option(min=0.001, help="Seconds before a query is interrupted.")] = 30.0,
+    timeout: Annotated[float, typer.Option(callback=_finite_positive, help=TIMEOUT_HELP)] = DEFAULT_TIMEOUT_S,
+    row_cap: Annotated[int, typer.Option(min=1, help=ROW_CAP_HELP)] = DEFAULT_ROW_CAP,
+    result_cap_mb: Annotated[float, typer.Option(callback=_finite_positive, help=RESULT_CAP_HELP)] = DEFAULT_RESULT_CAP_MB,
     keep_distinct: Annotated[bool, typer.Option(help="Keep DISTINCT (the official default removes it).")] = False,
 ) -> None:
     """Execution accuracy of a prediction file, overall and by Spider hardness."""
@@ -65,14 +154,17 @@ def score(
 
     if semantics not in ("spider", "bird"):
         raise typer.BadParameter(f"--semantics must be 'spider' or 'bird', not {semantics!r}")
+    check_output_file(out)
     bench = load_benchmark(data, split, fmt)
     predictions = read_predictions(pred, len(bench.examples))
     report = score_predictions(bench, predictions, semantics=semantics, workers=workers,
-                               timeout_s=timeout, keep_distinct=keep_distinct)
+                               limits=_query_limits(timeout, row_cap, result_cap_mb), keep_distinct=keep_distinct)
     write_json_atomic(out, report)
     summary = report["summary"]
-    typer.echo(f"EX {summary['ex']:.4f} on {summary['n_scored']} scored examples "
-               f"({summary['n_unscorable']} unscorable) → {out}")
+    figure = f"EX {summary['ex']:.4f}" if summary["n_scored"] else "EX n/a (nothing could be scored)"
+    typer.echo(f"{figure} on {summary['n_scored']} scored examples ({summary['n_unscorable']} unscorable) → {out}")
+    for kind, cell in summary["unscorable_reasons"].items():
+        typer.echo(f"  unscorable: {cell['n']} {kind}, e.g. {cell['example']}")
     for level, cell in summary["by_hardness"].items():
         typer.echo(f"  {level:<7} {cell['ex']:.4f}  (n={cell['n']})")
 
@@ -84,8 +176,10 @@ def demo_data(
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives byte-identical files.")] = 0,
 ) -> None:
     """Generate the embedded default benchmark (Spider format, several domains, unseen dev databases)."""
+    from routesql.atomic import check_output_folder
     from routesql.bench.demo import write_demo_benchmark
 
+    check_output_folder(out)
     summary = write_demo_benchmark(out, seed=seed)
     typer.echo(json.dumps(summary, indent=2))
 
@@ -97,14 +191,16 @@ def check_gold(
     split: Annotated[str, typer.Option(help="dev or train.")] = "dev",
     fmt: Annotated[Optional[str], typer.Option("--format", help="Benchmark format; detected when omitted.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Write the check report (JSON) here.")] = None,
-    workers: Annotated[int, typer.Option(min=1)] = 2,
-    timeout: Annotated[float, typer.Option(min=0.001)] = 30.0,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes executing queries.")] = 2,
+    timeout: Annotated[float, typer.Option(callback=_finite_positive, help=TIMEOUT_HELP)] = DEFAULT_TIMEOUT_S,
 ) -> None:
     """Load a split and execute every gold query; list the ones that fail, with SQLite's error."""
     from routesql.atomic import write_json_atomic
     from routesql.bench.check import check_gold_queries
 
-    report = check_gold_queries(data, split, fmt, workers=workers, timeout_s=timeout)
+    if out is not None:
+        check_output_file(out)
+    report = check_gold_queries(data, split, fmt, workers=workers, limits=_query_limits(timeout, DEFAULT_ROW_CAP, DEFAULT_RESULT_CAP_MB))
     if out is not None:
         write_json_atomic(out, report)
     typer.echo(f"{report['n_examples']} examples loaded; {report['n_executed']} gold queries executed; "
@@ -122,10 +218,14 @@ def data(
     check_out: Annotated[Path, typer.Option(help="The gold-check report (a DVC metrics file).")] = Path("data/data_check.json"),
 ) -> None:
     """The `data` stage: generate the demo (or read the named benchmark), load, check every gold query."""
+    from routesql.atomic import check_output_folder
     from routesql.bench.prepare import prepare_data
     from routesql.config import load_params
 
-    summary = prepare_data(load_params(params), examples_dir, check_out)
+    loaded = load_params(params)
+    check_output_folder(examples_dir)
+    check_output_file(check_out)
+    summary = prepare_data(loaded, examples_dir, check_out)
     for split, cell in summary["splits"].items():
         typer.echo(f"{split}: {cell['n_examples']} examples, {cell['n_executed']} gold queries execute, "
                    f"{len(cell['failures'])} fail, {cell['n_missing_database']} without a database")
@@ -147,14 +247,18 @@ def synthesize(
     from routesql.llm.base_stage import resolve_base
     from routesql.synth.stage import run_synthesize, settings_from_params
 
+    from routesql.atomic import check_output_folder
+
     loaded = load_params(params)
     settings = settings_from_params(loaded)
+    root = data if data is not None else benchmark_root(loaded)
+    require_folder(root, "benchmark folder")
+    target = out if out is not None else Path(loaded.synthesize.out)
+    check_output_folder(target)
     if base_dir is not None:
         model = resolve_base(base_dir)
         settings = dataclasses.replace(settings, tokenizer_path=model,
                                        weak=dataclasses.replace(settings.weak, model_path=model))
-    root = data if data is not None else benchmark_root(loaded)
-    target = out if out is not None else Path(loaded.synthesize.out)
     manifest = run_synthesize(root, target, settings, loaded.data.format if data is None else None)
     typer.echo(f"{manifest['n_records']} records from {manifest['n_examples']} examples in "
                f"{manifest['seconds']:.1f} s → {target}")
@@ -172,11 +276,13 @@ def base(
     out: Annotated[Path, typer.Option(help="Folder of the base model.")] = Path("models/base"),
 ) -> None:
     """The `base` stage: build the embedded tiny model offline, or record the real base model named in params."""
+    from routesql.atomic import check_output_folder
     from routesql.bench.prepare import benchmark_root
     from routesql.config import load_params
     from routesql.llm.base_stage import build_base_model
 
     loaded = load_params(params)
+    check_output_folder(out)
     folder = build_base_model(loaded, benchmark_root(loaded), out)
     typer.echo(f"base model ({loaded.model.base}) → {folder}")
 
@@ -197,10 +303,18 @@ def train(
     from routesql.tracking import check_tracking_uri, mlflow_logger
     from routesql.train.stage import train_model
 
+    from routesql.atomic import check_output_folder
+
+    from routesql.train.records import load_sft_records
+
     loaded = load_params(params)
+    require_file(records, "records file")
+    base_model = resolve_base(base_dir)
+    check_output_folder(out)
+    load_sft_records(records)  # a malformed line is reported before the MLflow store is touched
     check_tracking_uri(loaded.tracking.uri)
     logger = mlflow_logger(loaded.tracking.uri, loaded.tracking.experiment, "train")
-    final = train_model(loaded, records, preferences, resolve_base(base_dir), out, best_mix, logger=logger)
+    final = train_model(loaded, records, preferences, base_model, out, best_mix, logger=logger)
     typer.echo(f"trained model → {final}")
 
 
@@ -210,7 +324,7 @@ def evaluate(
     params: Annotated[Path, PARAMS_OPTION] = Path("params.yaml"),
     model: Annotated[Path, typer.Option(help="The trained model folder (train stage output).")] = Path("models/trained"),
     out: Annotated[Path, typer.Option(help="Folder for predictions, metrics, plots and report.html.")] = Path("reports/eval"),
-    limit: Annotated[Optional[int], typer.Option(help="Only the first N dev questions.")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N dev questions.")] = None,
     track: Annotated[bool, typer.Option(help="Log metrics and files to MLflow.")] = True,
     base_dir: Annotated[Path, typer.Option("--base", help="The base stage's folder: the model before fine-tuning, scored zero-shot when evaluate.zero_shot is on.")] = Path("models/base"),
 ) -> None:
@@ -225,25 +339,31 @@ def evaluate(
         local_generator,
         log_to_mlflow,
         mcp_settings_from,
+        scoring_options_from,
         zero_shot_dev,
     )
     from routesql.llm.base_stage import resolve_base
 
+    from routesql.atomic import check_output_folder
+
     loaded = load_params(params)
+    version = check_prompt_version(model, loaded.schema_.style)
+    check_output_folder(out)
+    check_output_folder(out / "plots")
+    base_model = resolve_base(base_dir) if loaded.evaluate.zero_shot else ""
+    bench = load_benchmark(benchmark_root(loaded), "dev", loaded.data.format)
     if track:
         from routesql.tracking import check_tracking_uri
 
         check_tracking_uri(loaded.tracking.uri)
-    version = check_prompt_version(model, loaded.schema_.style)
-    bench = load_benchmark(benchmark_root(loaded), "dev", loaded.data.format)
     settings, first = mcp_settings_from(loaded), limit or loaded.evaluate.limit
+    scoring = scoring_options_from(loaded)
     zero_shot = None
     if loaded.evaluate.zero_shot:
-        zero_shot = zero_shot_dev(bench, local_generator(loaded, resolve_base(base_dir)), settings,
-                                  semantics=loaded.scoring.semantics, workers=loaded.execution.workers, limit=first)
+        zero_shot = zero_shot_dev(bench, local_generator(loaded, base_model), settings,
+                                  scoring, limit=first)
         typer.echo(f"zero-shot base EX {zero_shot['ex']:.4f} ({zero_shot['n_scored']} scored, {zero_shot['seconds']:.0f} s)")
-    metrics = evaluate_dev(bench, generator_from(loaded, model), settings, out, version,
-                           semantics=loaded.scoring.semantics, workers=loaded.execution.workers,
+    metrics = evaluate_dev(bench, generator_from(loaded, model), settings, out, version, scoring,
                            limit=first, zero_shot=zero_shot)
     if track:
         import mlflow
@@ -263,7 +383,7 @@ def ask(
     db: Annotated[Path, typer.Option(help="The SQLite database to ask (opened read-only).")],
     model: Annotated[str, typer.Option(help="A trained model folder, or a registered model URI such as models:/routesql@champion.")] = "models/trained",
     params: Annotated[Path, PARAMS_OPTION] = Path("params.yaml"),
-    rows: Annotated[int, typer.Option(help="Result rows to show.")] = 20,
+    rows: Annotated[int, typer.Option(min=0, help="Result rows to show.")] = 20,
 ) -> None:
     """Answer one question: the SQL, its result table and the MCP trace."""
     from routesql.ask import answer_question
@@ -290,9 +410,15 @@ def tune(
     from routesql.tracking import check_tracking_uri
     from routesql.tune import run_tuning
 
+    from routesql.atomic import check_output_folder
+
     loaded = load_params(params)
+    require_file(records, "records file")
+    base_model = resolve_base(base_dir)
+    check_output_file(out)
+    check_output_folder(work_dir)
     check_tracking_uri(loaded.tracking.uri)
-    result = run_tuning(loaded, benchmark_root(loaded), records, resolve_base(base_dir), out, work_dir)
+    result = run_tuning(loaded, benchmark_root(loaded), records, base_model, out, work_dir)
     if result["tuned"]:
         typer.echo(f"best mix (trial {result['trial']}, held-out EX {result['value']:.4f}): {result['mix']} → {out}")
     else:
@@ -312,7 +438,12 @@ def register(
     from routesql.registry import register_model
     from routesql.tracking import check_tracking_uri
 
+    from routesql.evaluate import check_prompt_version, load_metrics
+
     loaded = load_params(params)
+    check_prompt_version(model, loaded.schema_.style)
+    load_metrics(eval_dir)
+    check_output_file(out)
     check_tracking_uri(loaded.tracking.uri)
     result = register_model(loaded, model, eval_dir, out)
     moved = "moved to it" if result["promoted"] else "kept by the current holder"
@@ -330,6 +461,62 @@ def promote(
     from routesql.config import load_params
     from routesql.registry import promote as promote_version
 
+    if not version.isdigit() or int(version) < 1:
+        raise typer.BadParameter(f"a model version is a number from 1 up, not {version!r}", param_hint="VERSION")
     loaded = load_params(params)
     promote_version(loaded, version)
     typer.echo(f"alias '{loaded.registry.alias}' → {loaded.registry.model_name} version {version}")
+
+
+@app.command()
+@one_line_errors
+def serve(
+    model: Annotated[str, typer.Option(help="A trained model folder, or a registered model URI such as models:/routesql@champion.")] = "models/trained",
+    params: Annotated[Path, PARAMS_OPTION] = Path("params.yaml"),
+    host: Annotated[str, typer.Option(help="Address to listen on; anything but loopback should have an API key.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on (0: a free one).")] = 8000,
+    api_key_env: Annotated[Optional[str], typer.Option(help="Name of the environment variable holding the API key; requests then need 'Authorization: Bearer <key>'.")] = None,
+    max_tokens: Annotated[int, typer.Option(min=1, help="Most tokens one completion may ask for (max_tokens).")] = 512,
+    timeout: Annotated[float, typer.Option(callback=_finite_positive, help="Seconds a connection may stay silent before it is dropped (finite).")] = 30.0,
+) -> None:
+    """Serve a trained model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models) until SIGINT or SIGTERM."""
+    import ipaddress
+    import os
+
+    from routesql.ask import resolve_model_dir
+    from routesql.config import load_params
+    from routesql.errors import InputError
+    from routesql.evaluate import check_prompt_version, generator_from
+    from routesql.llm.server import ServerLimits, base_url, shutdown, wait_for_stop_signal
+    from routesql.llm.server import serve as start_server
+
+    api_key = None
+    if api_key_env is not None:
+        api_key = os.environ.get(api_key_env) or None
+        if api_key is None:
+            raise InputError(f"--api-key-env {api_key_env}", "the environment variable is unset or empty")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name
+        loopback = False
+    if not loopback and api_key is None:
+        typer.echo(f"warning: serving on {host} without an API key: anyone who reaches the port can use "
+                   "the model (set --api-key-env)", err=True)
+    loaded = load_params(params)
+    if loaded.generator.backend != "local":
+        raise InputError(params, f"generator.backend is {loaded.generator.backend!r}: `routesql serve` serves "
+                                 "a local model (set generator.backend: local)")
+    model_dir = resolve_model_dir(model)
+    if not model_dir.is_dir():
+        raise InputError(model_dir, "no such model folder")
+    check_prompt_version(model_dir, loaded.schema_.style)
+    generator = generator_from(loaded, model_dir)
+    try:
+        server, thread = start_server(generator, host, port, api_key=api_key,
+                                      limits=ServerLimits(max_tokens=max_tokens), timeout_s=timeout)
+    except OSError as error:
+        raise InputError(f"{host}:{port}", f"cannot listen: {error.strerror or error}") from None
+    typer.echo(f"serving {model} at {base_url(server)}/v1 (SIGINT or SIGTERM stops)")
+    received = wait_for_stop_signal()
+    shutdown(server, thread)
+    typer.echo(f"{received}: server stopped")

@@ -8,6 +8,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from routesql.db.limits import DEFAULT_RESULT_CAP_MB, DEFAULT_ROW_CAP, DEFAULT_TIMEOUT_S
 from routesql.db.schema import SCHEMA_STYLES
 from routesql.errors import InputError
 from routesql.train.settings import DPOSettings, SFTSettings, TinyModelSettings, validate_mix
@@ -32,8 +33,13 @@ class SchemaSettings(Section):
 
 
 class ExecutionSettings(Section):
-    timeout_s: float = Field(30.0, gt=0)
-    row_cap: int = Field(100_000, gt=0)
+    """Limits on every query of every stage (score, evaluate, MCP, ask, tune, synthesize)."""
+
+    timeout_s: float = Field(DEFAULT_TIMEOUT_S, gt=0, allow_inf_nan=False,
+                             description="seconds before a query is interrupted (finite)")
+    row_cap: int = Field(DEFAULT_ROW_CAP, gt=0, description="a result with more rows is that query's error")
+    result_cap_mb: float = Field(DEFAULT_RESULT_CAP_MB, gt=0, allow_inf_nan=False,
+                                 description="a result (or one value) larger than this is that query's error")
     workers: int = Field(2, ge=1)
 
 
@@ -180,14 +186,17 @@ class Params(Section):
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and validate params.yaml; a missing file gives the defaults.
+    """Read and validate params.yaml (`Params()` holds the defaults; a missing file is an error,
+    never a silent run on defaults).
 
     Raises InputError naming the file and the first offending key, e.g.
     ``params.yaml: data.benchmrk: unknown key``.
     """
     source = Path(path)
+    if source.is_dir():
+        raise InputError(source, "is a folder, not a params file")
     if not source.exists():
-        return Params()
+        raise InputError(source, "params file not found (pass --params PATH, or run where params.yaml is)")
     try:
         raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
@@ -196,6 +205,8 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raise InputError(source, f"not valid YAML{where}") from None
     except UnicodeDecodeError:
         raise InputError(source, "not UTF-8 text") from None
+    except OSError as error:
+        raise InputError(source, f"cannot be read ({error.strerror or error})") from None
     if not isinstance(raw, dict):
         raise InputError(source, "expected a mapping of sections at the top level")
     try:

@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
-from routesql.atomic import write_json_atomic, write_jsonl_atomic, write_text_atomic
+from routesql.atomic import folder_atomic, write_json_atomic, write_jsonl_atomic, write_text_atomic
 from routesql.bench.example import Benchmark
+from routesql.db.limits import QueryLimits
 from routesql.llm.generator import Generator
 from routesql.mcp import STEPS, MCPPipeline, MCPQuestion, MCPSettings, MCPTrace, text_to_sql_only
 from routesql.metrics.report_html import render_report
@@ -25,8 +27,28 @@ from routesql.metrics.score import score_predictions
 ERROR_CATEGORIES = {
     "syntax": "syntax error", "refused": "syntax error", "empty": "no SQL",
     "unknown_schema": "unknown table/column", "wrong_result": "wrong result", "timeout": "timeout",
-    "too_many_rows": "wrong result", "runtime": "runtime error",
+    "too_many_rows": "wrong result", "too_large": "wrong result", "runtime": "runtime error",
 }
+
+
+@dataclass(frozen=True)
+class ScoringOptions:
+    """How predictions are scored: params.yaml's `scoring` and `execution` sections."""
+
+    semantics: str = "spider"
+    workers: int = 1
+    limits: QueryLimits = QueryLimits()
+    keep_distinct: bool = False
+
+
+def scoring_options_from(params) -> ScoringOptions:  # params: routesql.config.Params
+    return ScoringOptions(semantics=params.scoring.semantics, workers=params.execution.workers,
+                          limits=QueryLimits.of(params.execution), keep_distinct=params.scoring.keep_distinct)
+
+
+def score_with(bench: Benchmark, predictions: list[str], scoring: ScoringOptions, progress: bool = True) -> dict:
+    return score_predictions(bench, predictions, semantics=scoring.semantics, workers=scoring.workers,
+                             limits=scoring.limits, keep_distinct=scoring.keep_distinct, progress=progress)
 
 
 def _first(bench: Benchmark, limit: int | None) -> Benchmark:
@@ -39,16 +61,15 @@ def _questions(bench: Benchmark) -> list[MCPQuestion]:
     return [MCPQuestion(ex.id, ex.question, bench.db_path(ex.db_id), ex.evidence) for ex in bench.examples]
 
 
-def zero_shot_dev(bench: Benchmark, generator: Generator, settings: MCPSettings, semantics: str = "spider",
-                  workers: int = 1, limit: int | None = None, progress: bool = True) -> dict:
+def zero_shot_dev(bench: Benchmark, generator: Generator, settings: MCPSettings,
+                  scoring: ScoringOptions = ScoringOptions(), limit: int | None = None, progress: bool = True) -> dict:
     """The base model before fine-tuning, on the same questions with the same prompts and decoding
     (constraints included), text-to-SQL only: what fine-tuning and MCP are measured against."""
     bench = _first(bench, limit)
     started = time.monotonic()
     traces = MCPPipeline(generator, text_to_sql_only(settings)).run(_questions(bench))
     seconds = time.monotonic() - started
-    report = score_predictions(bench, [t.final for t in traces], semantics=semantics, workers=workers,
-                               progress=progress)
+    report = score_with(bench, [t.final for t in traces], scoring, progress)
     summary = report["summary"]
     return {"ex": summary["ex"], "n_scored": summary["n_scored"],
             "by_hardness": {level: cell["ex"] for level, cell in summary["by_hardness"].items()},
@@ -56,7 +77,7 @@ def zero_shot_dev(bench: Benchmark, generator: Generator, settings: MCPSettings,
 
 
 def evaluate_dev(bench: Benchmark, generator: Generator, settings: MCPSettings, out_dir: Path,
-                 template_version: str, semantics: str = "spider", workers: int = 1,
+                 template_version: str, scoring: ScoringOptions = ScoringOptions(),
                  limit: int | None = None, progress: bool = True, zero_shot: dict | None = None) -> dict:
     """MCP over the dev split; `zero_shot` (from `zero_shot_dev`) goes into the metrics and report."""
     bench = _first(bench, limit)
@@ -70,12 +91,10 @@ def evaluate_dev(bench: Benchmark, generator: Generator, settings: MCPSettings, 
     for step in STEPS:
         if all(step in t.steps for t in traces if t.error is None):
             preds = [t.steps.get(step, t.final) for t in traces]
-            step_reports[step] = score_predictions(bench, preds, semantics=semantics, workers=workers,
-                                                   progress=progress)
+            step_reports[step] = score_with(bench, preds, scoring, progress)
             scored[tuple(preds)] = step_reports[step]
     # The last enabled step's predictions are the finals: score them once, not twice.
-    final = scored.get(tuple(finals)) or score_predictions(bench, finals, semantics=semantics, workers=workers,
-                                                           progress=progress)
+    final = scored.get(tuple(finals)) or score_with(bench, finals, scoring, progress)
     metrics = build_metrics(final, step_reports, traces, seconds, template_version)
     if zero_shot is not None:
         metrics["zero_shot"] = zero_shot
@@ -103,7 +122,12 @@ def build_metrics(final: dict, step_reports: dict[str, dict], traces: list[MCPTr
 
 
 def write_outputs(out_dir: Path, bench: Benchmark, traces: list[MCPTrace], final: dict, metrics: dict) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Predictions, metrics, plots and report, replacing `out_dir` as one set."""
+    with folder_atomic(out_dir) as staging:
+        _write_output_files(staging, bench, traces, final, metrics)
+
+
+def _write_output_files(out_dir: Path, bench: Benchmark, traces: list[MCPTrace], final: dict, metrics: dict) -> None:
     write_text_atomic(out_dir / "predictions.sql", "".join(" ".join(t.final.split()) + "\n" for t in traces))
     rows = []
     for ex, trace, scored in zip(bench.examples, traces, final["examples"]):
@@ -128,9 +152,11 @@ def log_to_mlflow(metrics: dict, out_dir: Path, params: dict) -> None:
     """Log evaluation metrics and files to the active MLflow run (the caller opens it)."""
     import mlflow
 
+    from routesql.redact import redact_params
+
     log_eval_metrics(metrics)
     mlflow.set_tag("prompt_template_version", metrics["template_version"])
-    mlflow.log_params({k: v for k, v in params.items() if not isinstance(v, dict)})
+    mlflow.log_params(redact_params({k: v for k, v in params.items() if not isinstance(v, dict)}))
     for name in ("predictions.sql", "predictions.jsonl", "metrics.json", "report.html"):
         mlflow.log_artifact(str(out_dir / name), artifact_path="evaluation")
 
@@ -154,7 +180,18 @@ def log_eval_metrics(metrics: dict) -> None:
 
 
 def load_metrics(out_dir: Path) -> dict:
-    return json.loads((out_dir / "metrics.json").read_text())
+    from routesql.errors import InputError
+
+    path = out_dir / "metrics.json"
+    if not path.is_file():
+        raise InputError(out_dir, "no metrics.json: run the evaluate stage first (`routesql evaluate`)")
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError(path, "not valid JSON: run the evaluate stage again") from None
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("ex"), (int, float)):
+        raise InputError(path, "holds no dev EX ('ex'): run the evaluate stage again")
+    return metrics
 
 
 def mcp_settings_from(params) -> MCPSettings:  # params: routesql.config.Params
@@ -166,7 +203,8 @@ def mcp_settings_from(params) -> MCPSettings:  # params: routesql.config.Params
                        sample_temperature=m.sample_temperature, max_new_tokens=m.max_new_tokens,
                        sample_rows=params.schema_.sample_rows, schema_style=params.schema_.style,
                        token_budget=params.schema_.token_budget,
-                       timeout_s=params.execution.timeout_s, seed=params.seed)
+                       timeout_s=params.execution.timeout_s, row_cap=params.execution.row_cap,
+                       result_cap_mb=params.execution.result_cap_mb, seed=params.seed)
 
 
 def model_template_version(model_dir: Path) -> str:
@@ -174,9 +212,17 @@ def model_template_version(model_dir: Path) -> str:
     from routesql.errors import InputError
 
     manifest = model_dir / "routesql.json"
+    if not model_dir.is_dir():
+        raise InputError(model_dir, "model folder not found")
     if not manifest.is_file():
         raise InputError(model_dir, "no routesql.json: not a model exported by `routesql train`")
-    return json.loads(manifest.read_text())["template_version"]
+    try:
+        version = json.loads(manifest.read_text(encoding="utf-8")).get("template_version")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        raise InputError(manifest, "not valid JSON: the export is damaged (train again)") from None
+    if not isinstance(version, str):
+        raise InputError(manifest, "has no template_version: the export is damaged (train again)")
+    return version
 
 
 def check_prompt_version(model_dir: Path, schema_style: str) -> str:

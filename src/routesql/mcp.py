@@ -26,6 +26,7 @@ from pathlib import Path
 
 from routesql.db.compiles import SchemaCompiler
 from routesql.db.execute import ExecResult, QueryRunner
+from routesql.db.limits import DEFAULT_RESULT_CAP_MB, DEFAULT_ROW_CAP, DEFAULT_TIMEOUT_S
 from routesql.db.schema import DatabaseSchema, approx_token_count, read_schema, render_schema
 from routesql.db.slicing import SliceQuestion, link_over_slices, slice_schema
 from routesql.llm.generator import GenerationSettings, Generator, NameConstrainedGenerator
@@ -65,7 +66,9 @@ class MCPSettings:
     sample_rows: int = 3
     schema_style: str = "ddl"  # as the model was trained (routesql.db.schema.SCHEMA_STYLES)
     token_budget: int = 1024  # a full schema above this is linked slice by slice (LR-SQL)
-    timeout_s: float = 10.0
+    timeout_s: float = DEFAULT_TIMEOUT_S  # execution limits: params.yaml's `execution`
+    row_cap: int = DEFAULT_ROW_CAP
+    result_cap_mb: float = DEFAULT_RESULT_CAP_MB
     seed: int = 0
 
 
@@ -123,7 +126,8 @@ class MCPPipeline:
     def __init__(self, generator: Generator, settings: MCPSettings = MCPSettings()) -> None:
         self.generator = generator
         self.settings = settings
-        self.runner = QueryRunner(timeout_s=settings.timeout_s, row_cap=10_000)
+        self.runner = QueryRunner(timeout_s=settings.timeout_s, row_cap=settings.row_cap,
+                                  result_cap_mb=settings.result_cap_mb)
         self.constrains = settings.constrain_names and isinstance(generator, NameConstrainedGenerator)
         if settings.constrain_names and not self.constrains:
             log.info("names are not constrained: the %s backend cannot do it", type(generator).__name__)
@@ -220,7 +224,7 @@ class MCPPipeline:
             if chosen and chosen != w.sql:
                 # The reduced schema can drop what the question needs: a draft that runs is not
                 # traded for a reduced-schema SQL that fails.
-                if w.sql and self._execute(w).ok and not self.runner.run(w.question.db_path, chosen).ok:
+                if w.sql and self._execute(w).ok and not self.execute(w.question.db_path, chosen).ok:
                     traces[i].notes["reduced"] = "dropped: it fails where the draft runs"
                 else:
                     w.sql = chosen
@@ -238,7 +242,7 @@ class MCPPipeline:
             corrected = extract_sql(corrected)
             traces[i].notes["verdict"] = verdict or "unreadable"
             if verdict == VERDICT_INCORRECT and corrected and corrected != work[i].sql:
-                if self.runner.run(work[i].question.db_path, corrected).ok:
+                if self.execute(work[i].question.db_path, corrected).ok:
                     if results[i].ok:
                         proposed[i] = corrected
                     else:  # a failing SQL is wrong anyway: any correction that runs is kept
@@ -269,7 +273,7 @@ class MCPPipeline:
         constraints = [work[i].constraint(reduced=True, lead="SELECT ") for i in ids]
         for i, answer in zip(ids, self._greedy(prompts, constraints)):
             candidate = extract_sql("SELECT " + answer)
-            result = self.runner.run(work[i].question.db_path, candidate) if candidate else None
+            result = self.execute(work[i].question.db_path, candidate) if candidate else None
             if result is not None and result.ok and result.rows:
                 work[i].sql = candidate
                 traces[i].notes["continued"] = "kept"
@@ -304,11 +308,16 @@ class MCPPipeline:
             return self.generator.generate_constrained(prompts, settings, list(constraints))
         return self.generator.generate(prompts, settings)
 
+    def execute(self, db_path: Path, sql: str) -> ExecResult:
+        """Run `sql` once per pipeline: every step (and `ask`'s final answer) reuses the result,
+        so a slow query costs its timeout once, not once per step."""
+        return self.runner.run(db_path, sql, cache=True)
+
     def _execute(self, w: _Work) -> ExecResult:
-        return self.runner.run(w.question.db_path, w.sql)
+        return self.execute(w.question.db_path, w.sql)
 
     def _needs_continuation(self, w: _Work) -> bool:
-        if not w.sql or not self.runner.run(w.question.db_path, w.sql).ok:
+        if not w.sql or not self.execute(w.question.db_path, w.sql).ok:
             return True
         touched = len(_links_of(w.sql, w.schema))
         return touched == 0 or touched >= 3
@@ -320,7 +329,7 @@ class MCPPipeline:
             return candidates[0] if candidates else ""
         signatures: dict[str, object] = {}
         for sql in candidates:
-            result = self.runner.run(db_path, sql)
+            result = self.execute(db_path, sql)
             if result.ok:
                 signatures[sql] = tuple(sorted(map(repr, result.rows or ())))
         if not signatures:

@@ -18,6 +18,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from routesql.errors import InputError
+from routesql.redact import redact_params, redact_url
 
 PIP_REQUIREMENTS = ["torch==2.13.0", "transformers>=5,<6", "peft", "sqlglot", "pydantic>=2", "pyyaml",
                     "tqdm", "pandas", "mlflow>=3,<4"]
@@ -58,6 +59,12 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
 
 
+def log_redacted_text(path: Path, artifact_dir: str) -> None:
+    """Log a text file to the active run as `<artifact_dir>/<name>`, its URLs' credentials masked."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    mlflow.log_text(redact_url(text), f"{artifact_dir}/{path.name}")
+
+
 def current_champion(client: MlflowClient, name: str, alias: str) -> tuple[str, float] | None:
     """(version, dev EX) of the alias holder, or None when the alias is unset."""
     try:
@@ -86,12 +93,14 @@ def register_model(params, model_dir: Path, eval_dir: Path, out_path: Path,
         log_eval_metrics(metrics)  # the registered version's run: zero-shot, fine-tuned, each MCP step
         mlflow.set_tags({"prompt_template_version": version_tag, "git_commit": commit,
                          "dvc_lock_sha256": file_digest(dvc_lock)})
-        mlflow.log_dict(params.model_dump(mode="json", by_alias=True), "params.json")
+        # Credentials in URL settings (tune.storage, tracking.uri, endpoints) are masked in every
+        # file logged: params.json, dvc.lock (it records the stages' params) and the evaluation files.
+        mlflow.log_dict(redact_params(params.model_dump(mode="json", by_alias=True)), "params.json")
         if dvc_lock.is_file():
-            mlflow.log_artifact(str(dvc_lock), artifact_path="dvc")
+            log_redacted_text(dvc_lock, "dvc")
         for name_ in ("predictions.sql", "predictions.jsonl", "metrics.json", "report.html"):
             if (eval_dir / name_).is_file():
-                mlflow.log_artifact(str(eval_dir / name_), artifact_path="evaluation")
+                log_redacted_text(eval_dir / name_, "evaluation")
         example = pd.DataFrame({"question": ["How many rows are there?"], "db_path": ["/path/to/db.sqlite"]})
         info = mlflow.pyfunc.log_model(name="model", python_model=RouteSQLModel(),
                                        artifacts={"model_dir": str(model_dir), "mcp_settings": str(mcp_settings)},
@@ -129,8 +138,9 @@ def download_registered_model(uri: str) -> Path:
     try:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
     except mlflow.exceptions.MlflowException as error:
-        raise InputError(uri, f"cannot load the registered model: {str(error).splitlines()[0]}") from None
+        first_line = (str(error).splitlines() or [""])[0]
+        raise InputError(redact_url(uri), f"cannot load the registered model: {redact_url(first_line)}") from None
     found = [p for p in local.rglob("routesql.json")]
     if not found:
-        raise InputError(uri, "the registered model holds no routesql model folder")
+        raise InputError(redact_url(uri), "the registered model holds no routesql model folder")
     return found[0].parent

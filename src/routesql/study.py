@@ -9,7 +9,12 @@ import re
 from pathlib import Path
 
 import optuna
+from sqlalchemy.exc import SQLAlchemyError
 
+from routesql.errors import InputError
+from routesql.redact import redact_message, redact_url
+
+WHERE = "params.yaml: tune.storage"
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
 
@@ -24,7 +29,10 @@ class StudyLock:
         if self.storage.startswith("postgresql"):
             import psycopg2
 
-            self._conn = psycopg2.connect(re.sub(r"^postgresql\+\w+://", "postgresql://", self.storage))
+            try:
+                self._conn = psycopg2.connect(re.sub(r"^postgresql\+\w+://", "postgresql://", self.storage))
+            except psycopg2.Error as error:
+                raise storage_error(self.storage, error) from None
             self._conn.autocommit = True
             self._conn.cursor().execute("SELECT pg_advisory_lock(hashtext(%s))", (self.key,))
         else:
@@ -68,5 +76,15 @@ def run_study(study: optuna.Study, objective, n_trials: int, lock: StudyLock) ->
 def open_study(params, name: str) -> optuna.Study:
     sampler = optuna.samplers.TPESampler(seed=params.seed)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
-    return optuna.create_study(study_name=name, storage=params.tune.storage, direction="maximize",
-                               sampler=sampler, pruner=pruner, load_if_exists=True)
+    try:
+        return optuna.create_study(study_name=name, storage=params.tune.storage, direction="maximize",
+                                   sampler=sampler, pruner=pruner, load_if_exists=True)
+    except (SQLAlchemyError, ImportError, ValueError) as error:  # unreachable, malformed, no driver
+        raise storage_error(params.tune.storage, error) from None
+
+
+def storage_error(storage: str, error: Exception) -> InputError:
+    """One line naming the storage with its password masked, and the library's first line, scrubbed."""
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    reason = redact_message(f"{type(error).__name__}: {first_line}".rstrip(": "), storage)
+    return InputError(WHERE, f"cannot open the Optuna storage {redact_url(storage)} ({reason})")

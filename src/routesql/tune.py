@@ -10,6 +10,7 @@ machines) can work on one study; the study stops at `n_trials` finished trials i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -20,7 +21,8 @@ import torch
 
 from routesql.atomic import write_json_atomic, write_jsonl_atomic
 from routesql.bench.loaders import load_benchmark
-from routesql.evaluate import local_generator, mcp_settings_from
+from routesql.evaluate import local_generator, mcp_settings_from, score_with, scoring_options_from
+from routesql.redact import redact_params
 from routesql.study import StudyLock, open_study, run_study
 from routesql.train.settings import SFTSettings, settings_from_mapping
 
@@ -87,13 +89,14 @@ def suggest(trial: optuna.Trial, params) -> tuple[dict[str, float], dict]:  # pa
 def make_objective(params, base: str, trial_records: Path, held_out: list[dict], questions, work_dir: Path):
     from routesql.llm.tiny import load_tokenizer
     from routesql.mcp import MCPPipeline, text_to_sql_only
-    from routesql.metrics.score import score_predictions
     from routesql.train.run import run_sft
 
     tokenizer = load_tokenizer(base)
     # Trials are scored on text-to-SQL alone, with the configured decoding (constraints): the MCP
     # steps after it are the same for every mix and would multiply each trial's generation time.
     trial_settings = text_to_sql_only(mcp_settings_from(params))
+    # One trial at a time already fills the cores: its few held-out queries run in-process.
+    trial_scoring = dataclasses.replace(scoring_options_from(params), workers=1)
 
     def objective(trial: optuna.Trial) -> float:
         import mlflow
@@ -105,7 +108,7 @@ def make_objective(params, base: str, trial_records: Path, held_out: list[dict],
         settings = settings_from_mapping(SFTSettings, data, "tune")
         out = work_dir / f"trial-{trial.number}"
         with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
-            mlflow.log_params({f"mix.{k}": round(v, 4) for k, v in mix.items()})
+            mlflow.log_params(redact_params({f"mix.{k}": round(v, 4) for k, v in mix.items()}))
             pruner = ValidationLossPruning(trial, tokenizer, held_out, every=max(1, params.tune.max_steps // 4))
             try:
                 run_sft(trial_records, base, out, settings, callbacks=[pruner])
@@ -115,7 +118,7 @@ def make_objective(params, base: str, trial_records: Path, held_out: list[dict],
             generator = local_generator(params, out / "merged")
             bench, mcp_questions = questions
             traces = MCPPipeline(generator, trial_settings).run(mcp_questions)
-            report = score_predictions(bench, [t.final for t in traces], workers=1, progress=False)
+            report = score_with(bench, [t.final for t in traces], trial_scoring, progress=False)
             value = report["summary"]["ex"]
             mlflow.log_metric("val_ex", value)
             mlflow.set_tag("state", "complete")
@@ -185,8 +188,8 @@ def run_tuning(params, root: Path, sft_path: Path, base: str, out_path: Path, wo
     mlflow.set_tracking_uri(params.tracking.uri)
     mlflow.set_experiment(params.tracking.experiment)
     with mlflow.start_run(run_name="tune"):
-        mlflow.log_params({"tune.n_trials": params.tune.n_trials, "tune.max_steps": params.tune.max_steps,
-                           "tune.held_out": ",".join(sorted(held_out))})
+        mlflow.log_params(redact_params({"tune.n_trials": params.tune.n_trials, "tune.max_steps": params.tune.max_steps,
+                                         "tune.held_out": ",".join(sorted(held_out))}))
         ran = run_study(study, objective, params.tune.n_trials, StudyLock(params.tune.storage, name))
         complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         if not complete:

@@ -304,3 +304,33 @@ def test_errors_name_the_file_and_problem(
     assert "\n" not in message
     for word in words:
         assert word in message
+
+
+# A db_id names <database_dir>/<db_id>/<db_id>.sqlite: anything but a plain name could reach
+# outside the benchmark's database folder.
+BAD_DB_IDS = ["/etc/passwd", "../music", "music/../../x", "a/b", "a\\b", "..", ".", "", "mu\0sic", "a..b"]
+
+
+@pytest.mark.parametrize("db_id", BAD_DB_IDS)
+@pytest.mark.parametrize("fmt", ["spider", "bird"])
+def test_a_db_id_must_be_a_plain_name(tmp_path: Path, db_id: str, fmt: str) -> None:
+    root = make_spider(tmp_path / "bench", []) if fmt == "spider" else make_bird(tmp_path / "bench")
+    records = json.loads((root / "dev.json").read_text())
+    if fmt == "spider":
+        records = [spider_record("music", "Q"), spider_record(db_id, "Q")]
+    else:
+        records[1]["db_id"] = db_id
+    write_json(root / "dev.json", records)
+    with pytest.raises(InputError) as caught:
+        load_benchmark(root, "dev", fmt=fmt)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert str(root / "dev.json") in message and "record 1" in message and repr(db_id) in message
+    assert "plain name" in message
+
+
+@pytest.mark.parametrize("db_id", ["music", "car_1", "california_schools", "world-1", "v1.2"])
+def test_plain_db_ids_load(tmp_path: Path, db_id: str) -> None:
+    root = make_spider(tmp_path / "bench", [spider_record(db_id, "Q")], dbs=(db_id,))
+    bench = load_benchmark(root, "dev", fmt="spider")
+    assert bench.db_path(bench.examples[0].db_id).is_file()

@@ -70,3 +70,73 @@ def test_sqlite_refuses_writes_even_past_the_parser(pets_db: Path) -> None:
         with pytest.raises(sqlite3.DatabaseError):
             conn.execute(sql)
     runner.close()
+
+
+# Hostile input by category: none may change a byte of the database or create a file beside it.
+HOSTILE = [
+    "INSERT INTO owner VALUES (9, 'Eve', 'Rome')",
+    "UPDATE owner SET name = 'x' WHERE 1",
+    "DELETE FROM pet",
+    "DROP TABLE pet",
+    "CREATE TABLE side (a)",
+    "CREATE INDEX i ON pet(kind)",
+    "ALTER TABLE pet ADD COLUMN x",
+    "SELECT 1; DROP TABLE pet",
+    "SELECT 1; INSERT INTO owner VALUES (10, 'a', 'b')",
+    "ATTACH DATABASE 'evil.sqlite' AS evil",
+    "ATTACH 'file:evil.sqlite?mode=rwc' AS evil",
+    "VACUUM",
+    "VACUUM INTO 'copy.sqlite'",
+    "PRAGMA journal_mode = DELETE",
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA user_version = 7",
+    "PRAGMA writable_schema = ON",
+    "SELECT load_extension('./evil.so')",
+    "SELECT writefile('dropped.txt', 'x')",
+    "SELECT readfile('/etc/passwd')",
+    "SELECT edit('x')",
+    "WITH gone AS (DELETE FROM pet RETURNING *) SELECT * FROM gone",
+    "WITH x AS (SELECT 1) INSERT INTO owner SELECT 11, 'c', 'd' FROM x",
+    "SELECT 1 /* ; DROP TABLE pet */; DROP TABLE pet",
+    "SELECT 1 -- comment\n; DELETE FROM pet",
+    "SELECT 1;\u00a0DELETE FROM pet",
+    "ＳＥＬＥＣＴ 1; DELETE FROM pet",
+    "SELECT 1\x00; DELETE FROM pet",
+    "BEGIN; DELETE FROM pet; COMMIT",
+    "REINDEX",
+    "ANALYZE",
+    "SAVEPOINT a",
+    "REPLACE INTO owner VALUES (1, 'x', 'y')",
+    "SELECT " + " + ".join(["1"] * 20_000),
+    "SELECT * FROM pet WHERE " + " OR ".join(f"age = {i}" for i in range(20_000)),
+]
+
+
+def _folder_state(folder: Path) -> dict[str, str]:
+    return {p.name: _digest(p) for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("journal_mode", ["wal", "delete"])
+def test_hostile_statements_change_nothing_on_disk(tmp_path: Path, journal_mode: str) -> None:
+    folder = tmp_path / journal_mode
+    folder.mkdir()
+    path = folder / "pets.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA journal_mode = {journal_mode}")
+    conn.execute("CREATE TABLE owner (id INTEGER PRIMARY KEY, name TEXT, city TEXT)")
+    conn.execute("CREATE TABLE pet (id INTEGER PRIMARY KEY, kind TEXT, age INTEGER)")
+    conn.executemany("INSERT INTO owner VALUES (?, ?, ?)", [(1, "Ann", "Lyon"), (2, "Bob", "Oslo")])
+    conn.executemany("INSERT INTO pet VALUES (?, ?, ?)", [(1, "dog", 3), (2, "cat", 1)])
+    conn.commit()
+    conn.close()
+    before = _folder_state(folder)
+    assert list(before) == ["pets.sqlite"]  # a cleanly closed WAL database has no side files
+    runner = QueryRunner(timeout_s=5)
+    for sql in HOSTILE:
+        result = runner.run(path, sql)
+        assert not (result.ok and result.rows is None), sql
+    # reads still work, and found the data untouched
+    assert runner.run(path, "SELECT count(*) FROM pet").rows == ((2,),)
+    runner.close()
+    assert _folder_state(folder) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [journal_mode]

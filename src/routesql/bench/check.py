@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from routesql.bench.loaders import load_benchmark, missing_databases
+from routesql.db.limits import QueryLimits
 from routesql.metrics.matcher import MatchJob, match_many
 
 
 def check_gold_queries(root: Path, split: str, fmt: str | None = None, workers: int = 1,
-                       timeout_s: float = 30.0, progress: bool = True) -> dict:
+                       limits: QueryLimits = QueryLimits(), progress: bool = True) -> dict:
     """Execute each gold query whose database exists; report the ones SQLite rejects.
 
     Gold text gets the same Spider fixes the official evaluator applies (``> =`` spacing), so a
@@ -19,7 +20,7 @@ def check_gold_queries(root: Path, split: str, fmt: str | None = None, workers: 
     missing = missing_databases(bench)
     present = [(i, ex) for i, ex in enumerate(bench.examples) if ex.db_id not in missing]
     jobs = [MatchJob(bench.db_path(ex.db_id), ex.sql, ex.sql) for _, ex in present]
-    outcomes = match_many(jobs, semantics="spider", workers=workers, timeout_s=timeout_s,
+    outcomes = match_many(jobs, semantics="spider", workers=workers, limits=limits,
                           progress=progress, description=f"checking {bench.name}/{split} gold")
     failures = [
         {"index": i, "id": ex.id, "db_id": ex.db_id, "sql": ex.sql,

@@ -127,7 +127,7 @@ def _load_bird(root: Path, split: str, spider_root: Path | None) -> Benchmark:
         examples.append(
             Example(
                 id=f"bird/{split}/{index if question_id is None else question_id}",
-                db_id=_required(record, "db_id", path, index),
+                db_id=_db_id(record, path, index),
                 question=_required(record, "question", path, index),
                 sql=_required(record, "SQL", path, index),
                 evidence=_optional(record, "evidence", str, path, index) or "",
@@ -157,7 +157,7 @@ def _spider_examples(path: Path, name: str, split: str, question_key: str) -> li
     return [
         Example(
             id=f"{name}/{split}/{index}",
-            db_id=_required(record, "db_id", path, index),
+            db_id=_db_id(record, path, index),
             question=_required(record, question_key, path, index),
             sql=_required(record, "query", path, index),
             source=name,
@@ -199,6 +199,15 @@ def _required(record: dict[str, Any], key: str, path: Path, index: int) -> str:
         got = type(value).__name__
         raise InputError(path, f"record {index} key '{key}' must be a string, got {got}")
     return value
+
+
+def _db_id(record: dict[str, Any], path: Path, index: int) -> str:
+    """A db_id names a folder and a file under the database folder: a plain name, nothing else."""
+    db_id = _required(record, "db_id", path, index)
+    if db_id in ("", ".") or ".." in db_id or any(c in db_id for c in "/\\\0") or Path(db_id).is_absolute():
+        raise InputError(path, f"record {index} db_id {db_id!r} must be a plain name "
+                               "(no '/', '\\', '..', NUL, nor an absolute path)")
+    return db_id
 
 
 def _optional(

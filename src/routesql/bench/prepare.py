@@ -8,6 +8,7 @@ from routesql.atomic import write_json_atomic, write_jsonl_atomic
 from routesql.bench.check import check_gold_queries
 from routesql.bench.loaders import load_benchmark
 from routesql.config import Params
+from routesql.db.limits import QueryLimits
 from routesql.errors import InputError
 from routesql.metrics.score import example_hardness
 
@@ -36,7 +37,7 @@ def prepare_data(params: Params, examples_dir: Path = Path("data/examples"),
         records = [{**ex.to_dict(), "hardness": example_hardness(ex.sql)} for ex in bench.examples]
         write_jsonl_atomic(examples_dir / f"{split}.jsonl", records)
         check = check_gold_queries(root, split, params.data.format, workers=params.execution.workers,
-                                   timeout_s=params.execution.timeout_s, progress=progress)
+                                   limits=QueryLimits.of(params.execution), progress=progress)
         summary["splits"][split] = {key: check[key] for key in
                                     ("n_examples", "n_executed", "n_missing_database", "missing_databases")}
         summary["splits"][split]["failures"] = [

@@ -19,6 +19,7 @@ from routesql.atomic import write_json_atomic
 from routesql.bench.example import Example
 from routesql.bench.loaders import load_benchmark, missing_databases
 from routesql.db.schema import read_schema, render_schema
+from routesql.errors import InputError
 from routesql.tasks.templates import text_to_sql_prompt
 
 POINTER_FILE = "routesql_base.json"
@@ -65,7 +66,14 @@ def build_base_model(params, root: Path, out_dir: Path) -> Path:  # params: rout
 
 def resolve_base(base_dir: Path) -> str:
     """The model the base stage stands for: the built folder, or the real model it points at."""
+    if not base_dir.is_dir():
+        raise InputError(base_dir, "base model folder not found (run the base stage: `routesql base`)")
     pointer = base_dir / POINTER_FILE
     if pointer.is_file():
-        return json.loads(pointer.read_text())["base"]
+        try:
+            return str(json.loads(pointer.read_text())["base"])
+        except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
+            raise InputError(pointer, "not a base-stage pointer (expected JSON with a 'base' key)") from None
+    if not any(base_dir.iterdir()):
+        raise InputError(base_dir, "is empty: not a model folder (run the base stage: `routesql base`)")
     return str(base_dir)

@@ -21,9 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from routesql.llm.prompting import task_messages
 from routesql.errors import InputError
 from routesql.llm.generator import GenerationSettings
+from routesql.llm.prompting import task_messages
+from routesql.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,11 @@ class GenerationError(Exception):
     """One request that failed; `retryable` says whether trying again may help."""
 
     def __init__(self, url: str, problem: str, retryable: bool) -> None:
-        self.url = url
-        self.problem = problem
+        # The message reaches logs, predictions.jsonl and MLflow: never a credential of the URL.
+        self.url = redact_url(url)
+        self.problem = redact_url(problem)
         self.retryable = retryable
-        super().__init__(f"{url}: {problem}")
+        super().__init__(f"{self.url}: {self.problem}")
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ class OpenAIHTTPGenerator:
         use_chat: bool = False,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
-            raise InputError("generator.base_url", f"must start with http:// or https://, got {base_url!r}")
+            raise InputError("generator.base_url", f"must start with http:// or https://, got {redact_url(base_url)!r}")
         if timeout_s <= 0 or max_retries < 0 or concurrency < 1:
             raise InputError("generator", "timeout_s must be > 0, max_retries >= 0 and concurrency >= 1")
         self.base_url = base_url.rstrip("/").removesuffix("/v1")
@@ -149,7 +151,7 @@ class OpenAIHTTPGenerator:
                 if not exc.retryable or attempt >= self.max_retries:
                     raise
                 pause = min(4.0, 0.5 * 2**attempt)
-                log.info("retrying %s in %.1f s after: %s", request.url, pause, exc.problem)
+                log.info("retrying %s in %.1f s after: %s", exc.url, pause, exc.problem)
                 time.sleep(pause)
                 attempt += 1
 

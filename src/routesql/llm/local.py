@@ -281,8 +281,9 @@ def _load_model(model_dir: Path, dtype: torch.dtype) -> PreTrainedModel:
         raise InputError(model_dir, "not a model folder (no config.json)")
     try:
         return AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype)
-    except (OSError, ValueError) as exc:
-        raise InputError(model_dir, f"cannot load a causal LM: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:  # noqa: BLE001 (a damaged file raises anything: OSError, SafetensorError, ...)
+        first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise InputError(model_dir, f"cannot load the model: {first_line}") from None
 
 
 def _apply_adapter(model: PreTrainedModel, adapter_dir: Path) -> PreTrainedModel:

@@ -6,15 +6,19 @@ grouped by database so a worker reuses its connection and cache; results come ba
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+import os
+import signal
+import sys
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
-from routesql.db.execute import DEFAULT_ROW_CAP, DEFAULT_TIMEOUT_S, ExecResult, QueryRunner
+from routesql.db.execute import ExecResult, QueryRunner
+from routesql.db.limits import QueryLimits
 from routesql.metrics.exec_match import (
     SEMANTICS,
     bird_rows_match,
@@ -50,6 +54,8 @@ def match_one(runner: QueryRunner, job: MatchJob, semantics: str = "spider",
     if semantics == "spider":
         gold_sql, pred_sql = prepare_spider(gold_sql, pred_sql, keep_distinct)
     gold = runner.run(job.db_path, gold_sql, cache=True)
+    if gold.error_kind in ("missing_database", "bad_database"):
+        return MatchOutcome(None, gold.error, gold.error_kind)
     if not gold.ok:
         return MatchOutcome(None, f"gold query failed: {gold.error}", "gold_failed")
     if not pred_sql.strip():
@@ -70,13 +76,15 @@ def _rows_match(gold: ExecResult, pred: ExecResult, gold_sql: str, semantics: st
 
 # --- the worker pool -------------------------------------------------------------------------
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
 _worker_runner: QueryRunner | None = None
 _worker_options: tuple[str, bool] = ("spider", False)
 
 
-def _init_worker(timeout_s: float, row_cap: int, semantics: str, keep_distinct: bool) -> None:
+def _init_worker(limits: QueryLimits, semantics: str, keep_distinct: bool) -> None:
     global _worker_runner, _worker_options
-    _worker_runner = QueryRunner(timeout_s=timeout_s, row_cap=row_cap)
+    _worker_runner = QueryRunner.within(limits)
     _worker_options = (semantics, keep_distinct)
 
 
@@ -86,8 +94,7 @@ def _match_in_worker(job: MatchJob) -> MatchOutcome:
 
 
 def match_many(jobs: list[MatchJob], semantics: str = "spider", workers: int = 1,
-               timeout_s: float = DEFAULT_TIMEOUT_S, row_cap: int = DEFAULT_ROW_CAP,
-               keep_distinct: bool = False, progress: bool = True,
+               limits: QueryLimits = QueryLimits(), keep_distinct: bool = False, progress: bool = True,
                description: str = "executing") -> list[MatchOutcome]:
     """Score every job; outcomes are returned in the order of `jobs`."""
     if semantics not in SEMANTICS:
@@ -95,27 +102,59 @@ def match_many(jobs: list[MatchJob], semantics: str = "spider", workers: int = 1
     order = sorted(range(len(jobs)), key=lambda i: (str(jobs[i].db_path), i))
     ordered_jobs = [jobs[i] for i in order]
     outcomes: list[MatchOutcome | None] = [None] * len(jobs)
-    results = _run_ordered(ordered_jobs, semantics, workers, timeout_s, row_cap, keep_distinct)
-    bar = tqdm(results, total=len(jobs), desc=description, unit="query", disable=not progress,
-               leave=False)
-    for position, outcome in zip(order, bar):
-        outcomes[position] = outcome
+    results = _run_ordered(ordered_jobs, semantics, workers, limits, keep_distinct)
+    try:
+        bar = tqdm(results, total=len(jobs), desc=description, unit="query", disable=not progress,
+                   leave=False)
+        for position, outcome in zip(order, bar):
+            outcomes[position] = outcome
+    finally:
+        if isinstance(results, Generator):
+            results.close()  # an interrupted run stops its worker processes now
     return [o for o in outcomes if o is not None]
 
 
-def _run_ordered(jobs: list[MatchJob], semantics: str, workers: int, timeout_s: float, row_cap: int,
+def _run_ordered(jobs: list[MatchJob], semantics: str, workers: int, limits: QueryLimits,
                  keep_distinct: bool) -> Iterable[MatchOutcome]:
     if workers <= 1 or len(jobs) < 2:
-        _init_worker(timeout_s, row_cap, semantics, keep_distinct)
+        _init_worker(limits, semantics, keep_distinct)
         return (_match_in_worker(job) for job in jobs)
-    return _pool_results(jobs, semantics, workers, timeout_s, row_cap, keep_distinct)
+    return _pool_results(jobs, semantics, workers, limits, keep_distinct)
 
 
-def _pool_results(jobs: list[MatchJob], semantics: str, workers: int, timeout_s: float, row_cap: int,
+def _pool_results(jobs: list[MatchJob], semantics: str, workers: int, limits: QueryLimits,
                   keep_distinct: bool) -> Iterator[MatchOutcome]:
     # spawn, not fork: the caller may hold threads (torch, tqdm) that fork would copy half-way.
     context = multiprocessing.get_context("spawn")
     chunk = max(1, min(64, len(jobs) // (workers * 8)))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                             initargs=(timeout_s, row_cap, semantics, keep_distinct)) as pool:
-        yield from pool.map(_match_in_worker, jobs, chunksize=chunk)
+    pool = context.Pool(workers, initializer=_init_pool_worker, initargs=(limits, semantics, keep_distinct))
+    finished = False
+    try:
+        yield from pool.imap(_match_in_worker, jobs, chunksize=chunk)
+        finished = True
+    finally:
+        if finished:
+            pool.close()
+        else:  # interrupted (SIGINT/SIGTERM, an error, the caller gave up): a worker may be deep in
+            pool.terminate()  # a runaway query; waiting for it would hold the user up to its timeout
+        pool.join()
+
+
+def _init_pool_worker(limits: QueryLimits, semantics: str, keep_distinct: bool) -> None:
+    """A pool worker: Ctrl-C is the parent's to handle, and the worker dies with its parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
+    _init_worker(limits, semantics, keep_distinct)
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this process when its parent dies, even by SIGKILL (no orphan at full CPU)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os._exit(1)

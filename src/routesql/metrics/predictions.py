@@ -48,10 +48,11 @@ def _sql_lines(text: str) -> list[str]:
 
 
 def _predict_column(path: Path, text: str) -> list[str]:
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text), strict=True)
     if reader.fieldnames is None or "Predict" not in reader.fieldnames:
         raise InputError(path, f"CSV has no 'Predict' column (columns: {reader.fieldnames})")
     try:
         return [(row["Predict"] or "").strip() for row in reader]
     except csv.Error as error:
-        raise InputError(path, f"malformed CSV at line {reader.line_num}: {error}") from None
+        hint = " (a quote is never closed)" if "end of data" in str(error) else ""
+        raise InputError(path, f"malformed CSV at line {reader.line_num}: {error}{hint}") from None

@@ -6,7 +6,7 @@ import logging
 from collections import defaultdict
 
 from routesql.bench.example import Benchmark
-from routesql.db.execute import DEFAULT_ROW_CAP, DEFAULT_TIMEOUT_S
+from routesql.db.limits import QueryLimits
 from routesql.metrics.matcher import MatchJob, MatchOutcome, match_many
 from routesql.sqlkit.hardness import spider_hardness
 
@@ -24,8 +24,7 @@ def example_hardness(sql: str) -> str:
 
 
 def score_predictions(bench: Benchmark, predictions: list[str], semantics: str = "spider",
-                      workers: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S,
-                      row_cap: int = DEFAULT_ROW_CAP, keep_distinct: bool = False,
+                      workers: int = 1, limits: QueryLimits = QueryLimits(), keep_distinct: bool = False,
                       progress: bool = True) -> dict:
     """Score `predictions` (aligned with `bench.examples`) and return the report.
 
@@ -35,8 +34,8 @@ def score_predictions(bench: Benchmark, predictions: list[str], semantics: str =
     if len(predictions) != len(bench.examples):
         raise ValueError(f"{len(predictions)} predictions for {len(bench.examples)} examples")
     jobs = [MatchJob(bench.db_path(ex.db_id), ex.sql, pred) for ex, pred in zip(bench.examples, predictions)]
-    outcomes = match_many(jobs, semantics=semantics, workers=workers, timeout_s=timeout_s,
-                          row_cap=row_cap, keep_distinct=keep_distinct, progress=progress,
+    outcomes = match_many(jobs, semantics=semantics, workers=workers, limits=limits,
+                          keep_distinct=keep_distinct, progress=progress,
                           description=f"scoring {bench.name}/{bench.split}")
     hardness = [example_hardness(ex.sql) for ex in bench.examples]
     return build_report(bench, outcomes, hardness)
@@ -62,10 +61,17 @@ def summarize(examples: list[dict]) -> dict:
     for e in scored:
         by_level[e["hardness"]].append(bool(e["exec_match"]))
     levels = [lvl for lvl in HARDNESS_LEVELS if lvl in by_level] + sorted(set(by_level) - set(HARDNESS_LEVELS))
+    unscorable = [e for e in examples if e["exec_match"] is None]
     return {
         "ex": _share(sum(bool(e["exec_match"]) for e in scored), len(scored)),
         "n_scored": len(scored),
-        "n_unscorable": len(examples) - len(scored),
+        "n_unscorable": len(unscorable),
+        # why examples could not be scored: reason → count and the first message (names the file)
+        "unscorable_reasons": {
+            kind: {"n": sum(1 for e in unscorable if str(e["error_kind"]) == kind),
+                   "example": next(e["error"] for e in unscorable if str(e["error_kind"]) == kind)}
+            for kind in sorted({str(e["error_kind"]) for e in unscorable})
+        },
         "by_hardness": {lvl: {"ex": _share(sum(by_level[lvl]), len(by_level[lvl])), "n": len(by_level[lvl])}
                         for lvl in levels},
     }

@@ -25,6 +25,7 @@ from routesql.atomic import write_json_atomic, write_jsonl_atomic
 from routesql.bench.example import Benchmark, Example
 from routesql.bench.loaders import load_benchmark, missing_databases
 from routesql.errors import InputError
+from routesql.db.limits import QueryLimits
 from routesql.db.schema import approx_token_count, read_schema, render_schema
 from routesql.db.slicing import slice_schema
 from routesql.metrics.matcher import MatchJob, match_many
@@ -58,7 +59,7 @@ class SynthSettings:
     slice_token_budget: int = 512
     strong_per_db: int = 20  # 0 turns SENSE strong synthesis off
     workers: int = 2
-    timeout_s: float = 30.0
+    limits: QueryLimits = QueryLimits()  # params.yaml's execution limits
     tokenizer_path: str | None = None  # count tokens with this tokenizer instead of the estimate
     max_examples: int | None = None  # at most N training examples, spread evenly (quick runs, tests)
     strong_endpoint: str | None = None  # OpenAI-compatible server that rewrites strong questions
@@ -189,7 +190,7 @@ def execute_and_select(bench: Benchmark, examples: list[Example], outputs: list[
         for candidate in out.noise:
             jobs.append(MatchJob(bench.db_path(ex.db_id), ex.sql, candidate.sql))
             owners.append((i, candidate))
-    outcomes = match_many(jobs, semantics="spider", workers=settings.workers, timeout_s=settings.timeout_s,
+    outcomes = match_many(jobs, semantics="spider", workers=settings.workers, limits=settings.limits,
                           progress=progress, description="executing gold and noise")
     gold_failed = {i: o.error for (i, cand), o in zip(owners, outcomes) if cand is None and o.exec_match is None}
     per_kind: dict[str, Counter] = {kind: Counter() for kind in CORRUPTIONS}
@@ -296,6 +297,6 @@ def settings_from_params(params) -> SynthSettings:  # params: routesql.config.Pa
                         batch_size=params.generator.batch_size, dtype=params.model.dtype)
     return SynthSettings(seed=params.seed, tasks=tasks, slice_token_budget=synth.slice_token_budget,
                          strong_per_db=synth.strong.per_db, workers=params.execution.workers,
-                         timeout_s=params.execution.timeout_s, max_examples=synth.max_examples,
+                         limits=QueryLimits.of(params.execution), max_examples=synth.max_examples,
                          strong_endpoint=synth.strong.endpoint, api_key_env=params.generator.api_key_env,
                          weak=weak)

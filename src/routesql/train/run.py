@@ -23,6 +23,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from routesql.errors import InputError
 from routesql.llm.prompting import model_prompt_version
 from routesql.llm.tiny import load_base
+from routesql.redact import redact_params
 from routesql.train.base import TrainingModule
 from routesql.train.checkpoint import (
     adapter_checkpoint_callback,
@@ -141,7 +142,8 @@ def _fit(
     """Fit (resuming from the latest checkpoint if any); export once `settings.max_steps` is reached."""
     max_steps = settings.max_steps if stop_at_step is None else min(stop_at_step, settings.max_steps)
     trainer = build_trainer(settings, out_dir, logger, max_steps, module.kind, callbacks)
-    trainer.logger.log_hyperparams({"kind": module.kind, **manifest, "settings": settings.model_dump(mode="json")})
+    trainer.logger.log_hyperparams(redact_params({"kind": module.kind, **manifest,
+                                                  "settings": settings.model_dump(mode="json")}))
     started = time.perf_counter()
     resume_from = latest_checkpoint(out_dir)
     # weights_only: our checkpoints hold tensors and plain values only, so the safe unpickler suffices.
