@@ -34,3 +34,28 @@ def test_a_runaway_answer_stops_within_the_timeout_and_runs_once(pets_db: Path, 
     assert result.error == f"timed out after {timeout_s:g} s"
     assert elapsed < timeout_s + 1, elapsed
     assert executed.count(RUNAWAY) == 1, executed
+
+
+def test_asking_a_wal_database_leaves_its_folder_as_it_was(tmp_path: Path) -> None:
+    import hashlib
+    import sqlite3
+
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    db = folder / "shop.sqlite"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE item (name TEXT, price REAL)")
+    conn.executemany("INSERT INTO item VALUES (?, ?)", [("pen", 1.5), ("ink", 4.0)])
+    conn.commit()
+    conn.close()
+
+    def state() -> dict[str, str]:
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+    before = state()
+    generator = ScriptedGenerator({("write", "how many items"): "SELECT count(*) FROM item"})
+    settings = MCPSettings(schema_linking=False, noise_correction=True, continuation=True)
+    result = answer_with(MCPPipeline(generator, settings), "how many items", db)
+    assert result.error is None and result.rows == ((2,),)
+    assert state() == before == {"shop.sqlite": before["shop.sqlite"]}

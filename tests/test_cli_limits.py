@@ -96,3 +96,25 @@ def test_sigterm_during_runaway_queries_leaves_no_process_and_no_report(tmp_path
             os.killpg(command.pid, signal.SIGKILL)
     assert command.returncode == 143 and stderr.strip().splitlines()[-1] == "error: stopped by SIGTERM"
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["bench", "pred.sql"]
+
+
+def test_scoring_a_wal_benchmark_leaves_its_database_folder_as_it_was(tmp_path: Path) -> None:
+    import hashlib
+    import sqlite3
+
+    bench, pred = _benchmark(tmp_path, ["SELECT count(*) FROM pet", "SELECT 1"])
+    db_folder = bench / "database" / "pets"
+    conn = sqlite3.connect(db_folder / "pets.sqlite")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+
+    def state() -> dict[str, str]:
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in db_folder.iterdir()}
+
+    before = state()
+    assert list(before) == ["pets.sqlite"]
+    done = subprocess.run([ROUTESQL, "score", "--data", str(bench), "--pred", str(pred), "--out",
+                           str(tmp_path / "r.json"), "--workers", "2"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["summary"]["n_scored"] == 2
+    assert state() == before
