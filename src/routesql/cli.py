@@ -121,6 +121,10 @@ def _finite_positive(value: float | None) -> float | None:
 
 
 TIMEOUT_HELP = "Seconds before a query is interrupted (finite)."
+SPIDER_ROOT_HELP = ("Spider folder (tables.json, database/) for variants that use Spider's databases: "
+                    "Spider-Syn, Spider-Realistic, Spider-DK; default: a sibling spider/ folder.")
+FORMAT_HELP = ("Benchmark format: spider, spider-syn, spider-dk, spider-realistic, bird, bird-minidev; "
+               "detected when omitted (a folder's own main files win over strays; ambiguity is an error).")
 ROW_CAP_HELP = "A result with more rows is that query's error."
 RESULT_CAP_HELP = "A result (or one value) larger than this many MB is that query's error."
 
@@ -134,19 +138,20 @@ def _query_limits(timeout: float, row_cap: int, result_cap_mb: float):  # -> Que
 @app.command()
 @one_line_errors
 def score(
-    data: Annotated[Path, typer.Option(help="Benchmark folder (Spider, Spider-Syn/DK/Realistic, BIRD or demo).")],
+    data: Annotated[Path, typer.Option(help="Benchmark folder as released (Spider, Spider-Syn/DK/Realistic, BIRD, BIRD mini-dev's MINIDEV, or the demo).")],
     pred: Annotated[Path, typer.Option(help="Predictions: one SQL per line aligned with the split, or a CSV with a 'Predict' column.")],
     out: Annotated[Path, typer.Option(help="Where to write REPORT.json.")],
     split: Annotated[str, typer.Option(help="Split to score: dev or train.")] = "dev",
     semantics: Annotated[str, typer.Option(help="'spider' (official test-suite rules) or 'bird'.")] = "spider",
-    fmt: Annotated[Optional[str], typer.Option("--format", help="Benchmark format; detected when omitted.")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help=FORMAT_HELP)] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes executing queries.")] = 2,
     timeout: Annotated[float, typer.Option(callback=_finite_positive, help=TIMEOUT_HELP)] = DEFAULT_TIMEOUT_S,
     row_cap: Annotated[int, typer.Option(min=1, help=ROW_CAP_HELP)] = DEFAULT_ROW_CAP,
     result_cap_mb: Annotated[float, typer.Option(callback=_finite_positive, help=RESULT_CAP_HELP)] = DEFAULT_RESULT_CAP_MB,
     keep_distinct: Annotated[bool, typer.Option(help="Keep DISTINCT (the official default removes it).")] = False,
+    spider_root: Annotated[Optional[Path], typer.Option(help=SPIDER_ROOT_HELP)] = None,
 ) -> None:
-    """Execution accuracy of a prediction file, overall and by Spider hardness."""
+    """Execution accuracy of a prediction file, overall and by Spider hardness (BIRD: by its difficulty labels)."""
     from routesql.atomic import write_json_atomic
     from routesql.bench.loaders import load_benchmark
     from routesql.metrics.predictions import read_predictions
@@ -155,7 +160,7 @@ def score(
     if semantics not in ("spider", "bird"):
         raise typer.BadParameter(f"--semantics must be 'spider' or 'bird', not {semantics!r}")
     check_output_file(out)
-    bench = load_benchmark(data, split, fmt)
+    bench = load_benchmark(data, split, fmt, spider_root)
     predictions = read_predictions(pred, len(bench.examples))
     report = score_predictions(bench, predictions, semantics=semantics, workers=workers,
                                limits=_query_limits(timeout, row_cap, result_cap_mb), keep_distinct=keep_distinct)
@@ -165,8 +170,9 @@ def score(
     typer.echo(f"{figure} on {summary['n_scored']} scored examples ({summary['n_unscorable']} unscorable) → {out}")
     for kind, cell in summary["unscorable_reasons"].items():
         typer.echo(f"  unscorable: {cell['n']} {kind}, e.g. {cell['example']}")
+    typer.echo(f"  by {summary['breakdown']}:")
     for level, cell in summary["by_hardness"].items():
-        typer.echo(f"  {level:<7} {cell['ex']:.4f}  (n={cell['n']})")
+        typer.echo(f"  {level:<11} {cell['ex']:.4f}  (n={cell['n']})")
 
 
 @app.command("demo-data")
@@ -189,10 +195,11 @@ def demo_data(
 def check_gold(
     data: Annotated[Path, typer.Option(help="Benchmark folder.")],
     split: Annotated[str, typer.Option(help="dev or train.")] = "dev",
-    fmt: Annotated[Optional[str], typer.Option("--format", help="Benchmark format; detected when omitted.")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help=FORMAT_HELP)] = None,
     out: Annotated[Optional[Path], typer.Option(help="Write the check report (JSON) here.")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes executing queries.")] = 2,
     timeout: Annotated[float, typer.Option(callback=_finite_positive, help=TIMEOUT_HELP)] = DEFAULT_TIMEOUT_S,
+    spider_root: Annotated[Optional[Path], typer.Option(help=SPIDER_ROOT_HELP)] = None,
 ) -> None:
     """Load a split and execute every gold query; list the ones that fail, with SQLite's error."""
     from routesql.atomic import write_json_atomic
@@ -200,7 +207,8 @@ def check_gold(
 
     if out is not None:
         check_output_file(out)
-    report = check_gold_queries(data, split, fmt, workers=workers, limits=_query_limits(timeout, DEFAULT_ROW_CAP, DEFAULT_RESULT_CAP_MB))
+    report = check_gold_queries(data, split, fmt, workers=workers, spider_root=spider_root,
+                                limits=_query_limits(timeout, DEFAULT_ROW_CAP, DEFAULT_RESULT_CAP_MB))
     if out is not None:
         write_json_atomic(out, report)
     typer.echo(f"{report['n_examples']} examples loaded; {report['n_executed']} gold queries executed; "

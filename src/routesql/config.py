@@ -20,7 +20,7 @@ class Section(BaseModel):
 
 class DataSettings(Section):
     benchmark: str = Field("demo", description="'demo' (the built-in benchmark) or a benchmark folder")
-    format: Literal["spider", "spider-syn", "spider-dk", "spider-realistic", "bird"] | None = None
+    format: Literal["spider", "spider-syn", "spider-dk", "spider-realistic", "bird", "bird-minidev"] | None = None
     demo_seed: int = 0
     out: str = "data/benchmark"
 

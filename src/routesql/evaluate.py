@@ -10,6 +10,7 @@ Outputs under `out_dir`:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections import Counter
@@ -47,14 +48,23 @@ def scoring_options_from(params) -> ScoringOptions:  # params: routesql.config.P
 
 
 def score_with(bench: Benchmark, predictions: list[str], scoring: ScoringOptions, progress: bool = True) -> dict:
-    return score_predictions(bench, predictions, semantics=scoring.semantics, workers=scoring.workers,
-                             limits=scoring.limits, keep_distinct=scoring.keep_distinct, progress=progress)
+    """Score, refusing a split of which nothing can be scored (a broken setup, not an EX of 0)."""
+    from routesql.errors import InputError
+
+    report = score_predictions(bench, predictions, semantics=scoring.semantics, workers=scoring.workers,
+                               limits=scoring.limits, keep_distinct=scoring.keep_distinct, progress=progress)
+    summary = report["summary"]
+    if summary["n_scored"] == 0 and bench.examples:
+        reasons = "; ".join(f"{cell['n']} {kind}, e.g. {cell['example']}"
+                            for kind, cell in summary["unscorable_reasons"].items())
+        raise InputError(f"{bench.name}/{bench.split}", f"none of {len(bench.examples)} examples can be scored ({reasons})")
+    return report
 
 
 def _first(bench: Benchmark, limit: int | None) -> Benchmark:
     if not limit:
         return bench
-    return Benchmark(bench.name, bench.split, bench.examples[:limit], bench.database_dir, bench.tables_json)
+    return dataclasses.replace(bench, examples=bench.examples[:limit])
 
 
 def _questions(bench: Benchmark) -> list[MCPQuestion]:
@@ -111,6 +121,7 @@ def build_metrics(final: dict, step_reports: dict[str, dict], traces: list[MCPTr
         "ex": summary["ex"],
         "n_scored": summary["n_scored"],
         "n_unscorable": summary["n_unscorable"],
+        "unscorable_reasons": summary["unscorable_reasons"],
         "by_hardness": summary["by_hardness"],
         "by_step": {step: report["summary"]["ex"] for step, report in step_reports.items()},
         "error_categories": dict(sorted(errors.items())),

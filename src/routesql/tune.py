@@ -142,7 +142,6 @@ def best_trial(complete: list[optuna.trial.FrozenTrial]) -> optuna.trial.FrozenT
 
 def tuning_questions(params, root: Path):
     """Held-out training databases and up to eval_limit of their questions, spread over patterns."""
-    from routesql.bench.example import Benchmark
     from routesql.mcp import MCPQuestion
 
     bench = load_benchmark(root, "train", params.data.format)
@@ -151,7 +150,7 @@ def tuning_questions(params, root: Path):
     pool = [ex for ex in bench.examples if ex.db_id in held_out]
     stride = max(1, len(pool) // params.tune.eval_limit)
     chosen = pool[::stride][: params.tune.eval_limit]
-    subset = Benchmark(bench.name, "train", chosen, bench.database_dir, bench.tables_json)
+    subset = dataclasses.replace(bench, examples=chosen)
     return held_out, (subset, [MCPQuestion(ex.id, ex.question, bench.db_path(ex.db_id), ex.evidence) for ex in chosen])
 
 

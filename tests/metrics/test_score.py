@@ -116,3 +116,23 @@ def test_database_folder_without_its_sqlite_is_unscorable(small_spider_copy: Pat
     report = score_predictions(bench, [ex.sql for ex in bench.examples], progress=False)
     assert report["summary"]["n_scored"] == 0 and report["summary"]["n_unscorable"] == 4
     assert all("database not found" in e["error"] for e in report["examples"])
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    (b"", "is empty (0 bytes)"),
+    (b"version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 9\n", "git lfs pull"),
+    (b"\x00" * 512, "not a SQLite database"),
+])
+def test_nothing_scorable_is_n_a_with_the_reason_never_a_zero(tmp_path: Path, content: bytes, reason: str) -> None:
+    from support import write_spider_benchmark
+
+    bench = write_spider_benchmark(tmp_path / "bench", [("How many pets?", "SELECT count(*) FROM pet")] * 3)
+    (bench / "database" / "pets" / "pets.sqlite").write_bytes(content)
+    (tmp_path / "pred.sql").write_text("SELECT count(*) FROM pet\n" * 3)
+    result = CliRunner().invoke(app, ["score", "--data", str(bench), "--pred", str(tmp_path / "pred.sql"),
+                                      "--out", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    assert "EX n/a" in result.output and "3 bad_database" in result.output and reason in result.output
+    summary = json.loads((tmp_path / "r.json").read_text())["summary"]
+    assert summary["ex"] is None and summary["n_scored"] == 0
+    assert summary["unscorable_reasons"]["bad_database"]["n"] == 3

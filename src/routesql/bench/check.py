@@ -10,13 +10,14 @@ from routesql.metrics.matcher import MatchJob, match_many
 
 
 def check_gold_queries(root: Path, split: str, fmt: str | None = None, workers: int = 1,
-                       limits: QueryLimits = QueryLimits(), progress: bool = True) -> dict:
+                       limits: QueryLimits = QueryLimits(), progress: bool = True,
+                       spider_root: Path | None = None) -> dict:
     """Execute each gold query whose database exists; report the ones SQLite rejects.
 
     Gold text gets the same Spider fixes the official evaluator applies (``> =`` spacing), so a
     query reported here fails there too.
     """
-    bench = load_benchmark(root, split, fmt)
+    bench = load_benchmark(root, split, fmt, spider_root)
     missing = missing_databases(bench)
     present = [(i, ex) for i, ex in enumerate(bench.examples) if ex.db_id not in missing]
     jobs = [MatchJob(bench.db_path(ex.db_id), ex.sql, ex.sql) for _, ex in present]

@@ -36,6 +36,12 @@ class Benchmark:
     examples: list[Example]
     database_dir: Path  # holds <db_id>/<db_id>.sqlite
     tables_json: Path | None = None
+    # Where a db_id missing from database_dir is looked up (Spider's folder, for Spider-DK whose
+    # own database/ holds only the databases it changed).
+    fallback_database_dir: Path | None = None
 
     def db_path(self, db_id: str) -> Path:
-        return self.database_dir / db_id / f"{db_id}.sqlite"
+        own = self.database_dir / db_id / f"{db_id}.sqlite"
+        if self.fallback_database_dir is None or own.is_file():
+            return own
+        return self.fallback_database_dir / db_id / f"{db_id}.sqlite"

@@ -1,8 +1,21 @@
-"""Benchmark folders (Spider and its variants, BIRD) → `Benchmark` records.
+"""Benchmark folders (Spider and its variants, BIRD, BIRD mini-dev) → `Benchmark` records, read
+in the layout each was released in.
 
 Each format keeps its examples in one JSON list per split and its databases as
 ``<database_dir>/<db_id>/<db_id>.sqlite``. Loading never opens a database: a db_id whose file
 is missing is still loaded (scoring reports it as unscorable); `missing_databases` lists them.
+
+Spider-Syn and Spider-Realistic ship no databases and Spider-DK only the three it changed: they
+use a Spider folder, passed as `spider_root` (`--spider-root`), else a sibling ``spider/``.
+
+Detection (`detect_format`), when no format is given: a folder holding its own main files wins
+over stray files of another benchmark beside them —
+  1. Spider's ``dev.json`` / ``train_spider*.json`` next to ``database/``: Spider (Spider-Syn when
+     its records carry ``SpiderSynQuestion``), whatever variant files lie beside them;
+  2. BIRD's ``dev.json`` / ``train.json`` next to ``dev_databases/`` / ``train_databases/``: BIRD;
+  3. otherwise the one of ``Spider-DK.json``, ``spider-realistic.json``, ``mini_dev_sqlite.json``
+     (BIRD mini-dev), Spider's files, BIRD's files that is present; two or more is an error that
+     lists them (pass the format).
 """
 
 from __future__ import annotations
@@ -15,33 +28,51 @@ from typing import Any
 from routesql.bench.example import Benchmark, Example
 from routesql.errors import InputError
 
-FORMATS = ("spider", "spider-syn", "spider-dk", "spider-realistic", "bird", "demo")
+FORMATS = ("spider", "spider-syn", "spider-dk", "spider-realistic", "bird", "bird-minidev", "demo")
 SPLITS = ("train", "dev")
 
 # The files whose presence identifies each format (what detect_format looks for).
 _BIRD_MARKERS = ("dev_tables.json", "train_tables.json", "dev_databases", "train_databases")
 _SPIDER_FILES = ("dev.json", "train_spider.json", "train_spider_min.json")
+_BIRD_FILES = ("dev.json", "train.json")
 _DK_FILE = "Spider-DK.json"
 _REALISTIC_FILE = "spider-realistic.json"
+_MINIDEV_FILE = "mini_dev_sqlite.json"
 _SYN_MARKER = b'"SpiderSynQuestion"'
+SPIDER_ROOT_HINT = "pass the Spider folder (tables.json and database/) with --spider-root"
 
 
 def detect_format(root: Path) -> str:
-    """Name the benchmark format of `root` from the files it holds."""
+    """Name the benchmark format of `root` from the files it holds (precedence: module docstring)."""
     root = Path(root)
     _require_folder(root)
-    if any((root / name).exists() for name in _BIRD_MARKERS):
+    spider_files = [root / name for name in _SPIDER_FILES if (root / name).is_file()]
+    bird_files = [root / name for name in _BIRD_FILES if (root / name).is_file()]
+    bird_folders = any((root / name).exists() for name in _BIRD_MARKERS)
+    if spider_files and (root / "database").is_dir():
+        return _spider_or_syn(spider_files[0])
+    if bird_files and bird_folders:
         return "bird"
-    if (root / _DK_FILE).is_file():
-        return "spider-dk"
-    if (root / _REALISTIC_FILE).is_file():
-        return "spider-realistic"
-    present = [root / name for name in _SPIDER_FILES if (root / name).is_file()]
-    if present:
-        # Spider-Syn reuses Spider's file names; its records carry SpiderSynQuestion up front.
-        return "spider-syn" if _head_mentions(present[0], _SYN_MARKER) else "spider"
-    looked_for = ", ".join((*_SPIDER_FILES, _DK_FILE, _REALISTIC_FILE, *_BIRD_MARKERS))
+    candidates = {
+        "spider-dk": (root / _DK_FILE).is_file(),
+        "spider-realistic": (root / _REALISTIC_FILE).is_file(),
+        "bird-minidev": (root / _MINIDEV_FILE).is_file(),
+        _spider_or_syn(spider_files[0]) if spider_files else "spider": bool(spider_files) and not bird_folders,
+        "bird": bird_folders and not (root / _MINIDEV_FILE).is_file(),
+    }
+    found = [name for name, present in candidates.items() if present]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise InputError(root, f"holds files of several benchmarks ({', '.join(found)}); "
+                               "name the one to load with --format (or data.format)")
+    looked_for = ", ".join((*_SPIDER_FILES, _DK_FILE, _REALISTIC_FILE, _MINIDEV_FILE, *_BIRD_MARKERS))
     raise InputError(root, f"no benchmark files found (looked for {looked_for})")
+
+
+def _spider_or_syn(path: Path) -> str:
+    # Spider-Syn reuses Spider's file names; its records carry SpiderSynQuestion up front.
+    return "spider-syn" if _head_mentions(path, _SYN_MARKER) else "spider"
 
 
 def load_benchmark(
@@ -49,8 +80,9 @@ def load_benchmark(
 ) -> Benchmark:
     """Load one split of the benchmark in `root`.
 
-    `fmt` names the format (detected from the files when None). Spider-Syn and Spider-Realistic
-    ship no databases: they use the Spider folder `spider_root`, else ``root/../spider``.
+    `fmt` names the format (detected from the files when None). Spider-Syn, Spider-Realistic and
+    Spider-DK use the Spider folder `spider_root` (else ``root/../spider``) for the databases they
+    do not ship; a variant's own ``database/`` wins for the same db_id.
     """
     root = Path(root)
     if split not in SPLITS:
@@ -102,10 +134,16 @@ def _load_spider_syn(root: Path, split: str, spider_root: Path | None) -> Benchm
 
 
 def _load_spider_dk(root: Path, split: str, spider_root: Path | None) -> Benchmark:
+    """Spider-DK as released: its tables.json (all 169 schemas) and database/ with only the three
+    databases it changed; every other db_id is Spider's."""
     _require_dev_only(root, split, "spider-dk")
     examples = _spider_examples(root / _DK_FILE, "spider-dk", split, question_key="question")
     tables = _existing(root / "tables.json")
-    return Benchmark("spider-dk", split, examples, root / "database", tables)
+    own = root / "database"
+    needs_spider = any(not (own / ex.db_id / f"{ex.db_id}.sqlite").is_file() for ex in examples)
+    spider = _resolve_spider_root(root, spider_root, "spider-dk") if needs_spider else None
+    return Benchmark("spider-dk", split, examples, own, tables,
+                     fallback_database_dir=None if spider is None else spider / "database")
 
 
 def _load_spider_realistic(root: Path, split: str, spider_root: Path | None) -> Benchmark:
@@ -119,24 +157,33 @@ def _load_spider_realistic(root: Path, split: str, spider_root: Path | None) -> 
 
 def _load_bird(root: Path, split: str, spider_root: Path | None) -> Benchmark:
     path = root / f"{split}.json"
-    examples = []
-    for index, record in enumerate(_read_records(path)):
-        # BIRD's train.json has no question_id or difficulty; dev.json has both.
-        question_id = _optional(record, "question_id", (int, str), path, index)
-        difficulty = _optional(record, "difficulty", str, path, index)
-        examples.append(
-            Example(
-                id=f"bird/{split}/{index if question_id is None else question_id}",
-                db_id=_db_id(record, path, index),
-                question=_required(record, "question", path, index),
-                sql=_required(record, "SQL", path, index),
-                evidence=_optional(record, "evidence", str, path, index) or "",
-                difficulty=difficulty,
-                source="bird",
-            )
-        )
+    examples = [_bird_example(record, path, index, "bird", split) for index, record in enumerate(_read_records(path))]
     tables = _existing(root / f"{split}_tables.json")
     return Benchmark("bird", split, examples, root / f"{split}_databases", tables)
+
+
+def _load_bird_minidev(root: Path, split: str, spider_root: Path | None) -> Benchmark:
+    """BIRD mini-dev as released (the MINIDEV folder): mini_dev_sqlite.json (500 examples with
+    question_id and difficulty simple / moderate / challenging), dev_tables.json, dev_databases/."""
+    _require_dev_only(root, split, "bird-minidev")
+    path = root / _MINIDEV_FILE
+    examples = [_bird_example(record, path, index, "bird-minidev", split)
+                for index, record in enumerate(_read_records(path))]
+    return Benchmark("bird-minidev", split, examples, root / "dev_databases", _existing(root / "dev_tables.json"))
+
+
+def _bird_example(record: dict[str, Any], path: Path, index: int, name: str, split: str) -> Example:
+    # BIRD's train.json has no question_id or difficulty; dev.json and mini-dev have both.
+    question_id = _optional(record, "question_id", (int, str), path, index)
+    return Example(
+        id=f"{name}/{split}/{index if question_id is None else question_id}",
+        db_id=_db_id(record, path, index),
+        question=_required(record, "question", path, index),
+        sql=_required(record, "SQL", path, index),
+        evidence=_optional(record, "evidence", str, path, index) or "",
+        difficulty=_optional(record, "difficulty", str, path, index),
+        source=name,
+    )
 
 
 _LOADERS: dict[str, Callable[[Path, str, Path | None], Benchmark]] = {
@@ -146,6 +193,7 @@ _LOADERS: dict[str, Callable[[Path, str, Path | None], Benchmark]] = {
     "spider-dk": _load_spider_dk,
     "spider-realistic": _load_spider_realistic,
     "bird": _load_bird,
+    "bird-minidev": _load_bird_minidev,
 }
 
 
@@ -224,17 +272,13 @@ def _resolve_spider_root(root: Path, spider_root: Path | None, fmt: str) -> Path
     """The Spider folder whose databases a database-less variant uses."""
     if spider_root is not None:
         if not (spider_root / "database").is_dir():
-            problem = f"not a Spider folder (no database/ inside), needed by {fmt}"
+            problem = f"not a Spider folder (no database/ inside), needed by {fmt} (--spider-root)"
             raise InputError(spider_root, problem)
         return spider_root
     sibling = root.parent / "spider"
     if (sibling / "database").is_dir():
         return sibling
-    raise InputError(
-        root,
-        f"{fmt} has no databases of its own and {sibling} does not exist; "
-        "pass the Spider folder as spider_root (the folder holding tables.json and database/)",
-    )
+    raise InputError(root, f"{fmt} uses Spider's databases and {sibling} does not exist; {SPIDER_ROOT_HINT}")
 
 
 def _require_dev_only(root: Path, split: str, fmt: str) -> None:

@@ -13,6 +13,7 @@ from routesql.sqlkit.hardness import spider_hardness
 log = logging.getLogger(__name__)
 
 HARDNESS_LEVELS = ("easy", "medium", "hard", "extra")
+BIRD_DIFFICULTIES = ("simple", "moderate", "challenging")
 
 
 def example_hardness(sql: str) -> str:
@@ -37,7 +38,8 @@ def score_predictions(bench: Benchmark, predictions: list[str], semantics: str =
     outcomes = match_many(jobs, semantics=semantics, workers=workers, limits=limits,
                           keep_distinct=keep_distinct, progress=progress,
                           description=f"scoring {bench.name}/{bench.split}")
-    hardness = [example_hardness(ex.sql) for ex in bench.examples]
+    # A benchmark's own difficulty labels (BIRD's) win over Spider's hardness of the gold SQL.
+    hardness = [ex.difficulty or example_hardness(ex.sql) for ex in bench.examples]
     return build_report(bench, outcomes, hardness)
 
 
@@ -60,10 +62,12 @@ def summarize(examples: list[dict]) -> dict:
     by_level: dict[str, list[bool]] = defaultdict(list)
     for e in scored:
         by_level[e["hardness"]].append(bool(e["exec_match"]))
-    levels = [lvl for lvl in HARDNESS_LEVELS if lvl in by_level] + sorted(set(by_level) - set(HARDNESS_LEVELS))
+    known = HARDNESS_LEVELS + BIRD_DIFFICULTIES
+    levels = [lvl for lvl in known if lvl in by_level] + sorted(set(by_level) - set(known))
     unscorable = [e for e in examples if e["exec_match"] is None]
     return {
-        "ex": _share(sum(bool(e["exec_match"]) for e in scored), len(scored)),
+        # None (JSON null) when nothing could be scored: no figure at all, never a 0.0
+        "ex": _share(sum(bool(e["exec_match"]) for e in scored), len(scored)) if scored else None,
         "n_scored": len(scored),
         "n_unscorable": len(unscorable),
         # why examples could not be scored: reason → count and the first message (names the file)
@@ -72,8 +76,10 @@ def summarize(examples: list[dict]) -> dict:
                    "example": next(e["error"] for e in unscorable if str(e["error_kind"]) == kind)}
             for kind in sorted({str(e["error_kind"]) for e in unscorable})
         },
+        # Spider hardness of the gold SQL, or the benchmark's own difficulty label (BIRD)
         "by_hardness": {lvl: {"ex": _share(sum(by_level[lvl]), len(by_level[lvl])), "n": len(by_level[lvl])}
                         for lvl in levels},
+        "breakdown": "difficulty" if any(lvl in BIRD_DIFFICULTIES for lvl in levels) else "hardness",
     }
 
 
