@@ -256,3 +256,30 @@ def test_without_usable_links_the_draft_stays_and_is_not_regenerated(pets_db: Pa
     generator = Counting({})
     MCPPipeline(generator, settings).run(questions)
     assert generator.batches == [1, 1, 1]  # the reduced schema is generated on
+
+
+@pytest.mark.parametrize(("sql", "expected"), [
+    ("SELECT name FROM owner WHERE city = 'Lyon' AND", "SELECT name FROM owner WHERE city = 'Lyon'"),
+    ("SELECT name, FROM owner", ""),  # "SELECT name" names no table: nothing compiles
+    ("SELECT count(*) FROM pet WHERE age > 1 GROUP BY kind ORDER", "SELECT count(*) FROM pet WHERE age > 1 GROUP BY kind"),
+    ("SELECT name FROM owner WHERE city = 'Ly on' OR", "SELECT name FROM owner WHERE city = 'Ly on'"),
+    ("SELECT nme FROM owner", ""),
+])
+def test_the_longest_compiling_prefix(pets_db: Path, sql: str, expected: str) -> None:
+    from routesql.db.compiles import SchemaCompiler
+    from routesql.db.schema import read_schema
+    from routesql.mcp import longest_compiling_prefix
+
+    compiler = SchemaCompiler(read_schema(pets_db))
+    assert longest_compiling_prefix(sql, compiler.compiles) == expected
+
+
+def test_a_draft_cut_off_mid_statement_is_trimmed_to_where_it_compiles(pets_db: Path) -> None:
+    generator = ScriptedGenerator({("write", "owners in Lyon"): "SELECT name FROM owner WHERE city = 'Lyon' AND"})
+    settings = MCPSettings(schema_linking=False, noise_correction=False, continuation=False)
+    trace = MCPPipeline(generator, settings).run([MCPQuestion("q", "owners in Lyon", pets_db)])[0]
+    assert trace.final == "SELECT name FROM owner WHERE city = 'Lyon'"
+    assert "trimmed" in trace.notes
+    off = MCPPipeline(generator, MCPSettings(schema_linking=False, noise_correction=False, continuation=False,
+                                             compile_check=False)).run([MCPQuestion("q", "owners in Lyon", pets_db)])[0]
+    assert off.final == "SELECT name FROM owner WHERE city = 'Lyon' AND"

@@ -20,12 +20,14 @@ Steps, each switchable:
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from routesql.db.compiles import SchemaCompiler
-from routesql.db.execute import ExecResult, QueryRunner
+from routesql.db.execute import ExecResult, QueryRunner, classify_sqlite_error
 from routesql.db.limits import DEFAULT_RESULT_CAP_MB, DEFAULT_ROW_CAP, DEFAULT_TIMEOUT_S
 from routesql.db.schema import DatabaseSchema, approx_token_count, read_schema, render_schema
 from routesql.db.slicing import SliceQuestion, link_over_slices, slice_schema
@@ -110,6 +112,22 @@ class _Work:
     _names: dict[bool, SchemaNames] = field(default_factory=dict)
     _compilers: dict[bool, SchemaCompiler] = field(default_factory=dict)  # in-memory; freed with the work
 
+    def compiling(self, sql: str, reduced: bool, notes: dict[str, str] | None = None) -> str:
+        """With compile_check, SQL cut off mid-statement (SQLite: incomplete input or a syntax
+        error, as at max_new_tokens) becomes its longest prefix that compiles: where the model
+        could have stopped. SQL that is whole but wrong (an unknown name) is left for NC to see."""
+        if not self.compile_check or not sql:
+            return sql
+        self.constraint(reduced)  # makes the compiler
+        compiler = self._compilers[reduced and self.reduced is not None]
+        problem = compiler.error(sql)
+        if problem is None or classify_sqlite_error(problem) != "syntax":
+            return sql
+        trimmed = longest_compiling_prefix(sql, compiler.compiles)
+        if notes is not None and trimmed:
+            notes["trimmed"] = f"cut to its longest compiling prefix ({len(sql) - len(trimmed)} characters dropped)"
+        return trimmed or sql
+
     def constraint(self, reduced: bool, lead: str = "", after_first_line: bool = False) -> NameConstraint:
         """What this question's SQL may name, on the full or the reduced schema (made once each)."""
         reduced = reduced and self.reduced is not None
@@ -120,6 +138,16 @@ class _Work:
                 self._compilers[reduced] = SchemaCompiler(schema)
         compiles = self._compilers[reduced].compiles if self.compile_check else None
         return NameConstraint(self._names[reduced], lead, after_first_line, self.values, compiles)
+
+
+def longest_compiling_prefix(sql: str, compiles: Callable[[str], bool]) -> str:
+    """The longest prefix of `sql` ending at a word boundary that compiles, or "" when none does."""
+    ends = [m.start() for m in re.finditer(r"\s+", sql)]
+    for end in reversed(ends):
+        candidate = sql[:end].rstrip().rstrip(",")
+        if candidate and compiles(candidate):
+            return candidate
+    return ""
 
 
 class MCPPipeline:
@@ -170,7 +198,7 @@ class MCPPipeline:
         linked = self._link(work) if self.settings.schema_linking else {}
         for i, draft in zip(ids, drafts):
             w = work[i]
-            w.sql = extract_sql(draft)
+            w.sql = w.compiling(extract_sql(draft), reduced=False, notes=traces[i].notes)
             traces[i].steps["draft"] = w.sql
             wanted = linked.get(i, {})
             traces[i].notes["links"] = "; ".join(f"{t}: {', '.join(c)}" for t, c in wanted.items())
@@ -220,7 +248,7 @@ class MCPPipeline:
                                      constraints)
         for i, options in zip(ids, samples):
             w = work[i]
-            chosen = self._vote(w.question.db_path, [extract_sql(o) for o in options])
+            chosen = self._vote(w.question.db_path, [w.compiling(extract_sql(o), reduced=True) for o in options])
             if chosen and chosen != w.sql:
                 # The reduced schema can drop what the question needs: a draft that runs is not
                 # traded for a reduced-schema SQL that fails.

@@ -32,14 +32,18 @@ class SchemaCompiler:
         self.connection.execute("PRAGMA query_only = ON")
 
     def compiles(self, sql: str) -> bool:
+        return self.error(sql) is None
+
+    def error(self, sql: str) -> str | None:
+        """Why `sql` does not compile (SQLite's message), or None when it does."""
         statement = sql.strip().rstrip(";").strip()
         if not statement.lower().startswith(("select", "with")):
-            return False
+            return "not a SELECT or WITH statement"
         try:
             self.connection.execute("EXPLAIN " + statement)  # one statement only, or sqlite3 refuses
-        except (sqlite3.Error, sqlite3.Warning, ValueError):
-            return False
-        return True
+        except (sqlite3.Error, sqlite3.Warning, ValueError) as problem:
+            return str(problem) or type(problem).__name__
+        return None
 
     def close(self) -> None:
         self.connection.close()
