@@ -454,6 +454,7 @@ def exported_model(tiny_lm_dir: Path, tmp_path: Path) -> tuple[Path, Path]:
     return folder, params
 
 
+@pytest.mark.slow  # about 30 s, mostly torch's import and teardown in the served process; CI runs it
 def test_routesql_serve_answers_and_stops_cleanly_on_sigterm(exported_model: tuple[Path, Path]) -> None:
     folder, params = exported_model
     env = {**os.environ, "ROUTESQL_TEST_KEY": KEY, "OMP_NUM_THREADS": "1"}
