@@ -12,7 +12,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from routesql.atomic import check_output_file
+from routesql.atomic import check_output_file, check_output_folder
 from routesql.db.limits import DEFAULT_RESULT_CAP_MB, DEFAULT_ROW_CAP, DEFAULT_TIMEOUT_S
 from routesql.errors import RouteSQLError
 
@@ -182,7 +182,6 @@ def demo_data(
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives byte-identical files.")] = 0,
 ) -> None:
     """Generate the embedded default benchmark (Spider format, several domains, unseen dev databases)."""
-    from routesql.atomic import check_output_folder
     from routesql.bench.demo import write_demo_benchmark
 
     check_output_folder(out)
@@ -226,7 +225,6 @@ def data(
     check_out: Annotated[Path, typer.Option(help="The gold-check report (a DVC metrics file).")] = Path("data/data_check.json"),
 ) -> None:
     """The `data` stage: generate the demo (or read the named benchmark), load, check every gold query."""
-    from routesql.atomic import check_output_folder
     from routesql.bench.prepare import prepare_data
     from routesql.config import load_params
 
@@ -255,8 +253,6 @@ def synthesize(
     from routesql.llm.base_stage import resolve_base
     from routesql.synth.stage import run_synthesize, settings_from_params
 
-    from routesql.atomic import check_output_folder
-
     loaded = load_params(params)
     settings = settings_from_params(loaded)
     root = data if data is not None else benchmark_root(loaded)
@@ -284,7 +280,6 @@ def base(
     out: Annotated[Path, typer.Option(help="Folder of the base model.")] = Path("models/base"),
 ) -> None:
     """The `base` stage: build the embedded tiny model offline, or record the real base model named in params."""
-    from routesql.atomic import check_output_folder
     from routesql.bench.prepare import benchmark_root
     from routesql.config import load_params
     from routesql.llm.base_stage import build_base_model
@@ -310,8 +305,6 @@ def train(
     from routesql.llm.base_stage import resolve_base
     from routesql.tracking import check_tracking_uri, mlflow_logger
     from routesql.train.stage import train_model
-
-    from routesql.atomic import check_output_folder
 
     from routesql.train.records import load_sft_records
 
@@ -351,8 +344,6 @@ def evaluate(
         zero_shot_dev,
     )
     from routesql.llm.base_stage import resolve_base
-
-    from routesql.atomic import check_output_folder
 
     loaded = load_params(params)
     version = check_prompt_version(model, loaded.schema_.style)
@@ -417,8 +408,6 @@ def tune(
     from routesql.llm.base_stage import resolve_base
     from routesql.tracking import check_tracking_uri
     from routesql.tune import run_tuning
-
-    from routesql.atomic import check_output_folder
 
     loaded = load_params(params)
     require_file(records, "records file")

@@ -118,8 +118,7 @@ class _Work:
         could have stopped. SQL that is whole but wrong (an unknown name) is left for NC to see."""
         if not self.compile_check or not sql:
             return sql
-        self.constraint(reduced)  # makes the compiler
-        compiler = self._compilers[reduced and self.reduced is not None]
+        compiler = self._compiler(reduced)
         problem = compiler.error(sql)
         if problem is None or classify_sqlite_error(problem) != "syntax":
             return sql
@@ -132,12 +131,19 @@ class _Work:
         """What this question's SQL may name, on the full or the reduced schema (made once each)."""
         reduced = reduced and self.reduced is not None
         if reduced not in self._names:
-            schema = self.reduced if reduced and self.reduced is not None else self.schema
-            self._names[reduced] = SchemaNames.of(schema)
-            if self.compile_check:
-                self._compilers[reduced] = SchemaCompiler(schema)
-        compiles = self._compilers[reduced].compiles if self.compile_check else None
+            self._names[reduced] = SchemaNames.of(self._schema(reduced))
+        compiles = self._compiler(reduced).compiles if self.compile_check else None
         return NameConstraint(self._names[reduced], lead, after_first_line, self.values, compiles)
+
+    def _schema(self, reduced: bool) -> DatabaseSchema:
+        return self.reduced if reduced and self.reduced is not None else self.schema
+
+    def _compiler(self, reduced: bool) -> SchemaCompiler:
+        """The in-memory copy of the full or the reduced schema that SQL is compiled on (made once each)."""
+        reduced = reduced and self.reduced is not None
+        if reduced not in self._compilers:
+            self._compilers[reduced] = SchemaCompiler(self._schema(reduced))
+        return self._compilers[reduced]
 
 
 def longest_compiling_prefix(sql: str, compiles: Callable[[str], bool]) -> str:
