@@ -1,7 +1,8 @@
-"""Helpers for tests: small real SQLite databases."""
+"""Helpers for tests: small real SQLite databases, and small benchmark folders in each release's layout."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -34,4 +35,90 @@ def write_spider_benchmark(root: Path, questions: list[tuple[str, str]], db_id: 
     records = [{"db_id": db_id, "question": q, "query": sql} for q, sql in questions]
     for name in ("dev.json", "train_spider.json"):
         (root / name).write_text(json.dumps(records))
+    return root
+
+
+# --- benchmark folders as released (one-table databases) ---------------------------------------
+
+
+def write_json(path: Path, data: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    return path
+
+
+def make_db(database_dir: Path, db_id: str) -> Path:
+    """A real one-table SQLite database at <database_dir>/<db_id>/<db_id>.sqlite."""
+    path = database_dir / db_id / f"{db_id}.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE singer (singer_id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO singer VALUES (1, 'Ann'), (2, 'Bo')")
+    conn.close()
+    return path
+
+
+def spider_record(db_id: str, question: str) -> dict:
+    return {"db_id": db_id, "question": question, "query": "SELECT count(*) FROM singer"}
+
+
+def make_spider(root: Path, dev: list[dict], dbs: tuple[str, ...] = ("music",)) -> Path:
+    write_json(root / "dev.json", dev)
+    write_json(root / "tables.json", [{"db_id": db} for db in dbs])
+    for db_id in dbs:
+        make_db(root / "database", db_id)
+    return root
+
+
+def make_dk(root: Path) -> Path:
+    records = [spider_record("music", "How many singers?"), spider_record("music", "Count them")]
+    write_json(root / "Spider-DK.json", records)
+    write_json(root / "tables.json", [{"db_id": "music"}])
+    make_db(root / "database", "music")
+    return root
+
+
+def make_bird(root: Path) -> Path:
+    dev = [
+        {
+            "question_id": 7,
+            "db_id": "shop",
+            "question": "How many singers are there?",
+            "evidence": "singer refers to singer table",
+            "SQL": "SELECT COUNT(*) FROM singer",
+            "difficulty": "simple",
+        },
+        {
+            "question_id": 9,
+            "db_id": "shop",
+            "question": "Names?",
+            "evidence": "",
+            "SQL": "SELECT name FROM singer",
+            "difficulty": "moderate",
+        },
+    ]
+    write_json(root / "dev.json", dev)
+    write_json(root / "dev_tables.json", [{"db_id": "shop"}])
+    make_db(root / "dev_databases", "shop")
+    # BIRD's train.json has no question_id and no difficulty.
+    train = [{"db_id": "shop", "question": "Q?", "evidence": "e", "SQL": "SELECT 1"}]
+    write_json(root / "train.json", train)
+    write_json(root / "train_tables.json", [{"db_id": "shop"}])
+    make_db(root / "train_databases", "shop")
+    return root
+
+
+def make_minidev(root: Path) -> Path:
+    """BIRD mini-dev as released: the MINIDEV folder (the MySQL/PostgreSQL files beside it too)."""
+    records = [
+        {"question_id": 1471, "db_id": "shop", "question": "How many singers?", "evidence": "",
+         "SQL": "SELECT COUNT(*) FROM singer", "difficulty": "simple"},
+        {"question_id": 1472, "db_id": "shop", "question": "Their names?", "evidence": "name is a column",
+         "SQL": "SELECT name FROM singer", "difficulty": "challenging"},
+    ]
+    write_json(root / "mini_dev_sqlite.json", records)
+    write_json(root / "mini_dev_mysql.json", records)
+    write_json(root / "mini_dev_postgresql.json", records)
+    write_json(root / "dev_tables.json", [{"db_id": "shop"}])
+    make_db(root / "dev_databases", "shop")
     return root

@@ -87,6 +87,11 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "inf_timeout": _params_variant(execution={"timeout_s": float("inf")}),
         "not_utf8": None,
         "missing_bench": _params_variant(data={"benchmark": str(root / "no_such_bench")}),
+        "eval_missing": _params_variant(evaluate={"benchmarks": [{"name": "dk", "path": str(root / "no_such_dk")}]}),
+        "eval_bad_name": _params_variant(evaluate={"benchmarks": [{"name": "Spider DK", "path": str(root / "bench")}]}),
+        "eval_twice": _params_variant(evaluate={"benchmarks": [{"name": "b", "path": str(root / "bench")},
+                                                               {"name": "b", "path": str(root / "bench")}]}),
+        "eval_main_name": _params_variant(evaluate={"benchmarks": [{"name": "demo", "path": str(root / "bench")}]}),
     }
     for name, text in variants.items():
         path = root / f"params_{name}.yaml"
@@ -137,6 +142,14 @@ CASES: list[tuple[str, list[str]]] = [
     (SCORE + " --split test", ["split", "test"]),
     (SCORE + " --colour blue", ["--colour"]),
     ("score --pred {in}/ok.sql --out {cwd}/r.json", ["--data"]),
+    ("score --data {in}/bench --data b2={in}/bench --pred {in}/ok.sql --out {cwd}/r.json", ["2 --data", "1 --pred"]),
+    ("score --data b={in}/bench --data b={in}/bench --pred {in}/ok.sql --pred {in}/ok.sql --out {cwd}/r.json",
+     ["two benchmarks named 'b'"]),
+    ("score --data {in}/bench --data b2={in}/bench --pred {in}/ok.sql --pred {in}/short.sql --out {cwd}/r.json",
+     ["1 predictions for 2 examples"]),
+    ("score --data {in}/bench --data b2={in}/bench --pred {in}/ok.sql --pred {in}/ok.sql --format spider --out {cwd}/r.json",
+     ["--format", "several"]),
+    ("score --data {in}/bench --pred {in}/ok.sql --semantics sets --out {cwd}/r.json", ["--semantics", "sets"]),
     ("scroe", ["scroe"]),
     # check-gold
     ("check-gold --data {in}/nope", ["nope", "not found"]),
@@ -155,6 +168,11 @@ CASES: list[tuple[str, list[str]]] = [
     ("data --examples-dir {in}/a_file/examples", ["a_file", "is a file"]),
     ("data --examples-dir {in}/a_file", ["a_file", "is a file"]),
     ("data --check-out {in}/empty", ["is a folder"]),
+    ("data --eval-dir {in}/a_file", ["a_file", "is a file"]),
+    ("data --params {in}/params_eval_missing.yaml", ["evaluate.benchmarks (dk)", "no_such_dk", "does not exist"]),
+    ("data --params {in}/params_eval_bad_name.yaml", ["evaluate.benchmarks.0.name"]),
+    ("data --params {in}/params_eval_twice.yaml", ["evaluate.benchmarks", "repeated: b"]),
+    ("data --params {in}/params_eval_main_name.yaml", ["'demo'", "main benchmark"]),
     # synthesize
     ("synthesize --data {in}/nope", ["nope"]),
     ("synthesize --data {in}/bench --base {in}/nope", ["nope"]),
@@ -179,6 +197,9 @@ CASES: list[tuple[str, list[str]]] = [
     ("evaluate --model {in}/model_bad_weights --out {in}/a_file/eval", ["a_file", "is a file"]),
     ("evaluate --model {in}/model_bad_weights --limit -1", ["--limit"]),
     ("evaluate --model {in}/model_bad_weights --limit abc", ["--limit"]),
+    ("evaluate --model {in}/model_bad_weights --benchmark dk={in}/nope", ["evaluate.benchmarks (dk)", "does not exist"]),
+    ("evaluate --model {in}/model_bad_weights --benchmark 'Spider DK={in}/bench'", ["Spider DK"]),
+    ("evaluate --model {in}/model_bad_weights --params {in}/params_eval_missing.yaml", ["no_such_dk"]),
     ("evaluate --model {in}/model_bad_weights --base {in}/nope", ["nope"]),
     ("evaluate --model {in}/model_bad_weights --base {in}/empty", ["empty"]),
     ("evaluate --model {in}/model_bad_weights --base {in}/model_bad_weights/merged", ["data/benchmark", "not found"]),

@@ -63,6 +63,77 @@ def test_rescoring_evaluate_predictions_gives_the_same_ex(tmp_path: Path) -> Non
     assert "EX after each MCP step" in html and "unknown table/column" in html
 
 
+def _pets_benchmark(root: Path, questions: list[tuple[str, str, str]]) -> Path:
+    make_sqlite(root / "database/pets/pets.sqlite", PETS_SCRIPT)
+    (root / "dev.json").write_text(json.dumps([{"db_id": "pets", "question": q, "query": g} for q, g, _ in questions]))
+    (root / "train_spider.json").write_text("[]")
+    return root
+
+
+def test_several_benchmarks_each_get_a_column_files_and_mlflow_metrics(tmp_path: Path) -> None:
+    import mlflow
+
+    from routesql.evaluate import evaluate_benchmarks, log_eval_metrics
+
+    main = load_benchmark(_pets_benchmark(tmp_path / "main", DEV), "dev")
+    other = load_benchmark(_pets_benchmark(tmp_path / "other", DEV[:2]), "dev")
+    settings = MCPSettings(noise_correction=False, continuation=False, schema_linking=False)
+    zero_shot = {"ex": 0.25, "n_scored": 4, "by_hardness": {"easy": 0.5}, "seconds": 1.0}
+    metrics = evaluate_benchmarks({"pets": main, "pets_easy": other}, TableGenerator(), settings,
+                                  tmp_path / "eval", "route-v1", progress=False, zero_shot=zero_shot)
+    # The main benchmark's figures stay at the top (what registration and tuning compare).
+    assert (metrics["benchmark"], metrics["ex"], metrics["n_scored"]) == ("pets", 0.5, 4)
+    cells = metrics["benchmarks"]
+    assert list(cells) == ["pets", "pets_easy"]
+    assert [(c["format"], c["semantics"], c["ex"], c["n_scored"], c["by_step"]) for c in cells.values()] == [
+        ("spider", "spider", 0.5, 4, {"draft": 0.5, "reduced": 0.5}),
+        ("spider", "spider", 1.0, 2, {"draft": 1.0, "reduced": 1.0})]
+    assert all(c["seconds"] >= 0 and c["breakdown"] == "hardness" for c in cells.values())
+    out = tmp_path / "eval"
+    assert (out / "benchmarks/pets_easy/predictions.sql").read_text().splitlines() == [g for _, _, g in DEV[:2]]
+    assert json.loads((out / "benchmarks/pets_easy/metrics.json").read_text())["ex"] == 1.0
+    assert json.loads((out / "benchmarks/index.json").read_text()) == cells
+    assert json.loads((out / "plots/ex_by_benchmark.json").read_text()) == [
+        {"benchmark": "pets", "ex": 0.5, "n": 4}, {"benchmark": "pets_easy", "ex": 1.0, "n": 2}]
+    html = (out / "report.html").read_text()
+    assert "EX by benchmark" in html and "<th>pets_easy</th>" in html and "zero-shot (base)" in html
+    assert len(re.findall(r'src="data:image/png;base64,', html)) == 4  # + EX by benchmark
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with mlflow.start_run() as run:
+        log_eval_metrics(metrics)
+    logged = mlflow.get_run(run.info.run_id).data.metrics
+    expected = {f"dev_ex/{name}": cell["ex"] for name, cell in cells.items()}
+    expected.update({f"dev_ex/{name}/{key}": value for name, cell in cells.items()
+                     for key, value in {**cell["by_step"], **cell["by_hardness"]}.items()})
+    assert {key: value for key, value in logged.items() if key.startswith("dev_ex/")} == expected
+    # two overall, two steps each, and the hardness levels present (easy + medium, easy)
+    assert (expected["dev_ex/pets"], expected["dev_ex/pets_easy/draft"], len(expected)) == (0.5, 1.0, 2 + 4 + 3)
+
+
+def test_score_takes_several_benchmarks_and_bird_is_scored_by_its_own_rules(tmp_path: Path) -> None:
+    from support import make_minidev
+
+    pets = _pets_benchmark(tmp_path / "pets", DEV[:2])
+    mini = make_minidev(tmp_path / "MINIDEV")
+    (tmp_path / "pets.sql").write_text("".join(gold + "\n" for _, gold, _ in DEV[:2]))
+    # The second answer repeats every row: a match as a set of rows (BIRD), a miss as a multiset (Spider).
+    (tmp_path / "mini.sql").write_text("SELECT COUNT(*) FROM singer\n"
+                                       "SELECT name FROM singer UNION ALL SELECT name FROM singer\n")
+    report = tmp_path / "report.json"
+    args = ["score", "--data", f"pets={pets}", "--data", str(mini), "--pred", str(tmp_path / "pets.sql"),
+            "--pred", str(tmp_path / "mini.sql"), "--out", str(report), "--workers", "1"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    reports = json.loads(report.read_text())["benchmarks"]
+    assert {name: (r["semantics"], r["summary"]["ex"]) for name, r in reports.items()} == {
+        "pets": ("spider", 1.0), "minidev": ("bird", 1.0)}
+    assert "EX by benchmark: pets 1.0000, minidev 1.0000" in result.output
+    forced = CliRunner().invoke(app, args + ["--semantics", "spider"])
+    assert forced.exit_code == 0, forced.output
+    assert json.loads(report.read_text())["benchmarks"]["minidev"]["summary"]["ex"] == 0.5
+
+
 CHAT = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}<assistant>"
 
 

@@ -14,7 +14,7 @@ import typer
 
 from routesql.atomic import check_output_file, check_output_folder
 from routesql.db.limits import DEFAULT_RESULT_CAP_MB, DEFAULT_ROW_CAP, DEFAULT_TIMEOUT_S
-from routesql.errors import RouteSQLError
+from routesql.errors import InputError, RouteSQLError
 
 app = typer.Typer(
     name="routesql",
@@ -135,15 +135,39 @@ def _query_limits(timeout: float, row_cap: int, result_cap_mb: float):  # -> Que
     return QueryLimits(timeout_s=timeout, row_cap=row_cap, result_cap_mb=result_cap_mb)
 
 
+BENCHMARK_ARG_HELP = ("Benchmark folder as released (Spider, Spider-Syn/DK/Realistic, BIRD, BIRD mini-dev's MINIDEV, "
+                      "or the demo), optionally named: NAME=PATH. Repeat for several (each with its own --pred).")
+
+
+def benchmark_args(values: list[str], option: str) -> dict[str, Path]:
+    """NAME=PATH (or PATH, named after its folder) → {name: folder}; names are unique."""
+    import re
+
+    from routesql.config import BENCHMARK_NAME
+
+    named: dict[str, Path] = {}
+    for value in values:
+        match = re.match(BENCHMARK_NAME.rstrip("$") + "=", value)
+        if match:
+            name, path = match.group(0)[:-1], Path(value[match.end():])
+        else:
+            path = Path(value)
+            name = re.sub(r"[^a-z0-9_-]", "_", path.expanduser().resolve().name.lower()).lstrip("_-") or "benchmark"
+        if name in named:
+            raise typer.BadParameter(f"two benchmarks named {name!r}; name them: {option} NAME=PATH")
+        named[name] = path
+    return named
+
+
 @app.command()
 @one_line_errors
 def score(
-    data: Annotated[Path, typer.Option(help="Benchmark folder as released (Spider, Spider-Syn/DK/Realistic, BIRD, BIRD mini-dev's MINIDEV, or the demo).")],
-    pred: Annotated[Path, typer.Option(help="Predictions: one SQL per line aligned with the split, or a CSV with a 'Predict' column.")],
-    out: Annotated[Path, typer.Option(help="Where to write REPORT.json.")],
+    data: Annotated[list[str], typer.Option(help=BENCHMARK_ARG_HELP)],
+    pred: Annotated[list[Path], typer.Option(help="Predictions: one SQL per line aligned with the split, or a CSV with a 'Predict' column; one per --data, in the same order.")],
+    out: Annotated[Path, typer.Option(help="Where to write REPORT.json (with several --data: one report per benchmark under 'benchmarks').")],
     split: Annotated[str, typer.Option(help="Split to score: dev or train.")] = "dev",
-    semantics: Annotated[str, typer.Option(help="'spider' (official test-suite rules) or 'bird'.")] = "spider",
-    fmt: Annotated[Optional[str], typer.Option("--format", help=FORMAT_HELP)] = None,
+    semantics: Annotated[str, typer.Option(help="'auto' (BIRD's rules for BIRD and mini-dev, Spider's otherwise), 'spider' (official test-suite rules) or 'bird' (row sets).")] = "auto",
+    fmt: Annotated[Optional[str], typer.Option("--format", help=FORMAT_HELP + " With several --data, each is detected.")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes executing queries.")] = 2,
     timeout: Annotated[float, typer.Option(callback=_finite_positive, help=TIMEOUT_HELP)] = DEFAULT_TIMEOUT_S,
     row_cap: Annotated[int, typer.Option(min=1, help=ROW_CAP_HELP)] = DEFAULT_ROW_CAP,
@@ -151,23 +175,40 @@ def score(
     keep_distinct: Annotated[bool, typer.Option(help="Keep DISTINCT (the official default removes it).")] = False,
     spider_root: Annotated[Optional[Path], typer.Option(help=SPIDER_ROOT_HELP)] = None,
 ) -> None:
-    """Execution accuracy of a prediction file, overall and by Spider hardness (BIRD: by its difficulty labels)."""
+    """Execution accuracy of prediction files, overall and by Spider hardness (BIRD: by its difficulty labels)."""
     from routesql.atomic import write_json_atomic
     from routesql.bench.loaders import load_benchmark
     from routesql.metrics.predictions import read_predictions
     from routesql.metrics.score import score_predictions
 
-    if semantics not in ("spider", "bird"):
-        raise typer.BadParameter(f"--semantics must be 'spider' or 'bird', not {semantics!r}")
+    if semantics not in ("auto", "spider", "bird"):
+        raise typer.BadParameter(f"--semantics must be 'auto', 'spider' or 'bird', not {semantics!r}")
+    folders = benchmark_args(data, "--data")
+    if len(pred) != len(folders):
+        raise typer.BadParameter(f"{len(folders)} --data but {len(pred)} --pred: give one prediction file per benchmark")
+    if fmt is not None and len(folders) > 1:
+        raise typer.BadParameter("--format names the format of one --data; with several, each is detected")
     check_output_file(out)
-    bench = load_benchmark(data, split, fmt, spider_root)
-    predictions = read_predictions(pred, len(bench.examples))
-    report = score_predictions(bench, predictions, semantics=semantics, workers=workers,
-                               limits=_query_limits(timeout, row_cap, result_cap_mb), keep_distinct=keep_distinct)
-    write_json_atomic(out, report)
-    summary = report["summary"]
+    benches = {name: load_benchmark(folder, split, fmt, spider_root) for name, folder in folders.items()}
+    predictions = {name: read_predictions(file, len(bench.examples)) for (name, bench), file in zip(benches.items(), pred)}
+    reports = {name: score_predictions(bench, predictions[name], semantics=semantics, workers=workers,
+                                       limits=_query_limits(timeout, row_cap, result_cap_mb), keep_distinct=keep_distinct)
+               for name, bench in benches.items()}
+    write_json_atomic(out, next(iter(reports.values())) if len(reports) == 1 else {"benchmarks": reports})
+    for name, report in reports.items():
+        _echo_score_summary(name if len(reports) > 1 else None, report["summary"], out)
+    if len(reports) > 1:
+        typer.echo("EX by benchmark: " + ", ".join(f"{name} {_ex_text(r['summary'])}" for name, r in reports.items()))
+
+
+def _ex_text(summary: dict) -> str:
+    return f"{summary['ex']:.4f}" if summary["n_scored"] else "n/a"
+
+
+def _echo_score_summary(name: str | None, summary: dict, out: Path) -> None:
     figure = f"EX {summary['ex']:.4f}" if summary["n_scored"] else "EX n/a (nothing could be scored)"
-    typer.echo(f"{figure} on {summary['n_scored']} scored examples ({summary['n_unscorable']} unscorable) → {out}")
+    label = f"{name}: " if name else ""
+    typer.echo(f"{label}{figure} on {summary['n_scored']} scored examples ({summary['n_unscorable']} unscorable) → {out}")
     for kind, cell in summary["unscorable_reasons"].items():
         typer.echo(f"  unscorable: {cell['n']} {kind}, e.g. {cell['example']}")
     typer.echo(f"  by {summary['breakdown']}:")
@@ -223,18 +264,25 @@ def data(
     params: Annotated[Path, typer.Option(help="The pipeline's params file.")] = Path("params.yaml"),
     examples_dir: Annotated[Path, typer.Option(help="Where the canonical examples go (one JSONL per split).")] = Path("data/examples"),
     check_out: Annotated[Path, typer.Option(help="The gold-check report (a DVC metrics file).")] = Path("data/data_check.json"),
+    eval_dir: Annotated[Path, typer.Option(help="Where the dev examples of each of evaluate.benchmarks go (<name>.jsonl).")] = Path("data/eval"),
 ) -> None:
-    """The `data` stage: generate the demo (or read the named benchmark), load, check every gold query."""
+    """The `data` stage: generate the demo (or read the named benchmark), load, check every gold query;
+    the same for the dev split of each evaluation-only benchmark (evaluate.benchmarks)."""
     from routesql.bench.prepare import prepare_data
     from routesql.config import load_params
 
     loaded = load_params(params)
     check_output_folder(examples_dir)
+    check_output_folder(eval_dir)
     check_output_file(check_out)
-    summary = prepare_data(loaded, examples_dir, check_out)
-    for split, cell in summary["splits"].items():
-        typer.echo(f"{split}: {cell['n_examples']} examples, {cell['n_executed']} gold queries execute, "
+    summary = prepare_data(loaded, examples_dir, check_out, eval_dir)
+    cells = [(split, cell) for split, cell in summary["splits"].items()]
+    cells += [(f"{name} dev", cell) for name, cell in summary["evaluate"].items()]
+    for label, cell in cells:
+        typer.echo(f"{label}: {cell['n_examples']} examples, {cell['n_executed']} gold queries execute, "
                    f"{len(cell['failures'])} fail, {cell['n_missing_database']} without a database")
+    if summary["evaluation_only"]:
+        typer.echo(f"{summary['format']} has no train split: it can be evaluated, not trained on")
 
 
 @app.command()
@@ -325,17 +373,19 @@ def evaluate(
     params: Annotated[Path, PARAMS_OPTION] = Path("params.yaml"),
     model: Annotated[Path, typer.Option(help="The trained model folder (train stage output).")] = Path("models/trained"),
     out: Annotated[Path, typer.Option(help="Folder for predictions, metrics, plots and report.html.")] = Path("reports/eval"),
-    limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N dev questions.")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N dev questions (of each benchmark).")] = None,
     track: Annotated[bool, typer.Option(help="Log metrics and files to MLflow.")] = True,
     base_dir: Annotated[Path, typer.Option("--base", help="The base stage's folder: the model before fine-tuning, scored zero-shot when evaluate.zero_shot is on.")] = Path("models/base"),
+    benchmark: Annotated[Optional[list[str]], typer.Option(help="Evaluate on this benchmark too, NAME=PATH (repeat for several); replaces evaluate.benchmarks of params.yaml. The main benchmark (data.benchmark) always comes first.")] = None,
 ) -> None:
-    """The `evaluate` stage: zero-shot base, then MCP over the dev split; EX overall / by hardness / after each MCP step, HTML report."""
-    from routesql.bench.loaders import load_benchmark
-    from routesql.bench.prepare import benchmark_root
+    """The `evaluate` stage: zero-shot base, then MCP over the dev split of data.benchmark and of each of
+    evaluate.benchmarks; EX overall / by hardness / after each MCP step, per benchmark, HTML report."""
+    from routesql.bench.loaders import missing_databases
+    from routesql.bench.prepare import eval_sources
     from routesql.config import load_params
     from routesql.evaluate import (
         check_prompt_version,
-        evaluate_dev,
+        evaluate_benchmarks,
         generator_from,
         local_generator,
         log_to_mlflow,
@@ -346,24 +396,30 @@ def evaluate(
     from routesql.llm.base_stage import resolve_base
 
     loaded = load_params(params)
+    if benchmark is not None:
+        loaded = _with_eval_benchmarks(loaded, benchmark_args(benchmark, "--benchmark"))
+    sources = eval_sources(loaded)
     version = check_prompt_version(model, loaded.schema_.style)
     check_output_folder(out)
     check_output_folder(out / "plots")
     base_model = resolve_base(base_dir) if loaded.evaluate.zero_shot else ""
-    bench = load_benchmark(benchmark_root(loaded), "dev", loaded.data.format)
+    benches = {source.name: source.load("dev") for source in sources}
+    for name, bench in benches.items():  # before minutes of generation, not after
+        if bench.examples and missing_databases(bench) == {ex.db_id for ex in bench.examples}:
+            raise InputError(f"{name} ({bench.database_dir})", "none of its databases is there: nothing can be scored")
     if track:
         from routesql.tracking import check_tracking_uri
 
         check_tracking_uri(loaded.tracking.uri)
     settings, first = mcp_settings_from(loaded), limit or loaded.evaluate.limit
     scoring = scoring_options_from(loaded)
+    main = next(iter(benches.values()))
     zero_shot = None
     if loaded.evaluate.zero_shot:
-        zero_shot = zero_shot_dev(bench, local_generator(loaded, base_model), settings,
-                                  scoring, limit=first)
+        zero_shot = zero_shot_dev(main, local_generator(loaded, base_model), settings, scoring, limit=first)
         typer.echo(f"zero-shot base EX {zero_shot['ex']:.4f} ({zero_shot['n_scored']} scored, {zero_shot['seconds']:.0f} s)")
-    metrics = evaluate_dev(bench, generator_from(loaded, model), settings, out, version, scoring,
-                           limit=first, zero_shot=zero_shot)
+    metrics = evaluate_benchmarks(benches, generator_from(loaded, model), settings, out, version, scoring,
+                                  limit=first, zero_shot=zero_shot)
     if track:
         import mlflow
 
@@ -371,8 +427,23 @@ def evaluate(
         mlflow.set_experiment(loaded.tracking.experiment)
         with mlflow.start_run(run_name="evaluate"):
             log_to_mlflow(metrics, out, {"model": str(model), **loaded.mcp.model_dump()})
-    typer.echo(f"dev EX {metrics['ex']:.4f} ({metrics['n_scored']} scored); by step: "
-               + ", ".join(f"{k} {v:.4f}" for k, v in metrics["by_step"].items()) + f" → {out}/report.html")
+    for name, cell in metrics["benchmarks"].items():
+        typer.echo(f"{name} dev EX {cell['ex']:.4f} ({cell['n_scored']} scored, {cell['seconds'] / 60:.1f} min); by step: "
+                   + ", ".join(f"{k} {v:.4f}" for k, v in cell["by_step"].items()))
+    typer.echo(f"report → {out}/report.html")
+
+
+def _with_eval_benchmarks(params, folders: dict[str, Path]):  # Params -> Params
+    """params with evaluate.benchmarks replaced by the --benchmark list (each validated as in params.yaml)."""
+    from pydantic import ValidationError
+
+    from routesql.config import EvalBenchmark, describe_validation_error
+
+    try:
+        entries = [EvalBenchmark(name=name, path=str(path)) for name, path in folders.items()]
+    except ValidationError as error:
+        raise typer.BadParameter(describe_validation_error(error)) from None
+    return params.model_copy(update={"evaluate": params.evaluate.model_copy(update={"benchmarks": entries})})
 
 
 @app.command()

@@ -18,11 +18,23 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+BenchmarkFormat = Literal["spider", "spider-syn", "spider-dk", "spider-realistic", "bird", "bird-minidev"]
+# A benchmark's name in reports and MLflow metric keys (dev_ex/<name>): a plain lowercase word.
+BENCHMARK_NAME = r"^[a-z0-9][a-z0-9_-]*$"
+
+
 class DataSettings(Section):
     benchmark: str = Field("demo", description="'demo' (the built-in benchmark) or a benchmark folder")
-    format: Literal["spider", "spider-syn", "spider-dk", "spider-realistic", "bird", "bird-minidev"] | None = None
+    format: BenchmarkFormat | None = None
+    spider_root: str | None = Field(
+        None, description="Spider folder whose databases Spider-Syn/DK/Realistic use (else a sibling spider/)")
+    evidence: bool = Field(True, description="BIRD's evidence goes into prompts (training and evaluation)")
     demo_seed: int = 0
     out: str = "data/benchmark"
+
+    def spider_root_path(self) -> Path | None:
+        """spider_root as a path (its contents are checked where a variant needs them)."""
+        return None if self.spider_root is None else Path(self.spider_root).expanduser()
 
 
 class SchemaSettings(Section):
@@ -44,7 +56,8 @@ class ExecutionSettings(Section):
 
 
 class ScoringSettings(Section):
-    semantics: Literal["spider", "bird"] = "spider"
+    semantics: Literal["auto", "spider", "bird"] = Field(
+        "auto", description="auto: BIRD's rules for BIRD and mini-dev, Spider's for the rest")
     keep_distinct: bool = False
 
 
@@ -134,9 +147,28 @@ class GeneratorSettings(Section):
     concurrency: int = Field(8, ge=1)
 
 
+class EvalBenchmark(Section):
+    """One more dev set the trained model is evaluated on (besides data.benchmark's dev split)."""
+
+    name: str = Field(pattern=BENCHMARK_NAME, description="its name in the report and in MLflow (dev_ex/<name>)")
+    path: str = Field(description="the benchmark folder as released")
+    format: BenchmarkFormat | None = None
+
+
 class EvaluateSettings(Section):
-    limit: int | None = Field(None, ge=1, description="evaluate only the first N dev questions")
+    limit: int | None = Field(None, ge=1, description="evaluate only the first N dev questions (of each benchmark)")
     zero_shot: bool = Field(True, description="also score the base model before fine-tuning (text-to-SQL only)")
+    benchmarks: list[EvalBenchmark] = Field(
+        default_factory=list, description="more dev sets to evaluate on (evaluation only: never trained on)")
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _unique_names(cls, benchmarks: list[EvalBenchmark]) -> list[EvalBenchmark]:
+        names = [b.name for b in benchmarks]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"benchmark names must be unique; repeated: {', '.join(repeated)}")
+        return benchmarks
 
 
 class TuneSettings(Section):

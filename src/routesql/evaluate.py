@@ -36,7 +36,7 @@ ERROR_CATEGORIES = {
 class ScoringOptions:
     """How predictions are scored: params.yaml's `scoring` and `execution` sections."""
 
-    semantics: str = "spider"
+    semantics: str = "auto"
     workers: int = 1
     limits: QueryLimits = QueryLimits()
     keep_distinct: bool = False
@@ -89,13 +89,54 @@ def zero_shot_dev(bench: Benchmark, generator: Generator, settings: MCPSettings,
 def evaluate_dev(bench: Benchmark, generator: Generator, settings: MCPSettings, out_dir: Path,
                  template_version: str, scoring: ScoringOptions = ScoringOptions(),
                  limit: int | None = None, progress: bool = True, zero_shot: dict | None = None) -> dict:
-    """MCP over the dev split; `zero_shot` (from `zero_shot_dev`) goes into the metrics and report."""
+    """MCP over one dev split (named after its format); see `evaluate_benchmarks`."""
+    return evaluate_benchmarks({bench.name.replace("-", "_"): bench}, generator, settings, out_dir,
+                               template_version, scoring, limit, progress, zero_shot)
+
+
+@dataclass
+class DevRun:
+    """One benchmark's dev split run through MCP and scored."""
+
+    bench: Benchmark
+    traces: list[MCPTrace]
+    final: dict  # the score report of the final predictions
+    metrics: dict
+
+
+def evaluate_benchmarks(benches: dict[str, Benchmark], generator: Generator, settings: MCPSettings, out_dir: Path,
+                        template_version: str, scoring: ScoringOptions = ScoringOptions(),
+                        limit: int | None = None, progress: bool = True, zero_shot: dict | None = None) -> dict:
+    """MCP over each benchmark's dev split with one model; the first is the main benchmark.
+
+    metrics.json holds the main benchmark's figures at the top (`ex`, `by_step`, ...: what tuning,
+    registration and the champion compare) and every benchmark's under `benchmarks`, in order;
+    `zero_shot` (from `zero_shot_dev`, on the main benchmark) goes in beside them.
+    """
+    runs = {name: run_dev(bench, generator, settings, template_version, scoring, limit, progress)
+            for name, bench in benches.items()}
+    main = next(iter(runs.values()))
+    metrics = {**main.metrics, "benchmark": next(iter(runs)),
+               "benchmarks": {name: benchmark_cell(run) for name, run in runs.items()}}
+    if zero_shot is not None:
+        metrics["zero_shot"] = zero_shot
+    with folder_atomic(out_dir) as staging:
+        _write_output_files(staging, main, metrics)
+        for name, run in list(runs.items())[1:]:
+            _write_predictions(staging / "benchmarks" / name, run)
+            write_json_atomic(staging / "benchmarks" / name / "metrics.json", run.metrics)
+        # Always written, so the folder (a DVC output) exists with one benchmark too.
+        write_json_atomic(staging / "benchmarks" / "index.json", metrics["benchmarks"])
+    return metrics
+
+
+def run_dev(bench: Benchmark, generator: Generator, settings: MCPSettings, template_version: str,
+            scoring: ScoringOptions, limit: int | None, progress: bool) -> DevRun:
+    """Every question through MCP; the predictions after each step scored."""
     bench = _first(bench, limit)
-    examples = bench.examples
-    questions = _questions(bench)
     started = time.monotonic()
-    traces = MCPPipeline(generator, settings).run(questions)
-    seconds = time.monotonic() - started
+    traces = MCPPipeline(generator, settings).run(_questions(bench))
+    generation_seconds = time.monotonic() - started
     finals = [t.final for t in traces]
     step_reports, scored = {}, {}
     for step in STEPS:
@@ -105,11 +146,18 @@ def evaluate_dev(bench: Benchmark, generator: Generator, settings: MCPSettings, 
             scored[tuple(preds)] = step_reports[step]
     # The last enabled step's predictions are the finals: score them once, not twice.
     final = scored.get(tuple(finals)) or score_with(bench, finals, scoring, progress)
-    metrics = build_metrics(final, step_reports, traces, seconds, template_version)
-    if zero_shot is not None:
-        metrics["zero_shot"] = zero_shot
-    write_outputs(out_dir, bench, traces, final, metrics)
-    return metrics
+    metrics = build_metrics(final, step_reports, traces, generation_seconds, template_version)
+    metrics["total_seconds"] = round(time.monotonic() - started, 2)
+    return DevRun(bench, traces, final, metrics)
+
+
+def benchmark_cell(run: DevRun) -> dict:
+    """One benchmark's column of the table: EX overall, after each step, by hardness / difficulty."""
+    m, summary = run.metrics, run.final["summary"]
+    return {"format": run.bench.name, "semantics": run.final["semantics"], "ex": m["ex"],
+            "n_scored": m["n_scored"], "n_unscorable": m["n_unscorable"], "by_step": m["by_step"],
+            "by_hardness": {level: cell["ex"] for level, cell in m["by_hardness"].items()},
+            "breakdown": summary["breakdown"], "seconds": m["total_seconds"]}
 
 
 def build_metrics(final: dict, step_reports: dict[str, dict], traces: list[MCPTrace], seconds: float,
@@ -132,22 +180,23 @@ def build_metrics(final: dict, step_reports: dict[str, dict], traces: list[MCPTr
     }
 
 
-def write_outputs(out_dir: Path, bench: Benchmark, traces: list[MCPTrace], final: dict, metrics: dict) -> None:
-    """Predictions, metrics, plots and report, replacing `out_dir` as one set."""
-    with folder_atomic(out_dir) as staging:
-        _write_output_files(staging, bench, traces, final, metrics)
+def _prediction_rows(run: DevRun) -> list[dict]:
+    return [{"index": scored["index"], "id": ex.id, "db_id": ex.db_id, "question": ex.question,
+             "gold": ex.sql, "hardness": scored["hardness"], "final": trace.final,
+             "steps": trace.steps, "notes": trace.notes, "failed": trace.error,
+             "exec_match": scored["exec_match"], "error": scored["error"], "error_kind": scored["error_kind"]}
+            for ex, trace, scored in zip(run.bench.examples, run.traces, run.final["examples"])]
 
 
-def _write_output_files(out_dir: Path, bench: Benchmark, traces: list[MCPTrace], final: dict, metrics: dict) -> None:
-    write_text_atomic(out_dir / "predictions.sql", "".join(" ".join(t.final.split()) + "\n" for t in traces))
-    rows = []
-    for ex, trace, scored in zip(bench.examples, traces, final["examples"]):
-        rows.append({"index": scored["index"], "id": ex.id, "db_id": ex.db_id, "question": ex.question,
-                     "gold": ex.sql, "hardness": scored["hardness"], "final": trace.final,
-                     "steps": trace.steps, "notes": trace.notes, "failed": trace.error,
-                     "exec_match": scored["exec_match"], "error": scored["error"],
-                     "error_kind": scored["error_kind"]})
+def _write_predictions(out_dir: Path, run: DevRun) -> list[dict]:
+    write_text_atomic(out_dir / "predictions.sql", "".join(" ".join(t.final.split()) + "\n" for t in run.traces))
+    rows = _prediction_rows(run)
     write_jsonl_atomic(out_dir / "predictions.jsonl", rows)
+    return rows
+
+
+def _write_output_files(out_dir: Path, main: DevRun, metrics: dict) -> None:
+    rows = _write_predictions(out_dir, main)
     write_json_atomic(out_dir / "metrics.json", metrics)
     plots = out_dir / "plots"
     by_step = [{"step": s, "ex": v} for s, v in metrics["by_step"].items()]
@@ -156,6 +205,9 @@ def _write_output_files(out_dir: Path, bench: Benchmark, traces: list[MCPTrace],
     write_json_atomic(plots / "ex_by_step.json", by_step)
     write_json_atomic(plots / "ex_by_hardness.json",
                       [{"hardness": h, "ex": c["ex"], "n": c["n"]} for h, c in metrics["by_hardness"].items()])
+    write_json_atomic(plots / "ex_by_benchmark.json",
+                      [{"benchmark": name, "ex": cell["ex"], "n": cell["n_scored"]}
+                       for name, cell in metrics["benchmarks"].items()])
     write_text_atomic(out_dir / "report.html", render_report(metrics, rows))
 
 
@@ -170,6 +222,7 @@ def log_to_mlflow(metrics: dict, out_dir: Path, params: dict) -> None:
     mlflow.log_params(redact_params({k: v for k, v in params.items() if not isinstance(v, dict)}))
     for name in ("predictions.sql", "predictions.jsonl", "metrics.json", "report.html"):
         mlflow.log_artifact(str(out_dir / name), artifact_path="evaluation")
+    mlflow.log_artifacts(str(out_dir / "benchmarks"), artifact_path="evaluation/benchmarks")
 
 
 def log_eval_metrics(metrics: dict) -> None:
@@ -188,6 +241,12 @@ def log_eval_metrics(metrics: dict) -> None:
         mlflow.log_metric(f"dev_ex_{level}", cell["ex"])
     for category, count in metrics["error_categories"].items():
         mlflow.log_metric(f"errors_{category.replace(' ', '_').replace('/', '_')}", count)
+    # One EX per benchmark (the main one too), after each MCP step and by hardness / difficulty:
+    # dev_ex/<benchmark>, dev_ex/<benchmark>/<step>, dev_ex/<benchmark>/<level>.
+    for name, cell in metrics.get("benchmarks", {}).items():
+        mlflow.log_metric(f"dev_ex/{name}", cell["ex"])
+        for key, value in {**cell["by_step"], **cell["by_hardness"]}.items():
+            mlflow.log_metric(f"dev_ex/{name}/{key}", value)
 
 
 def load_metrics(out_dir: Path) -> dict:

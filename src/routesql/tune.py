@@ -144,7 +144,7 @@ def tuning_questions(params, root: Path):
     """Held-out training databases and up to eval_limit of their questions, spread over patterns."""
     from routesql.mcp import MCPQuestion
 
-    bench = load_benchmark(root, "train", params.data.format)
+    bench = load_benchmark(root, "train", params.data.format, params.data.spider_root_path(), params.data.evidence)
     databases = sorted({ex.db_id for ex in bench.examples if bench.db_path(ex.db_id).is_file()})
     held_out = set(databases[-params.tune.validation_databases:])
     pool = [ex for ex in bench.examples if ex.db_id in held_out]

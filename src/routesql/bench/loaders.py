@@ -20,6 +20,7 @@ over stray files of another benchmark beside them —
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,7 @@ from routesql.errors import InputError
 
 FORMATS = ("spider", "spider-syn", "spider-dk", "spider-realistic", "bird", "bird-minidev", "demo")
 SPLITS = ("train", "dev")
+DEV_ONLY_FORMATS = ("spider-dk", "spider-realistic", "bird-minidev")
 
 # The files whose presence identifies each format (what detect_format looks for).
 _BIRD_MARKERS = ("dev_tables.json", "train_tables.json", "dev_databases", "train_databases")
@@ -76,13 +78,14 @@ def _spider_or_syn(path: Path) -> str:
 
 
 def load_benchmark(
-    root: Path, split: str, fmt: str | None = None, spider_root: Path | None = None
+    root: Path, split: str, fmt: str | None = None, spider_root: Path | None = None, evidence: bool = True
 ) -> Benchmark:
     """Load one split of the benchmark in `root`.
 
     `fmt` names the format (detected from the files when None). Spider-Syn, Spider-Realistic and
     Spider-DK use the Spider folder `spider_root` (else ``root/../spider``) for the databases they
-    do not ship; a variant's own ``database/`` wins for the same db_id.
+    do not ship; a variant's own ``database/`` wins for the same db_id. With `evidence` off, BIRD's
+    evidence is dropped (prompts then hold the question alone).
     """
     root = Path(root)
     if split not in SPLITS:
@@ -93,7 +96,15 @@ def load_benchmark(
     if loader is None:
         known = ", ".join(FORMATS)
         raise InputError("format", f"unknown benchmark format {fmt!r} (known: {known})")
-    return loader(root, split, None if spider_root is None else Path(spider_root))
+    bench = loader(root, split, None if spider_root is None else Path(spider_root))
+    if evidence:
+        return bench
+    return dataclasses.replace(bench, examples=[dataclasses.replace(ex, evidence="") for ex in bench.examples])
+
+
+def is_dev_only(root: Path, fmt: str | None = None) -> bool:
+    """Whether the benchmark in `root` has only a dev split (Spider-DK, Spider-Realistic, BIRD mini-dev)."""
+    return (fmt or detect_format(root)) in DEV_ONLY_FORMATS
 
 
 def missing_databases(bench: Benchmark) -> set[str]:
@@ -283,7 +294,8 @@ def _resolve_spider_root(root: Path, spider_root: Path | None, fmt: str) -> Path
 
 def _require_dev_only(root: Path, split: str, fmt: str) -> None:
     if split != "dev":
-        raise InputError(root, f"{fmt} has only a dev split, not {split!r}")
+        raise InputError(root, f"{fmt} has only a dev split, not {split!r}: it is for evaluation only "
+                               "(list it under evaluate.benchmarks and train on another benchmark)")
 
 
 def _require_folder(root: Path) -> None:

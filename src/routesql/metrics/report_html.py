@@ -41,6 +41,35 @@ def _zero_shot_cell(zero_shot: dict | None, level: str) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
+def _share_cell(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+def _benchmark_tables(metrics: dict) -> str:
+    """ROUTE's table shape: a column per benchmark, a row per stage of the method (zero-shot base
+    on the main benchmark, then each MCP step); then each benchmark's hardness / difficulty EX."""
+    benchmarks = metrics.get("benchmarks") or {}
+    if not benchmarks:
+        return ""
+    names = list(benchmarks)
+    steps = list(dict.fromkeys(step for cell in benchmarks.values() for step in cell["by_step"]))
+    zero_shot = metrics.get("zero_shot")
+    method_rows = []
+    if zero_shot:
+        method_rows.append(["zero-shot (base)"] + [_share_cell(zero_shot["ex"] if i == 0 else None)
+                                                   for i in range(len(names))])
+    method_rows += [[step] + [_share_cell(benchmarks[n]["by_step"].get(step)) for n in names] for step in steps]
+    method_rows.append(["final"] + [_share_cell(benchmarks[n]["ex"]) for n in names])
+    method_rows.append(["scored / unscorable"] + [f"{benchmarks[n]['n_scored']} / {benchmarks[n]['n_unscorable']}"
+                                                  for n in names])
+    method_rows.append(["minutes"] + [f"{benchmarks[n]['seconds'] / 60:.1f}" for n in names])
+    levels = list(dict.fromkeys(level for cell in benchmarks.values() for level in cell["by_hardness"]))
+    level_rows = [[n, benchmarks[n]["format"], benchmarks[n]["breakdown"]]
+                  + [_share_cell(benchmarks[n]["by_hardness"].get(level)) for level in levels] for n in names]
+    return (f"<h2>EX by benchmark</h2>{_table(['EX'] + names, method_rows)}"
+            f"{_table(['benchmark', 'format', 'by'] + levels, level_rows)}")
+
+
 def render_report(metrics: dict, rows: list[dict], max_failures: int = 25) -> str:
     hardness = metrics["by_hardness"]
     zero_shot = metrics.get("zero_shot")
@@ -51,6 +80,10 @@ def render_report(metrics: dict, rows: list[dict], max_failures: int = 25) -> st
         _bar_chart("EX by hardness", list(hardness), [c["ex"] for c in hardness.values()], "execution accuracy", True),
         _bar_chart("EX after each MCP step", list(steps), list(steps.values()), "execution accuracy", True),
     ]
+    benchmarks = metrics.get("benchmarks") or {}
+    if len(benchmarks) > 1:
+        figures.append(_bar_chart("EX by benchmark", list(benchmarks), [c["ex"] for c in benchmarks.values()],
+                                  "execution accuracy", True))
     if errors:
         figures.append(_bar_chart("Error categories", list(errors), list(errors.values()), "questions", False))
     failures = [r for r in rows if r["exec_match"] is False][:max_failures]
@@ -66,7 +99,8 @@ td,th{{border:1px solid #ccc;padding:.25em .5em;font-size:.9em;text-align:left;v
 <body><h1>routesql evaluation</h1>
 {_table(["metric", "value"], summary_rows)}
 <h2>Figures</h2><div class="figures">{"".join(figures)}</div>
-<h2>EX by hardness</h2>{_table(["hardness", "EX (fine-tuned + MCP)", "EX zero-shot (base)", "n"],
+{_benchmark_tables(metrics)}
+<h2>EX by hardness ({html.escape(metrics.get("benchmark", "dev"))})</h2>{_table(["hardness", "EX (fine-tuned + MCP)", "EX zero-shot (base)", "n"],
                                  [[h, f"{c['ex']:.4f}", _zero_shot_cell(zero_shot, h), c["n"]] for h, c in hardness.items()])}
 <h2>EX after each MCP step</h2>{_table(["step", "EX"], [[s, f"{v:.4f}"] for s, v in steps.items()])}
 <h2>Error categories</h2>{_table(["category", "questions"], [[k, v] for k, v in errors.items()])}

@@ -14,6 +14,14 @@ log = logging.getLogger(__name__)
 
 HARDNESS_LEVELS = ("easy", "medium", "hard", "extra")
 BIRD_DIFFICULTIES = ("simple", "moderate", "challenging")
+BIRD_FORMATS = ("bird", "bird-minidev")
+
+
+def resolve_semantics(semantics: str, benchmark: str) -> str:
+    """'auto' → BIRD's comparison (row sets) for BIRD and its mini-dev, Spider's for the rest."""
+    if semantics != "auto":
+        return semantics
+    return "bird" if benchmark in BIRD_FORMATS else "spider"
 
 
 def example_hardness(sql: str) -> str:
@@ -24,14 +32,16 @@ def example_hardness(sql: str) -> str:
         return "unknown"
 
 
-def score_predictions(bench: Benchmark, predictions: list[str], semantics: str = "spider",
+def score_predictions(bench: Benchmark, predictions: list[str], semantics: str = "auto",
                       workers: int = 1, limits: QueryLimits = QueryLimits(), keep_distinct: bool = False,
                       progress: bool = True) -> dict:
     """Score `predictions` (aligned with `bench.examples`) and return the report.
 
     Examples whose database is missing (or whose gold query fails) get ``exec_match: None`` and
-    count as unscorable, with a warning; they are neither errors nor zeros.
+    count as unscorable, with a warning; they are neither errors nor zeros. `semantics`: spider,
+    bird, or auto (`resolve_semantics`).
     """
+    semantics = resolve_semantics(semantics, bench.name)
     if len(predictions) != len(bench.examples):
         raise ValueError(f"{len(predictions)} predictions for {len(bench.examples)} examples")
     jobs = [MatchJob(bench.db_path(ex.db_id), ex.sql, pred) for ex, pred in zip(bench.examples, predictions)]
@@ -40,7 +50,7 @@ def score_predictions(bench: Benchmark, predictions: list[str], semantics: str =
                           description=f"scoring {bench.name}/{bench.split}")
     # A benchmark's own difficulty labels (BIRD's) win over Spider's hardness of the gold SQL.
     hardness = [ex.difficulty or example_hardness(ex.sql) for ex in bench.examples]
-    return build_report(bench, outcomes, hardness)
+    return {"semantics": semantics, **build_report(bench, outcomes, hardness)}
 
 
 def build_report(bench: Benchmark, outcomes: list[MatchOutcome], hardness: list[str]) -> dict:

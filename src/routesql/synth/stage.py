@@ -65,6 +65,8 @@ class SynthSettings:
     strong_endpoint: str | None = None  # OpenAI-compatible server that rewrites strong questions
     api_key_env: str = "OPENAI_API_KEY"
     weak: WeakSettings = WeakSettings()
+    spider_root: Path | None = None  # data.spider_root: Spider's databases, for Spider-Syn
+    evidence: bool = True  # data.evidence: BIRD's evidence in the prompts
 
 
 
@@ -147,7 +149,7 @@ def run_synthesize(root: Path, out_dir: Path, settings: SynthSettings, fmt: str 
                    progress: bool = True) -> dict:
     started = time.monotonic()
     _check_weak(settings.weak)
-    bench = load_benchmark(root, "train", fmt)
+    bench = load_benchmark(root, "train", fmt, settings.spider_root, settings.evidence)
     missing = missing_databases(bench)
     examples = spread([ex for ex in bench.examples if ex.db_id not in missing], settings.max_examples)
     outputs = build_all(bench, examples, settings, progress)
@@ -228,7 +230,7 @@ def strong_synthesis(root: Path, bench: Benchmark, settings: SynthSettings, fmt:
 
     avoid = [ex.sql for ex in bench.examples]
     try:
-        avoid += [ex.sql for ex in load_benchmark(root, "dev", fmt).examples]
+        avoid += [ex.sql for ex in load_benchmark(root, "dev", fmt, settings.spider_root).examples]
     except Exception:  # a benchmark without a dev split still gets its train split deduplicated
         pass
     pairs, stats = synthesize_strong(bench, avoid, per_db=settings.strong_per_db, seed=settings.seed,
@@ -299,4 +301,5 @@ def settings_from_params(params) -> SynthSettings:  # params: routesql.config.Pa
                          strong_per_db=synth.strong.per_db, workers=params.execution.workers,
                          limits=QueryLimits.of(params.execution), max_examples=synth.max_examples,
                          strong_endpoint=synth.strong.endpoint, api_key_env=params.generator.api_key_env,
-                         weak=weak)
+                         weak=weak, evidence=params.data.evidence,
+                         spider_root=params.data.spider_root_path())
