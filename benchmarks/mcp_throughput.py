@@ -32,9 +32,12 @@ def load_generator(model: Path, work: Path, batch_size: int):
     from routesql.llm.tiny import build_tiny_base
     from routesql.train.settings import TinyModelSettings
 
-    base = build_tiny_base(pretraining_texts(work / "demo", "demo", 0, "compact"), work / "base",
-                           TinyModelSettings(pretrain_steps=40, hidden_size=192, intermediate_size=528,
-                                             vocab_size=2000), seed=0)
+    base = build_tiny_base(
+        pretraining_texts(work / "demo", "demo", 0, "compact"),
+        work / "base",
+        TinyModelSettings(pretrain_steps=40, hidden_size=192, intermediate_size=528, vocab_size=2000),
+        seed=0,
+    )
     return TransformersGenerator.load(base, batch_size=batch_size), "compact"
 
 
@@ -46,7 +49,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=Path("models/trained"))
     parser.add_argument("--questions", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=64, help="generation batch (default: all 64 questions at once)")
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="generation batch (default: all 64 questions at once)"
+    )
     parser.add_argument("--sample-rows", type=int, default=0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -66,8 +71,10 @@ def main() -> None:
         single_s = time.perf_counter() - started
     same_final = sum(a.final == b.final for a, b in zip(batched, single))
     same_steps = sum(a.steps == b.steps for a, b in zip(batched, single))
-    print(f"{len(questions)} demo dev questions, full MCP, greedy, batch size {args.batch_size}, "
-          f"threads {torch.get_num_threads()}")
+    print(
+        f"{len(questions)} demo dev questions, full MCP, greedy, batch size {args.batch_size}, "
+        f"threads {torch.get_num_threads()}"
+    )
     print(f"batched            : {batched_s:8.1f} s ({len(questions) / batched_s:.2f} questions/s)")
     print(f"question by question: {single_s:8.1f} s ({len(questions) / single_s:.2f} questions/s)")
     print(f"speed-up           : {single_s / batched_s:.2f}x (target >= 5)")

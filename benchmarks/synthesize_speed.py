@@ -33,8 +33,10 @@ def main() -> int:
         manifest = run_synthesize(Path(root) / "spider", Path(out), settings, progress=False)
         seconds = time.perf_counter() - started
     n = manifest["n_records"]
-    print(f"synthesize on Spider train ({manifest['n_examples']} examples, {args.workers} workers): "
-          f"{seconds:.1f} s, {n} records, {n / seconds:.0f} records/s")
+    print(
+        f"synthesize on Spider train ({manifest['n_examples']} examples, {args.workers} workers): "
+        f"{seconds:.1f} s, {n} records, {n / seconds:.0f} records/s"
+    )
     print("records per task:", manifest["records_per_task"])
     print("dropped:", manifest["dropped"])
     print("LR-SQL longest slice prompt / longest full-schema prompt:", manifest["lr_sql"])

@@ -74,17 +74,24 @@ def prepare(work: Path, model: str = "tiny") -> tuple[Path, Path]:
 
     write_demo_benchmark(work / "demo", seed=0)
     # The demo defaults of params.yaml: no sample rows, compact schemas.
-    run_synthesize(work / "demo", work / "synth",
-                   SynthSettings(strong_per_db=0, tasks=TaskSettings(sample_rows=0, schema_style="compact")),
-                   fmt="demo", progress=False)
+    run_synthesize(
+        work / "demo",
+        work / "synth",
+        SynthSettings(strong_per_db=0, tasks=TaskSettings(sample_rows=0, schema_style="compact")),
+        fmt="demo",
+        progress=False,
+    )
     if model == "smollm2":
         from routesql.llm.packaged import export_packaged_model
 
         export_packaged_model("smollm2-135m-instruct", work / "base")
         return work / "synth" / "sft.jsonl", work / "base"
-    base = build_tiny_base(pretraining_texts(work / "demo", "demo", 0, "compact"), work / "base",
-                           TinyModelSettings(pretrain_steps=0, hidden_size=192, intermediate_size=528, vocab_size=2000),
-                           seed=0)
+    base = build_tiny_base(
+        pretraining_texts(work / "demo", "demo", 0, "compact"),
+        work / "base",
+        TinyModelSettings(pretrain_steps=0, hidden_size=192, intermediate_size=528, vocab_size=2000),
+        seed=0,
+    )
     return work / "synth" / "sft.jsonl", base
 
 
@@ -101,9 +108,15 @@ def ours(records: Path, base: Path, out: Path, args) -> tuple[float, float]:
     from routesql.train.settings import LoraSettings, SFTSettings
 
     timer = _Timer()
-    settings = SFTSettings(max_steps=args.steps, batch_size=args.batch_size, max_seq_len=args.max_len,
-                           mix=task_shares(records), lora=LoraSettings(r=16, alpha=32, dropout=0.0),
-                           checkpoint_every_n_steps=args.steps + 1, warmup_steps=2)
+    settings = SFTSettings(
+        max_steps=args.steps,
+        batch_size=args.batch_size,
+        max_seq_len=args.max_len,
+        mix=task_shares(records),
+        lora=LoraSettings(r=16, alpha=32, dropout=0.0),
+        checkpoint_every_n_steps=args.steps + 1,
+        warmup_steps=2,
+    )
     run_sft(records, base, out, settings, callbacks=[timer])
     return timer.real / timer.seconds, timer.real / max(timer.slots, 1)
 
@@ -129,16 +142,40 @@ def trl(records: Path, base: Path, out: Path, args) -> float:
             timing["seconds"] = time.perf_counter() - timing["start"]
 
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-    config = SFTConfig(output_dir=str(out), max_steps=args.steps, per_device_train_batch_size=args.batch_size,
-                       max_length=args.max_len, learning_rate=2e-4, warmup_steps=2, logging_steps=args.steps,
-                       save_strategy="no", report_to=[], use_cpu=True, dataloader_num_workers=0, seed=0,
-                       # TRL defaults to bf16 and gradient checkpointing; ours runs fp32 without
-                       # checkpointing here, so TRL gets the same for a like-for-like comparison.
-                       bf16=False, fp16=False, gradient_checkpointing=False)
-    lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, task_type="CAUSAL_LM",
-                      target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
-    trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows),
-                         processing_class=tokenizer, peft_config=lora, callbacks=[Timer()])
+    config = SFTConfig(
+        output_dir=str(out),
+        max_steps=args.steps,
+        per_device_train_batch_size=args.batch_size,
+        max_length=args.max_len,
+        learning_rate=2e-4,
+        warmup_steps=2,
+        logging_steps=args.steps,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        dataloader_num_workers=0,
+        seed=0,
+        # TRL defaults to bf16 and gradient checkpointing; ours runs fp32 without
+        # checkpointing here, so TRL gets the same for a like-for-like comparison.
+        bf16=False,
+        fp16=False,
+        gradient_checkpointing=False,
+    )
+    lora = LoraConfig(
+        r=16,
+        lora_alpha=32,
+        lora_dropout=0.0,
+        task_type="CAUSAL_LM",
+        target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=lora,
+        callbacks=[Timer()],
+    )
     trainer.train()
     return trainer._total_train_tokens / timing["seconds"]
 
@@ -158,13 +195,17 @@ def main() -> None:
         flops_per_token = training_flops_per_token(base)
         ours_tps, share = ours(records, base, work / "ours", args)
         trl_tps = trl(records, base, work / "trl", args)
-    print(f"model {args.model}, steps {args.steps}, batch {args.batch_size}, max length {args.max_len}, "
-          f"threads {torch.get_num_threads()}")
+    print(
+        f"model {args.model}, steps {args.steps}, batch {args.batch_size}, max length {args.max_len}, "
+        f"threads {torch.get_num_threads()}"
+    )
     print(f"routesql SFT module : {ours_tps:8.0f} tokens/s  (non-padding share {share:.3f})")
     print(f"TRL SFTTrainer      : {trl_tps:8.0f} tokens/s")
     print(f"ratio               : {ours_tps / trl_tps:.2f}x  (target >= 1.5 on smollm2, 1.3 on tiny; share >= 0.95)")
-    print(f"our training FLOP/s : {ours_tps * flops_per_token / 1e9:.1f} GFLOP/s = {ours_tps * flops_per_token / peak:.2f} "
-          f"of this machine's fp32 matmul peak ({peak / 1e9:.1f} GFLOP/s)")
+    print(
+        f"our training FLOP/s : {ours_tps * flops_per_token / 1e9:.1f} GFLOP/s = {ours_tps * flops_per_token / peak:.2f} "
+        f"of this machine's fp32 matmul peak ({peak / 1e9:.1f} GFLOP/s)"
+    )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,9 @@ INSERT INTO pet VALUES (1, 1, 'cat', 3), (2, 1, 'dog', 5), (3, 2, 'cat', 1), (4,
 """
 
 
-def write_spider_benchmark(root: Path, questions: list[tuple[str, str]], db_id: str = "pets",
-                           script: str = PETS_SCRIPT) -> Path:
+def write_spider_benchmark(
+    root: Path, questions: list[tuple[str, str]], db_id: str = "pets", script: str = PETS_SCRIPT
+) -> Path:
     """A one-database benchmark in Spider's layout (dev.json and train_spider.json hold the same
     (question, gold SQL) pairs; tables.json is left out, as the loaders allow)."""
     import json
@@ -111,10 +112,22 @@ def make_bird(root: Path) -> Path:
 def make_minidev(root: Path) -> Path:
     """BIRD mini-dev as released: the MINIDEV folder (the MySQL/PostgreSQL files beside it too)."""
     records = [
-        {"question_id": 1471, "db_id": "shop", "question": "How many singers?", "evidence": "",
-         "SQL": "SELECT COUNT(*) FROM singer", "difficulty": "simple"},
-        {"question_id": 1472, "db_id": "shop", "question": "Their names?", "evidence": "name is a column",
-         "SQL": "SELECT name FROM singer", "difficulty": "challenging"},
+        {
+            "question_id": 1471,
+            "db_id": "shop",
+            "question": "How many singers?",
+            "evidence": "",
+            "SQL": "SELECT COUNT(*) FROM singer",
+            "difficulty": "simple",
+        },
+        {
+            "question_id": 1472,
+            "db_id": "shop",
+            "question": "Their names?",
+            "evidence": "name is a column",
+            "SQL": "SELECT name FROM singer",
+            "difficulty": "challenging",
+        },
     ]
     write_json(root / "mini_dev_sqlite.json", records)
     write_json(root / "mini_dev_mysql.json", records)

@@ -52,11 +52,28 @@ def postgres_url() -> Iterator[str | None]:
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres")
     port = _free_port()
-    subprocess.run(_as_postgres([str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]),
-                   check=True, capture_output=True)
-    subprocess.run(_as_postgres([str(binaries / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w",
-                                 "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"]),
-                   check=True, capture_output=True)
+    subprocess.run(
+        _as_postgres([str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]),
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        _as_postgres(
+            [
+                str(binaries / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(folder / "log"),
+                "-w",
+                "-o",
+                f"-p {port} -k {folder} -c listen_addresses=127.0.0.1",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
     try:
         url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
         deadline = time.monotonic() + 20
@@ -70,6 +87,7 @@ def postgres_url() -> Iterator[str | None]:
                 time.sleep(0.2)
         yield url
     finally:
-        subprocess.run(_as_postgres([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-                       capture_output=True)
+        subprocess.run(
+            _as_postgres([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]), capture_output=True
+        )
         shutil.rmtree(folder, ignore_errors=True)

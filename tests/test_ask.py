@@ -6,18 +6,19 @@ import time
 from pathlib import Path
 
 import pytest
-from test_mcp import ScriptedGenerator
 
 from routesql.ask import answer_with
 from routesql.db.execute import QueryRunner
 from routesql.mcp import MCPPipeline, MCPSettings
+from test_mcp import ScriptedGenerator
 
 RUNAWAY = "WITH RECURSIVE c(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM c) SELECT count(*) FROM c"
 
 
 @pytest.mark.parametrize("timeout_s", [1.0, 2.0])
-def test_a_runaway_answer_stops_within_the_timeout_and_runs_once(pets_db: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                   timeout_s: float) -> None:
+def test_a_runaway_answer_stops_within_the_timeout_and_runs_once(
+    pets_db: Path, monkeypatch: pytest.MonkeyPatch, timeout_s: float
+) -> None:
     executed: list[str] = []
     original = QueryRunner._run_uncached
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support import PETS_SCRIPT, make_sqlite, write_spider_benchmark
 
 from routesql.cli import run
+from support import PETS_SCRIPT, make_sqlite, write_spider_benchmark
 
 REPO = Path(__file__).resolve().parents[1]
 PETS_QUESTIONS = [("How many pets?", "SELECT count(*) FROM pet"), ("Name the owners.", "SELECT name FROM owner")]
@@ -45,8 +45,15 @@ def _broken_model(folder: Path, manifest: str | None, weights: bytes | None) -> 
     from routesql.train.settings import TinyModelSettings
 
     tokenizer = train_tokenizer(["SELECT name FROM owner WHERE city = 'Lyon'"] * 20, 300)
-    settings = TinyModelSettings(vocab_size=300, hidden_size=16, num_layers=1, num_heads=2, num_kv_heads=1,
-                                 intermediate_size=16, max_positions=64)
+    settings = TinyModelSettings(
+        vocab_size=300,
+        hidden_size=16,
+        num_layers=1,
+        num_heads=2,
+        num_kv_heads=1,
+        intermediate_size=16,
+        max_positions=64,
+    )
     merged = folder / "merged"
     Qwen2ForCausalLM(tiny_config(tokenizer, settings)).save_pretrained(merged)
     tokenizer.save_pretrained(merged)
@@ -89,8 +96,11 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "missing_bench": _params_variant(data={"benchmark": str(root / "no_such_bench")}),
         "eval_missing": _params_variant(evaluate={"benchmarks": [{"name": "dk", "path": str(root / "no_such_dk")}]}),
         "eval_bad_name": _params_variant(evaluate={"benchmarks": [{"name": "Spider DK", "path": str(root / "bench")}]}),
-        "eval_twice": _params_variant(evaluate={"benchmarks": [{"name": "b", "path": str(root / "bench")},
-                                                               {"name": "b", "path": str(root / "bench")}]}),
+        "eval_twice": _params_variant(
+            evaluate={
+                "benchmarks": [{"name": "b", "path": str(root / "bench")}, {"name": "b", "path": str(root / "bench")}]
+            }
+        ),
         "eval_main_name": _params_variant(evaluate={"benchmarks": [{"name": "demo", "path": str(root / "bench")}]}),
     }
     for name, text in variants.items():
@@ -102,8 +112,18 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-PARAMS_COMMANDS = ["data", "synthesize", "base", "train", "evaluate", "tune", "register", "promote 1", "serve",
-                   "ask 'How many pets?' --db {in}/pets.sqlite"]
+PARAMS_COMMANDS = [
+    "data",
+    "synthesize",
+    "base",
+    "train",
+    "evaluate",
+    "tune",
+    "register",
+    "promote 1",
+    "serve",
+    "ask 'How many pets?' --db {in}/pets.sqlite",
+]
 # (--params value, words the error line must hold)
 BAD_PARAMS = [
     ("{in}/nope.yaml", ["nope.yaml", "not found"]),
@@ -143,12 +163,18 @@ CASES: list[tuple[str, list[str]]] = [
     (SCORE + " --colour blue", ["--colour"]),
     ("score --pred {in}/ok.sql --out {cwd}/r.json", ["--data"]),
     ("score --data {in}/bench --data b2={in}/bench --pred {in}/ok.sql --out {cwd}/r.json", ["2 --data", "1 --pred"]),
-    ("score --data b={in}/bench --data b={in}/bench --pred {in}/ok.sql --pred {in}/ok.sql --out {cwd}/r.json",
-     ["two benchmarks named 'b'"]),
-    ("score --data {in}/bench --data b2={in}/bench --pred {in}/ok.sql --pred {in}/short.sql --out {cwd}/r.json",
-     ["1 predictions for 2 examples"]),
-    ("score --data {in}/bench --data b2={in}/bench --pred {in}/ok.sql --pred {in}/ok.sql --format spider --out {cwd}/r.json",
-     ["--format", "several"]),
+    (
+        "score --data b={in}/bench --data b={in}/bench --pred {in}/ok.sql --pred {in}/ok.sql --out {cwd}/r.json",
+        ["two benchmarks named 'b'"],
+    ),
+    (
+        "score --data {in}/bench --data b2={in}/bench --pred {in}/ok.sql --pred {in}/short.sql --out {cwd}/r.json",
+        ["1 predictions for 2 examples"],
+    ),
+    (
+        "score --data {in}/bench --data b2={in}/bench --pred {in}/ok.sql --pred {in}/ok.sql --format spider --out {cwd}/r.json",
+        ["--format", "several"],
+    ),
     ("score --data {in}/bench --pred {in}/ok.sql --semantics sets --out {cwd}/r.json", ["--semantics", "sets"]),
     ("scroe", ["scroe"]),
     # check-gold
@@ -197,7 +223,10 @@ CASES: list[tuple[str, list[str]]] = [
     ("evaluate --model {in}/model_bad_weights --out {in}/a_file/eval", ["a_file", "is a file"]),
     ("evaluate --model {in}/model_bad_weights --limit -1", ["--limit"]),
     ("evaluate --model {in}/model_bad_weights --limit abc", ["--limit"]),
-    ("evaluate --model {in}/model_bad_weights --benchmark dk={in}/nope", ["evaluate.benchmarks (dk)", "does not exist"]),
+    (
+        "evaluate --model {in}/model_bad_weights --benchmark dk={in}/nope",
+        ["evaluate.benchmarks (dk)", "does not exist"],
+    ),
     ("evaluate --model {in}/model_bad_weights --benchmark 'Spider DK={in}/bench'", ["Spider DK"]),
     ("evaluate --model {in}/model_bad_weights --params {in}/params_eval_missing.yaml", ["no_such_dk"]),
     ("evaluate --model {in}/model_bad_weights --base {in}/nope", ["nope"]),
@@ -220,7 +249,10 @@ CASES: list[tuple[str, list[str]]] = [
     # tune
     ("tune --records {in}/nope.jsonl", ["nope.jsonl"]),
     ("tune --records {in}/bad.jsonl --base {in}/nope", ["nope"]),
-    ("tune --records {in}/bad.jsonl --base {in}/model_bad_weights/merged --work-dir {in}/a_file", ["a_file", "is a file"]),
+    (
+        "tune --records {in}/bad.jsonl --base {in}/model_bad_weights/merged --work-dir {in}/a_file",
+        ["a_file", "is a file"],
+    ),
     ("tune --records {in}/bad.jsonl --base {in}/model_bad_weights/merged --out {in}/empty", ["is a folder"]),
     # register
     ("register --model {in}/nope", ["nope"]),
@@ -236,7 +268,10 @@ CASES: list[tuple[str, list[str]]] = [
     # serve
     ("serve --model {in}/nope", ["nope"]),
     ("serve --model {in}/model_blank", ["model_blank", "routesql.json"]),
-    ("serve --model {in}/model_bad_weights --api-key-env ROUTESQL_TEST_UNSET_KEY", ["ROUTESQL_TEST_UNSET_KEY", "unset"]),
+    (
+        "serve --model {in}/model_bad_weights --api-key-env ROUTESQL_TEST_UNSET_KEY",
+        ["ROUTESQL_TEST_UNSET_KEY", "unset"],
+    ),
     ("serve --model {in}/model_bad_weights --port 70000", ["--port"]),
     ("serve --model {in}/model_bad_weights --timeout inf", ["--timeout", "finite"]),
     ("serve --model {in}/model_bad_weights --max-tokens 0", ["--max-tokens"]),
@@ -253,7 +288,11 @@ def test_the_table_is_large_enough() -> None:
 
 @pytest.mark.parametrize(("command", "words"), CASES, ids=[c for c, _ in CASES])
 def test_bad_input_is_one_line_exit_2_and_leaves_nothing(
-    command: str, words: list[str], inputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    words: list[str],
+    inputs: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     import shlex

@@ -24,20 +24,23 @@ GIANT_PREDICTIONS = [
     ("SELECT zeroblob(900000000) FROM pet", "too_large"),
     ("SELECT printf('%.*c', 400000000, 'x')", None),  # SQLite caps it; memory must stay bounded
     ("SELECT randomblob(50000000) FROM pet", "too_large"),
-    ("WITH RECURSIVE c(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM c) SELECT v, randomblob(900) FROM c",
-     "too_large"),
+    ("WITH RECURSIVE c(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM c) SELECT v, randomblob(900) FROM c", "too_large"),
     ("WITH RECURSIVE c(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM c) SELECT v FROM c", "too_many_rows"),
     ("WITH RECURSIVE c(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM c) SELECT count(*) FROM c", "timeout"),
     ("SELECT count(*) FROM pet", None),
 ]
 
 # Reads the peak RSS of the command and all its processes (children that were waited for).
-MEASURE = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
-           "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(done.returncode)")
+MEASURE = (
+    "import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(done.returncode)"
+)
 
 
 def _benchmark(tmp_path: Path, predictions: list[str]) -> tuple[Path, Path]:
-    bench = write_spider_benchmark(tmp_path / "bench", [("How many pets?", "SELECT count(*) FROM pet")] * len(predictions))
+    bench = write_spider_benchmark(
+        tmp_path / "bench", [("How many pets?", "SELECT count(*) FROM pet")] * len(predictions)
+    )
     pred = tmp_path / "pred.sql"
     pred.write_text("".join(p + "\n" for p in predictions))
     return bench, pred
@@ -46,9 +49,28 @@ def _benchmark(tmp_path: Path, predictions: list[str]) -> tuple[Path, Path]:
 def test_giant_results_are_errors_and_score_stays_under_1_gb(tmp_path: Path) -> None:
     bench, pred = _benchmark(tmp_path, [sql for sql, _ in GIANT_PREDICTIONS])
     out = tmp_path / "report.json"
-    done = subprocess.run([sys.executable, "-c", MEASURE, ROUTESQL, "score", "--data", str(bench), "--pred", str(pred),
-                           "--out", str(out), "--timeout", "2", "--workers", "2"],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            MEASURE,
+            ROUTESQL,
+            "score",
+            "--data",
+            str(bench),
+            "--pred",
+            str(pred),
+            "--out",
+            str(out),
+            "--timeout",
+            "2",
+            "--workers",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     peak_kb = int(done.stderr.strip().splitlines()[-1])
     assert peak_kb < 1024 * 1024, f"peak RSS {peak_kb / 1024:.0f} MB"
@@ -76,9 +98,26 @@ def test_sigterm_during_runaway_queries_leaves_no_process_and_no_report(tmp_path
     runaway = "WITH RECURSIVE c(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM c) SELECT count(*) FROM c"
     bench, pred = _benchmark(tmp_path, [runaway] * 6)
     out = tmp_path / "report.json"
-    command = subprocess.Popen([ROUTESQL, "score", "--data", str(bench), "--pred", str(pred), "--out", str(out),
-                                "--timeout", "120", "--workers", "2"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    command = subprocess.Popen(
+        [
+            ROUTESQL,
+            "score",
+            "--data",
+            str(bench),
+            "--pred",
+            str(pred),
+            "--out",
+            str(out),
+            "--timeout",
+            "120",
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # both workers busy in a runaway query
@@ -113,8 +152,23 @@ def test_scoring_a_wal_benchmark_leaves_its_database_folder_as_it_was(tmp_path: 
 
     before = state()
     assert list(before) == ["pets.sqlite"]
-    done = subprocess.run([ROUTESQL, "score", "--data", str(bench), "--pred", str(pred), "--out",
-                           str(tmp_path / "r.json"), "--workers", "2"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            ROUTESQL,
+            "score",
+            "--data",
+            str(bench),
+            "--pred",
+            str(pred),
+            "--out",
+            str(tmp_path / "r.json"),
+            "--workers",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "r.json").read_text())["summary"]["n_scored"] == 2
     assert state() == before

@@ -25,23 +25,29 @@ def test_empty_file_gives_defaults(tmp_path: Path) -> None:
     assert load_params(tmp_path / "params.yaml") == Params()
 
 
-@pytest.mark.parametrize(("make", "words"), [
-    (lambda d: d / "nope.yaml", ["nope.yaml", "params file not found"]),
-    (lambda d: d, ["is a folder"]),
-])
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda d: d / "nope.yaml", ["nope.yaml", "params file not found"]),
+        (lambda d: d, ["is a folder"]),
+    ],
+)
 def test_missing_or_folder_params_is_an_error(tmp_path: Path, make, words: list[str]) -> None:
     with pytest.raises(InputError) as caught:
         load_params(make(tmp_path))
     assert all(word in str(caught.value) for word in words), str(caught.value)
 
 
-@pytest.mark.parametrize(("text", "key"), [
-    ("execution:\n  timeout_s: .inf\n", "execution.timeout_s"),
-    ("execution:\n  timeout_s: .nan\n", "execution.timeout_s"),
-    ("execution:\n  timeout_s: 0\n", "execution.timeout_s"),
-    ("execution:\n  result_cap_mb: .inf\n", "execution.result_cap_mb"),
-    ("execution:\n  row_cap: 0\n", "execution.row_cap"),
-])
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("execution:\n  timeout_s: .inf\n", "execution.timeout_s"),
+        ("execution:\n  timeout_s: .nan\n", "execution.timeout_s"),
+        ("execution:\n  timeout_s: 0\n", "execution.timeout_s"),
+        ("execution:\n  result_cap_mb: .inf\n", "execution.result_cap_mb"),
+        ("execution:\n  row_cap: 0\n", "execution.row_cap"),
+    ],
+)
 def test_execution_limits_must_be_finite_and_positive(tmp_path: Path, text: str, key: str) -> None:
     path = tmp_path / "params.yaml"
     path.write_text(text)

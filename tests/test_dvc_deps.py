@@ -30,7 +30,8 @@ def test_every_stage_lists_exactly_what_its_command_imports() -> None:
 def test_stage_names_are_their_command_names() -> None:
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     assert {name: stage["cmd"].split()[:2] for name, stage in stages.items()} == {
-        name: ["routesql", name] for name in stages}
+        name: ["routesql", name] for name in stages
+    }
 
 
 @pytest.fixture
@@ -44,19 +45,41 @@ def copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize(("module", "old", "new", "stage", "kind", "expected"), [
-    # a function-level import added to the evaluate stage's library module
-    ("evaluate.py", "import time\n", "import time\n\nimport routesql.study\n", "evaluate", "missing",
-     ["src/routesql/study.py"]),
-    # train starts importing the MCP pipeline (and with it everything MCP imports)
-    ("train/records.py", "from __future__ import annotations\n",
-     "from __future__ import annotations\n\nimport routesql.mcp\n", "train", "missing", ["src/routesql/mcp.py"]),
-    # the report module is no longer imported by evaluate: a needless dep (a rerun for nothing)
-    ("evaluate.py", "from routesql.metrics.report_html import render_report\n", "", "evaluate", "extra",
-     ["src/routesql/metrics/report_html.py"]),
-])
-def test_a_changed_import_is_caught_and_write_mends_it(copy: Path, module: str, old: str, new: str, stage: str,
-                                                       kind: str, expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("module", "old", "new", "stage", "kind", "expected"),
+    [
+        # a function-level import added to the evaluate stage's library module
+        (
+            "evaluate.py",
+            "import time\n",
+            "import time\n\nimport routesql.study\n",
+            "evaluate",
+            "missing",
+            ["src/routesql/study.py"],
+        ),
+        # train starts importing the MCP pipeline (and with it everything MCP imports)
+        (
+            "train/records.py",
+            "from __future__ import annotations\n",
+            "from __future__ import annotations\n\nimport routesql.mcp\n",
+            "train",
+            "missing",
+            ["src/routesql/mcp.py"],
+        ),
+        # the report module is no longer imported by evaluate: a needless dep (a rerun for nothing)
+        (
+            "evaluate.py",
+            "from routesql.metrics.report_html import render_report\n",
+            "",
+            "evaluate",
+            "extra",
+            ["src/routesql/metrics/report_html.py"],
+        ),
+    ],
+)
+def test_a_changed_import_is_caught_and_write_mends_it(
+    copy: Path, module: str, old: str, new: str, stage: str, kind: str, expected: list[str]
+) -> None:
     path = copy / "src/routesql" / module
     text = path.read_text()
     assert old in text

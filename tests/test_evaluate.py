@@ -19,10 +19,17 @@ from support import PETS_SCRIPT, make_sqlite
 
 DEV = [
     ("How many pets are there?", "SELECT count(*) FROM pet", "SELECT count(*) FROM pet"),
-    ("List the names of owners in Lyon.", "SELECT name FROM owner WHERE city = 'Lyon'", "SELECT name FROM owner WHERE city = 'Lyon'"),
+    (
+        "List the names of owners in Lyon.",
+        "SELECT name FROM owner WHERE city = 'Lyon'",
+        "SELECT name FROM owner WHERE city = 'Lyon'",
+    ),
     ("What kinds of pets are there?", "SELECT DISTINCT kind FROM pet", "SELECT kind FROM pets"),
-    ("Which owner has the oldest pet?", "SELECT T1.name FROM owner AS T1 JOIN pet AS T2 ON T1.id = T2.owner_id ORDER BY T2.age DESC LIMIT 1",
-     "SELECT name FROM owner WHERE city = 'Oslo'"),
+    (
+        "Which owner has the oldest pet?",
+        "SELECT T1.name FROM owner AS T1 JOIN pet AS T2 ON T1.id = T2.owner_id ORDER BY T2.age DESC LIMIT 1",
+        "SELECT name FROM owner WHERE city = 'Oslo'",
+    ),
 ]
 
 
@@ -40,15 +47,29 @@ class TableGenerator:
 
 def test_rescoring_evaluate_predictions_gives_the_same_ex(tmp_path: Path) -> None:
     make_sqlite(tmp_path / "bench/database/pets/pets.sqlite", PETS_SCRIPT)
-    (tmp_path / "bench/dev.json").write_text(json.dumps([{"db_id": "pets", "question": q, "query": g} for q, g, _ in DEV]))
+    (tmp_path / "bench/dev.json").write_text(
+        json.dumps([{"db_id": "pets", "question": q, "query": g} for q, g, _ in DEV])
+    )
     (tmp_path / "bench/train_spider.json").write_text("[]")
     bench = load_benchmark(tmp_path / "bench", "dev")
     settings = MCPSettings(noise_correction=False, continuation=False)
     metrics = evaluate_dev(bench, TableGenerator(), settings, tmp_path / "eval", "route-v1", progress=False)
     assert metrics["ex"] == 0.5 and metrics["n_scored"] == 4
     report = tmp_path / "rescored.json"
-    result = CliRunner().invoke(app, ["score", "--data", str(tmp_path / "bench"), "--pred",
-                                      str(tmp_path / "eval/predictions.sql"), "--out", str(report), "--workers", "1"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "score",
+            "--data",
+            str(tmp_path / "bench"),
+            "--pred",
+            str(tmp_path / "eval/predictions.sql"),
+            "--out",
+            str(report),
+            "--workers",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(report.read_text())["summary"]["ex"] == metrics["ex"]
 
@@ -79,22 +100,32 @@ def test_several_benchmarks_each_get_a_column_files_and_mlflow_metrics(tmp_path:
     other = load_benchmark(_pets_benchmark(tmp_path / "other", DEV[:2]), "dev")
     settings = MCPSettings(noise_correction=False, continuation=False, schema_linking=False)
     zero_shot = {"ex": 0.25, "n_scored": 4, "by_hardness": {"easy": 0.5}, "seconds": 1.0}
-    metrics = evaluate_benchmarks({"pets": main, "pets_easy": other}, TableGenerator(), settings,
-                                  tmp_path / "eval", "route-v1", progress=False, zero_shot=zero_shot)
+    metrics = evaluate_benchmarks(
+        {"pets": main, "pets_easy": other},
+        TableGenerator(),
+        settings,
+        tmp_path / "eval",
+        "route-v1",
+        progress=False,
+        zero_shot=zero_shot,
+    )
     # The main benchmark's figures stay at the top (what registration and tuning compare).
     assert (metrics["benchmark"], metrics["ex"], metrics["n_scored"]) == ("pets", 0.5, 4)
     cells = metrics["benchmarks"]
     assert list(cells) == ["pets", "pets_easy"]
     assert [(c["format"], c["semantics"], c["ex"], c["n_scored"], c["by_step"]) for c in cells.values()] == [
         ("spider", "spider", 0.5, 4, {"draft": 0.5, "reduced": 0.5}),
-        ("spider", "spider", 1.0, 2, {"draft": 1.0, "reduced": 1.0})]
+        ("spider", "spider", 1.0, 2, {"draft": 1.0, "reduced": 1.0}),
+    ]
     assert all(c["seconds"] >= 0 and c["breakdown"] == "hardness" for c in cells.values())
     out = tmp_path / "eval"
     assert (out / "benchmarks/pets_easy/predictions.sql").read_text().splitlines() == [g for _, _, g in DEV[:2]]
     assert json.loads((out / "benchmarks/pets_easy/metrics.json").read_text())["ex"] == 1.0
     assert json.loads((out / "benchmarks/index.json").read_text()) == cells
     assert json.loads((out / "plots/ex_by_benchmark.json").read_text()) == [
-        {"benchmark": "pets", "ex": 0.5, "n": 4}, {"benchmark": "pets_easy", "ex": 1.0, "n": 2}]
+        {"benchmark": "pets", "ex": 0.5, "n": 4},
+        {"benchmark": "pets_easy", "ex": 1.0, "n": 2},
+    ]
     html = (out / "report.html").read_text()
     assert "EX by benchmark" in html and "<th>pets_easy</th>" in html and "zero-shot (base)" in html
     assert len(re.findall(r'src="data:image/png;base64,', html)) == 4  # + EX by benchmark
@@ -104,8 +135,13 @@ def test_several_benchmarks_each_get_a_column_files_and_mlflow_metrics(tmp_path:
         log_eval_metrics(metrics)
     logged = mlflow.get_run(run.info.run_id).data.metrics
     expected = {f"dev_ex/{name}": cell["ex"] for name, cell in cells.items()}
-    expected.update({f"dev_ex/{name}/{key}": value for name, cell in cells.items()
-                     for key, value in {**cell["by_step"], **cell["by_hardness"]}.items()})
+    expected.update(
+        {
+            f"dev_ex/{name}/{key}": value
+            for name, cell in cells.items()
+            for key, value in {**cell["by_step"], **cell["by_hardness"]}.items()
+        }
+    )
     assert {key: value for key, value in logged.items() if key.startswith("dev_ex/")} == expected
     # two overall, two steps each, and the hardness levels present (easy + medium, easy)
     assert (expected["dev_ex/pets"], expected["dev_ex/pets_easy/draft"], len(expected)) == (0.5, 1.0, 2 + 4 + 3)
@@ -118,18 +154,34 @@ def test_score_takes_several_benchmarks_and_bird_is_scored_by_its_own_rules(tmp_
     mini = make_minidev(tmp_path / "MINIDEV")
     (tmp_path / "pets.sql").write_text("".join(gold + "\n" for _, gold, _ in DEV[:2]))
     # The second answer repeats every row: a match as a set of rows (BIRD), a miss as a multiset (Spider).
-    (tmp_path / "mini.sql").write_text("SELECT COUNT(*) FROM singer\n"
-                                       "SELECT name FROM singer UNION ALL SELECT name FROM singer\n")
+    (tmp_path / "mini.sql").write_text(
+        "SELECT COUNT(*) FROM singer\nSELECT name FROM singer UNION ALL SELECT name FROM singer\n"
+    )
     report = tmp_path / "report.json"
-    args = ["score", "--data", f"pets={pets}", "--data", str(mini), "--pred", str(tmp_path / "pets.sql"),
-            "--pred", str(tmp_path / "mini.sql"), "--out", str(report), "--workers", "1"]
+    args = [
+        "score",
+        "--data",
+        f"pets={pets}",
+        "--data",
+        str(mini),
+        "--pred",
+        str(tmp_path / "pets.sql"),
+        "--pred",
+        str(tmp_path / "mini.sql"),
+        "--out",
+        str(report),
+        "--workers",
+        "1",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     reports = json.loads(report.read_text())["benchmarks"]
     assert {name: (r["semantics"], r["summary"]["ex"]) for name, r in reports.items()} == {
-        "pets": ("spider", 1.0), "minidev": ("bird", 1.0)}
+        "pets": ("spider", 1.0),
+        "minidev": ("bird", 1.0),
+    }
     assert "EX by benchmark: pets 1.0000, minidev 1.0000" in result.output
-    forced = CliRunner().invoke(app, args + ["--semantics", "spider"])
+    forced = CliRunner().invoke(app, [*args, "--semantics", "spider"])
     assert forced.exit_code == 0, forced.output
     assert json.loads(report.read_text())["benchmarks"]["minidev"]["summary"]["ex"] == 0.5
 
@@ -141,8 +193,11 @@ def _save_tokenizer(folder: Path, chat_template: str | None) -> None:
     from tokenizers import Tokenizer, models
     from transformers import PreTrainedTokenizerFast
 
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({"<unk>": 0, "<eos>": 1}, "<unk>")),
-                                        unk_token="<unk>", eos_token="<eos>")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(models.WordLevel({"<unk>": 0, "<eos>": 1}, "<unk>")),
+        unk_token="<unk>",
+        eos_token="<eos>",
+    )
     if chat_template:
         tokenizer.chat_template = chat_template
     tokenizer.save_pretrained(folder)
@@ -165,13 +220,19 @@ PROMPT_VERSION_CASES = [
     ("route-v0/compact/plain", "compact", None, True),  # an older template text
     (f"{TEMPLATE_VERSION}/compact/{_chat_format()}", "compact", CHAT, False),
     (f"{TEMPLATE_VERSION}/compact/plain", "compact", CHAT, True),  # trained without the chat template it now has
-    (f"{TEMPLATE_VERSION}/compact/{_chat_format()}", "compact", CHAT.replace("<assistant>", "<bot>"), True),  # another template
+    (
+        f"{TEMPLATE_VERSION}/compact/{_chat_format()}",
+        "compact",
+        CHAT.replace("<assistant>", "<bot>"),
+        True,
+    ),  # another template
 ]
 
 
 @pytest.mark.parametrize(("trained", "style", "chat_template", "refused"), PROMPT_VERSION_CASES)
-def test_a_model_runs_only_with_the_prompts_it_was_trained_on(tmp_path: Path, trained: str, style: str,
-                                                              chat_template: str | None, refused: bool) -> None:
+def test_a_model_runs_only_with_the_prompts_it_was_trained_on(
+    tmp_path: Path, trained: str, style: str, chat_template: str | None, refused: bool
+) -> None:
     (tmp_path / "routesql.json").write_text(json.dumps({"template_version": trained}))
     _save_tokenizer(tmp_path / "merged", chat_template)
     if refused:

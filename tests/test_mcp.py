@@ -42,16 +42,16 @@ QUESTIONS = {
 ANSWERS = {
     ("write", "q_good"): QUESTIONS["q_good"],
     ("list", "q_good"): "owner: city, name",
-    ("write", "q_fixable"): "SELECT count(*) FROM pets",          # unknown table → error
+    ("write", "q_fixable"): "SELECT count(*) FROM pets",  # unknown table → error
     ("say_error", "q_fixable"): "incorrect\nSELECT count(*) FROM pet",  # correction of failing SQL executes → kept
-    ("write", "q_second_look"): "SELECT kind FROM pet",          # runs, so a correction needs a second look
+    ("write", "q_second_look"): "SELECT kind FROM pet",  # runs, so a correction needs a second look
     ("say", "q_second_look"): "incorrect\nSELECT count(*) FROM pet",  # executes, but the second look
-                                                                       # (same answer) rejects it → dropped
+    # (same answer) rejects it → dropped
     ("write", "q_bad_fix"): "SELECT kind FROM pet WHERE age > 100",
-    ("say", "q_bad_fix"): "incorrect\nSELECT kind FROM nowhere",   # correction fails → dropped
-    ("write", "q_continue"): "SELECT kind FROM pets",               # errors; the checker calls it correct
+    ("say", "q_bad_fix"): "incorrect\nSELECT kind FROM nowhere",  # correction fails → dropped
+    ("write", "q_continue"): "SELECT kind FROM pets",  # errors; the checker calls it correct
     ("say_error", "q_continue"): "correct\nSELECT kind FROM pets",
-    ("complete", "q_continue"): "kind FROM pet",                     # returns rows → kept
+    ("complete", "q_continue"): "kind FROM pet",  # returns rows → kept
     ("write", "q_continue_empty"): "SELECT kind FROM pets",
     ("complete", "q_continue_empty"): "kind FROM pet WHERE age > 100",  # no rows → dropped
     ("write", "q_write"): "DELETE FROM pet",
@@ -99,11 +99,14 @@ def test_a_correction_of_sql_that_runs_is_kept_only_when_the_second_look_accepts
     assert traces["q_second_look"].final == "SELECT kind FROM pet"
 
 
-@pytest.mark.parametrize(("second_look", "final"), [
-    ("correct", "SELECT count(*) FROM pet"),
-    ("incorrect\nSELECT 1", "SELECT kind FROM pet"),
-    ("no idea", "SELECT kind FROM pet"),
-])
+@pytest.mark.parametrize(
+    ("second_look", "final"),
+    [
+        ("correct", "SELECT count(*) FROM pet"),
+        ("incorrect\nSELECT 1", "SELECT kind FROM pet"),
+        ("no idea", "SELECT kind FROM pet"),
+    ],
+)
 def test_the_second_look_decides(pets_db: Path, second_look: str, final: str) -> None:
     class Judging(ScriptedGenerator):
         def generate(self, prompts, settings):
@@ -133,12 +136,15 @@ def test_continuation_is_kept_only_when_it_returns_rows(questions) -> None:
     assert "continued" not in traces["q_good"].notes  # executes on 1 table: no continuation
 
 
-@pytest.mark.parametrize(("setting", "calls"), [
-    # without links there is no reduced schema, and greedy on the same prompt would repeat the draft
-    (MCPSettings(schema_linking=False, noise_correction=False, continuation=False), 1),
-    (MCPSettings(noise_correction=False, continuation=False), 3),
-    (MCPSettings(continuation=False), 5),
-])
+@pytest.mark.parametrize(
+    ("setting", "calls"),
+    [
+        # without links there is no reduced schema, and greedy on the same prompt would repeat the draft
+        (MCPSettings(schema_linking=False, noise_correction=False, continuation=False), 1),
+        (MCPSettings(noise_correction=False, continuation=False), 3),
+        (MCPSettings(continuation=False), 5),
+    ],
+)
 def test_steps_can_be_switched_off(questions, setting: MCPSettings, calls: int) -> None:
     generator = ScriptedGenerator(ANSWERS)
     MCPPipeline(generator, setting).run(questions)
@@ -204,11 +210,14 @@ def test_each_question_constrains_values_to_its_own_text(questions) -> None:
     assert all(c.values is None for _, calls in generator.constrained_calls for c in calls)
 
 
-@pytest.mark.parametrize(("draft", "on_reduced", "kept"), [
-    ("SELECT name FROM owner", "SELECT name FROM owners", "SELECT name FROM owner"),   # draft runs, reduced fails
-    ("SELECT name FROM owner", "SELECT city FROM owner", "SELECT city FROM owner"),    # both run: reduced wins
-    ("SELECT name FROM owners", "SELECT nam FROM owner", "SELECT nam FROM owner"),     # both fail: reduced wins
-])
+@pytest.mark.parametrize(
+    ("draft", "on_reduced", "kept"),
+    [
+        ("SELECT name FROM owner", "SELECT name FROM owners", "SELECT name FROM owner"),  # draft runs, reduced fails
+        ("SELECT name FROM owner", "SELECT city FROM owner", "SELECT city FROM owner"),  # both run: reduced wins
+        ("SELECT name FROM owners", "SELECT nam FROM owner", "SELECT nam FROM owner"),  # both fail: reduced wins
+    ],
+)
 def test_a_reduced_schema_sql_that_fails_does_not_replace_a_draft_that_runs(
     pets_db: Path, draft: str, on_reduced: str, kept: str
 ) -> None:
@@ -216,8 +225,10 @@ def test_a_reduced_schema_sql_that_fails_does_not_replace_a_draft_that_runs(
         def generate(self, prompts, settings):
             self.batches.append(len(prompts))
             # the reduced prompt shows owner alone (the links name only owner)
-            return [[(draft if "pet" in p.split("-- SQL")[0] else on_reduced) if "Task: write" in p
-                     else "owner: name"] for p in prompts]
+            return [
+                [(draft if "pet" in p.split("-- SQL")[0] else on_reduced) if "Task: write" in p else "owner: name"]
+                for p in prompts
+            ]
 
     settings = MCPSettings(noise_correction=False, continuation=False)
     trace = MCPPipeline(TwoSchemas({}), settings).run([MCPQuestion("r", "names of owners", pets_db)])[0]
@@ -258,13 +269,19 @@ def test_without_usable_links_the_draft_stays_and_is_not_regenerated(pets_db: Pa
     assert generator.batches == [1, 1, 1]  # the reduced schema is generated on
 
 
-@pytest.mark.parametrize(("sql", "expected"), [
-    ("SELECT name FROM owner WHERE city = 'Lyon' AND", "SELECT name FROM owner WHERE city = 'Lyon'"),
-    ("SELECT name, FROM owner", ""),  # "SELECT name" names no table: nothing compiles
-    ("SELECT count(*) FROM pet WHERE age > 1 GROUP BY kind ORDER", "SELECT count(*) FROM pet WHERE age > 1 GROUP BY kind"),
-    ("SELECT name FROM owner WHERE city = 'Ly on' OR", "SELECT name FROM owner WHERE city = 'Ly on'"),
-    ("SELECT nme FROM owner", ""),
-])
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT name FROM owner WHERE city = 'Lyon' AND", "SELECT name FROM owner WHERE city = 'Lyon'"),
+        ("SELECT name, FROM owner", ""),  # "SELECT name" names no table: nothing compiles
+        (
+            "SELECT count(*) FROM pet WHERE age > 1 GROUP BY kind ORDER",
+            "SELECT count(*) FROM pet WHERE age > 1 GROUP BY kind",
+        ),
+        ("SELECT name FROM owner WHERE city = 'Ly on' OR", "SELECT name FROM owner WHERE city = 'Ly on'"),
+        ("SELECT nme FROM owner", ""),
+    ],
+)
 def test_the_longest_compiling_prefix(pets_db: Path, sql: str, expected: str) -> None:
     from routesql.db.compiles import SchemaCompiler
     from routesql.db.schema import read_schema
@@ -280,6 +297,7 @@ def test_a_draft_cut_off_mid_statement_is_trimmed_to_where_it_compiles(pets_db: 
     trace = MCPPipeline(generator, settings).run([MCPQuestion("q", "owners in Lyon", pets_db)])[0]
     assert trace.final == "SELECT name FROM owner WHERE city = 'Lyon'"
     assert "trimmed" in trace.notes
-    off = MCPPipeline(generator, MCPSettings(schema_linking=False, noise_correction=False, continuation=False,
-                                             compile_check=False)).run([MCPQuestion("q", "owners in Lyon", pets_db)])[0]
+    off = MCPPipeline(
+        generator, MCPSettings(schema_linking=False, noise_correction=False, continuation=False, compile_check=False)
+    ).run([MCPQuestion("q", "owners in Lyon", pets_db)])[0]
     assert off.final == "SELECT name FROM owner WHERE city = 'Lyon' AND"

@@ -31,16 +31,46 @@ PARAMS = {
     "data": {"benchmark": "demo"},
     "schema": {"sample_rows": 0, "token_budget": 1024},
     "execution": {"workers": 2},
-    "synthesize": {"max_examples": 120, "noise_per_example": 1, "strong": {"per_db": 1},
-                   "weak": {"enabled": True, "questions": 2, "samples": 2, "max_new_tokens": 8}},
-    "model": {"base": "tiny", "tiny": {"vocab_size": 600, "hidden_size": 32, "num_layers": 2, "num_heads": 2, "num_kv_heads": 1,
-                       "intermediate_size": 64, "pretrain_steps": 4, "pretrain_batch_size": 2,
-                       "pretrain_seq_len": 128}},
-    "tasks": {"mix": {"text_to_sql": 1.0, "schema_linking": 0.5, "noise_correction": 0.5, "continuation": 0.5,
-                      "slice_linking": 0.0}},
-    "train": {"max_steps": 8, "batch_size": 2, "grad_accumulation": 1, "freeze_layers": 0, "max_seq_len": 512,
-              "checkpoint_every_n_steps": 1,
-              "warmup_steps": 1, "lr": 1e-3, "lora": {"enabled": True, "r": 4, "alpha": 8}},
+    "synthesize": {
+        "max_examples": 120,
+        "noise_per_example": 1,
+        "strong": {"per_db": 1},
+        "weak": {"enabled": True, "questions": 2, "samples": 2, "max_new_tokens": 8},
+    },
+    "model": {
+        "base": "tiny",
+        "tiny": {
+            "vocab_size": 600,
+            "hidden_size": 32,
+            "num_layers": 2,
+            "num_heads": 2,
+            "num_kv_heads": 1,
+            "intermediate_size": 64,
+            "pretrain_steps": 4,
+            "pretrain_batch_size": 2,
+            "pretrain_seq_len": 128,
+        },
+    },
+    "tasks": {
+        "mix": {
+            "text_to_sql": 1.0,
+            "schema_linking": 0.5,
+            "noise_correction": 0.5,
+            "continuation": 0.5,
+            "slice_linking": 0.0,
+        }
+    },
+    "train": {
+        "max_steps": 8,
+        "batch_size": 2,
+        "grad_accumulation": 1,
+        "freeze_layers": 0,
+        "max_seq_len": 512,
+        "checkpoint_every_n_steps": 1,
+        "warmup_steps": 1,
+        "lr": 1e-3,
+        "lora": {"enabled": True, "r": 4, "alpha": 8},
+    },
     "tune": {"enabled": True, "n_trials": 2, "max_steps": 1, "eval_limit": 2, "tasks": ["noise_correction"]},
     "mcp": {"max_new_tokens": 24},
     "evaluate": {"limit": 4},
@@ -81,10 +111,17 @@ def project(tmp_path_factory) -> Path:
             target = root / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, target)
-    (root / "params.yaml").write_text(yaml.safe_dump(_merged(yaml.safe_load((REPO / "params.yaml").read_text()), PARAMS)))
-    for command in (["git", "init", "-q"], ["git", "config", "user.email", "t@example.com"],
-                    ["git", "config", "user.name", "test"], ["dvc", "config", "core.analytics", "false"],
-                    ["git", "add", "-A"], ["git", "commit", "-qm", "project"]):
+    (root / "params.yaml").write_text(
+        yaml.safe_dump(_merged(yaml.safe_load((REPO / "params.yaml").read_text()), PARAMS))
+    )
+    for command in (
+        ["git", "init", "-q"],
+        ["git", "config", "user.email", "t@example.com"],
+        ["git", "config", "user.name", "test"],
+        ["dvc", "config", "core.analytics", "false"],
+        ["git", "add", "-A"],
+        ["git", "commit", "-qm", "project"],
+    ):
         _run(root, *command)
     return root
 
@@ -128,11 +165,17 @@ def test_changed_ratio_reruns_only_downstream_and_a_killed_training_resumes(proj
     params["tasks"]["mix"]["continuation"] = 0.25  # not tuned: tune reruns on tasks, train on the mix
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     assert set(_stale(project)) == {"tune", "train"}  # the stages whose own params changed
-    before = {p for p in (project / "checkpoints/train").iterdir()}
+    before = set((project / "checkpoints/train").iterdir())
     log = project / "killed-run.log"
     with log.open("w") as sink:
-        killed = subprocess.Popen(["dvc", "repro"], cwd=project, env=_env(project), start_new_session=True,
-                                  stdout=sink, stderr=subprocess.STDOUT)
+        killed = subprocess.Popen(
+            ["dvc", "repro"],
+            cwd=project,
+            env=_env(project),
+            start_new_session=True,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 400
         while time.monotonic() < deadline and killed.poll() is None and not _fresh_checkpoints(project, before):
             time.sleep(0.05)
@@ -158,8 +201,9 @@ def test_changed_ratio_reruns_only_downstream_and_a_killed_training_resumes(proj
         assert all(t.state != optuna.trial.TrialState.RUNNING for t in study.trials)
 
 
-def test_an_added_evaluation_benchmark_reruns_only_data_evaluate_and_register(project: Path, first_run: str,
-                                                                              tmp_path: Path) -> None:
+def test_an_added_evaluation_benchmark_reruns_only_data_evaluate_and_register(
+    project: Path, first_run: str, tmp_path: Path
+) -> None:
     from support import make_minidev
 
     _run(project, "dvc", "repro")  # whatever an earlier test left changed
@@ -175,13 +219,16 @@ def test_an_added_evaluation_benchmark_reruns_only_data_evaluate_and_register(pr
     assert metrics["benchmarks"]["mini"]["semantics"] == "bird"
     assert (project / "reports/eval/benchmarks/mini/predictions.sql").is_file()
     assert "mini.jsonl" in {p.name for p in (project / "data/eval").iterdir()}
-    from mlflow.tracking import MlflowClient
     import mlflow
+    from mlflow.tracking import MlflowClient
 
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
-    run = MlflowClient().search_runs([MlflowClient().get_experiment_by_name("routesql").experiment_id],
-                                     filter_string="attributes.run_name = 'evaluate'",
-                                     order_by=["attributes.start_time DESC"], max_results=1)[0]
+    run = MlflowClient().search_runs(
+        [MlflowClient().get_experiment_by_name("routesql").experiment_id],
+        filter_string="attributes.run_name = 'evaluate'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )[0]
     assert {"dev_ex/demo", "dev_ex/mini", "dev_ex/mini/simple"} <= set(run.data.metrics)
 
 
@@ -205,13 +252,39 @@ def _free_port() -> int:
 def test_ask_and_mlflow_models_serve_answer_with_the_champion(project: Path, first_run: str) -> None:
     db = next((project / "data/benchmark/database").glob("*/*.sqlite"))
     # A model trained for 8 steps may write no SQL: then ask exits 1, still printing its trace.
-    answer = _run(project, "routesql", "ask", "--db", str(db), "--model", "models:/routesql@champion",
-                  "How many rows are there?", ok_codes=(0, 1))
+    answer = _run(
+        project,
+        "routesql",
+        "ask",
+        "--db",
+        str(db),
+        "--model",
+        "models:/routesql@champion",
+        "How many rows are there?",
+        ok_codes=(0, 1),
+    )
     assert answer.startswith("SQL:") and "MCP trace:" in answer
     port = _free_port()
-    server = subprocess.Popen(["mlflow", "models", "serve", "-m", "models:/routesql@champion", "--env-manager",
-                               "local", "-h", "127.0.0.1", "-p", str(port)], cwd=project, env=_env(project),
-                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            "mlflow",
+            "models",
+            "serve",
+            "-m",
+            "models:/routesql@champion",
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=project,
+        env=_env(project),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         body = json.dumps({"dataframe_records": [{"question": "How many rows are there?", "db_path": str(db)}]})
         reply = _post_when_up(f"http://127.0.0.1:{port}/invocations", body.encode(), deadline_s=180)

@@ -34,8 +34,11 @@ def _model_dir(folder: Path) -> Path:
     from routesql.llm.prompting import model_prompt_version
     from routesql.tasks.templates import prompt_version
 
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({"<unk>": 0, "<eos>": 1}, "<unk>")),
-                                        unk_token="<unk>", eos_token="<eos>")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(models.WordLevel({"<unk>": 0, "<eos>": 1}, "<unk>")),
+        unk_token="<unk>",
+        eos_token="<eos>",
+    )
     tokenizer.chat_template = CHAT
     tokenizer.save_pretrained(folder / "merged")
     version = model_prompt_version(prompt_version("ddl"), AutoTokenizer.from_pretrained(str(folder / "merged")))
@@ -47,32 +50,43 @@ def _eval_dir(folder: Path, version: str) -> Path:
     """Evaluate's files; one prediction's error quotes the generator URL with its password, as an
     HTTP backend's connection error does."""
     folder.mkdir(parents=True)
-    metrics = {"ex": 0.5, "template_version": version, "by_step": {"text_to_sql": 0.5},
-               "by_hardness": {"easy": {"ex": 0.5}}, "error_categories": {"wrong result": 1}}
+    metrics = {
+        "ex": 0.5,
+        "template_version": version,
+        "by_step": {"text_to_sql": 0.5},
+        "by_hardness": {"easy": {"ex": 0.5}},
+        "error_categories": {"wrong result": 1},
+    }
     (folder / "metrics.json").write_text(json.dumps(metrics))
     (folder / "predictions.sql").write_text("SELECT 1\n\n")
-    errors = [{"id": "q1", "final": "SELECT 1", "error": None},
-              {"id": "q2", "final": "", "error": f"https://gen:{SECRET}@llm.example.com/v1/completions: connection failed"}]
+    errors = [
+        {"id": "q1", "final": "SELECT 1", "error": None},
+        {"id": "q2", "final": "", "error": f"https://gen:{SECRET}@llm.example.com/v1/completions: connection failed"},
+    ]
     (folder / "predictions.jsonl").write_text("".join(json.dumps(e) + "\n" for e in errors))
     (folder / "report.html").write_text(f"<html><p>generator https://gen:{SECRET}@llm.example.com/v1</p></html>")
     return folder
 
 
 def _params(tracking_uri: str) -> Params:
-    return Params.model_validate({
-        "tune": {"storage": f"postgresql+psycopg2://optuna:{SECRET}@db.example.com:5432/optuna"},
-        "synthesize": {"strong": {"endpoint": f"https://writer:{SECRET}@llm.example.com/v1"}},
-        "generator": {"backend": "openai", "base_url": f"http://vllm.example.com:8000/v1?api_key={SECRET}"},
-        "tracking": {"uri": tracking_uri, "experiment": f"redact-{uuid.uuid4().hex[:8]}"},
-        "register": {"model_name": "routesql-redact"},
-    })
+    return Params.model_validate(
+        {
+            "tune": {"storage": f"postgresql+psycopg2://optuna:{SECRET}@db.example.com:5432/optuna"},
+            "synthesize": {"strong": {"endpoint": f"https://writer:{SECRET}@llm.example.com/v1"}},
+            "generator": {"backend": "openai", "base_url": f"http://vllm.example.com:8000/v1?api_key={SECRET}"},
+            "tracking": {"uri": tracking_uri, "experiment": f"redact-{uuid.uuid4().hex[:8]}"},
+            "register": {"model_name": "routesql-redact"},
+        }
+    )
 
 
 def _dvc_lock(path: Path, params: Params) -> Path:
     """dvc.lock records the params each stage depends on: the tune stage's storage among them."""
-    path.write_text("schema: '2.0'\nstages:\n  tune:\n    params:\n      params.yaml:\n        tune:\n"
-                    f"          storage: {params.tune.storage}\n  synthesize:\n    params:\n      params.yaml:\n"
-                    f"        synthesize:\n          strong:\n            endpoint: {params.synthesize.strong.endpoint}\n")
+    path.write_text(
+        "schema: '2.0'\nstages:\n  tune:\n    params:\n      params.yaml:\n        tune:\n"
+        f"          storage: {params.tune.storage}\n  synthesize:\n    params:\n      params.yaml:\n"
+        f"        synthesize:\n          strong:\n            endpoint: {params.synthesize.strong.endpoint}\n"
+    )
     return path
 
 
@@ -85,14 +99,22 @@ def _register(tmp_path: Path, tracking_uri: str, monkeypatch: pytest.MonkeyPatch
     model = _model_dir(inputs / "model")
     version = json.loads((model / "routesql.json").read_text())["template_version"]
     params = _params(tracking_uri)
-    result = register_model(params, model, _eval_dir(inputs / "eval", version), store / "out" / "registered.json",
-                            dvc_lock=_dvc_lock(inputs / "dvc.lock", params))
+    result = register_model(
+        params,
+        model,
+        _eval_dir(inputs / "eval", version),
+        store / "out" / "registered.json",
+        dvc_lock=_dvc_lock(inputs / "dvc.lock", params),
+    )
     return result, store
 
 
 def _files_holding(folder: Path, needle: bytes) -> list[str]:
-    return [str(path.relative_to(folder)) for path in sorted(folder.rglob("*"))
-            if path.is_file() and needle in path.read_bytes()]
+    return [
+        str(path.relative_to(folder))
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and needle in path.read_bytes()
+    ]
 
 
 def _assert_logged_redacted(result: dict) -> None:
@@ -153,8 +175,10 @@ def test_register_logs_no_credential_to_a_postgresql_store(tmp_path: Path, monke
 
     with postgres_url() as server:
         if server is None:
-            pytest.skip("no PostgreSQL server here: install Debian's postgresql (.ci/run does) "
-                        "or set ROUTESQL_TEST_POSTGRES_URL")
+            pytest.skip(
+                "no PostgreSQL server here: install Debian's postgresql (.ci/run does) "
+                "or set ROUTESQL_TEST_POSTGRES_URL"
+            )
         with _credentialed_database(server) as tracking_uri:
             result, store = _register(tmp_path, tracking_uri, monkeypatch)
             _assert_logged_redacted(result)
@@ -165,7 +189,9 @@ def test_register_logs_no_credential_to_a_postgresql_store(tmp_path: Path, monke
                 assert "runs" in tables and "registered_models" in tables
                 holding = []
                 for table in tables:
-                    cursor.execute(f'SELECT count(*) FROM "{table}" AS t WHERE CAST(t AS text) LIKE %s', (f"%{SECRET}%",))
+                    cursor.execute(
+                        f'SELECT count(*) FROM "{table}" AS t WHERE CAST(t AS text) LIKE %s', (f"%{SECRET}%",)
+                    )
                     if cursor.fetchone()[0]:
                         holding.append(table)
             assert holding == []

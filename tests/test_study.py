@@ -53,8 +53,10 @@ def _assert_exact(first: list[int], second: list[int], study: optuna.Study, n_tr
 def test_two_processes_share_a_postgresql_study_exactly(tmp_path: Path) -> None:
     with postgres_url() as url:
         if url is None:
-            pytest.skip("no PostgreSQL server here: install Debian's postgresql (.ci/run does) "
-                        "or set ROUTESQL_TEST_POSTGRES_URL")
+            pytest.skip(
+                "no PostgreSQL server here: install Debian's postgresql (.ci/run does) "
+                "or set ROUTESQL_TEST_POSTGRES_URL"
+            )
         first, second, study = _two_processes(url, tmp_path, n_trials=8)
         _assert_exact(first, second, study, 8)
 
@@ -75,7 +77,11 @@ def test_pruned_and_failed_trials_are_told(tmp_path: Path) -> None:
 
     assert run_study(study, objective, 3, StudyLock(storage, "s")) == [0, 1, 2]
     states = [t.state for t in study.trials]
-    assert states == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.COMPLETE]
+    assert states == [
+        optuna.trial.TrialState.COMPLETE,
+        optuna.trial.TrialState.PRUNED,
+        optuna.trial.TrialState.COMPLETE,
+    ]
 
     def broken(trial):
         raise RuntimeError("out of memory")
@@ -96,11 +102,14 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.mark.parametrize("storage", [
-    "postgresql://optuna:" + SECRET + "@127.0.0.1:{port}/optuna",  # nothing listens there
-    "postgresql+psycopg2://optuna:" + SECRET + "@127.0.0.1:notaport/optuna",  # malformed port
-    "nosuchdialect://optuna:" + SECRET + "@127.0.0.1:{port}/optuna",  # no such driver
-])
+@pytest.mark.parametrize(
+    "storage",
+    [
+        "postgresql://optuna:" + SECRET + "@127.0.0.1:{port}/optuna",  # nothing listens there
+        "postgresql+psycopg2://optuna:" + SECRET + "@127.0.0.1:notaport/optuna",  # malformed port
+        "nosuchdialect://optuna:" + SECRET + "@127.0.0.1:{port}/optuna",  # no such driver
+    ],
+)
 def test_a_storage_that_cannot_be_opened_is_named_without_its_password(storage: str) -> None:
     from types import SimpleNamespace
 

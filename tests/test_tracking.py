@@ -23,11 +23,18 @@ def _closed_port() -> int:
 UNREACHABLE = [
     ("postgresql", "postgresql://mlflow:" + SECRET + "@127.0.0.1:{port}/mlflow", ["PostgreSQL at 127.0.0.1"]),
     ("postgresql+driver", "postgresql+psycopg2://mlflow:" + SECRET + "@127.0.0.1:{port}/mlflow", ["cannot be reached"]),
-    ("http basic auth", "http://admin:" + SECRET + "@127.0.0.1:{port}", ["http://admin:***@127.0.0.1:", "cannot be reached"]),
+    (
+        "http basic auth",
+        "http://admin:" + SECRET + "@127.0.0.1:{port}",
+        ["http://admin:***@127.0.0.1:", "cannot be reached"],
+    ),
     ("http token query", "http://127.0.0.1:{port}/?token=" + SECRET, ["token=***", "cannot be reached"]),
     ("http bad port", "http://admin:" + SECRET + "@127.0.0.1:notaport", ["http://admin:***@127.0.0.1:notaport"]),
-    ("unsupported scheme", "mysql://root:" + SECRET + "@127.0.0.1:{port}/mlflow",
-     ["unsupported tracking URI scheme 'mysql'", "mysql://root:***@"]),
+    (
+        "unsupported scheme",
+        "mysql://root:" + SECRET + "@127.0.0.1:{port}/mlflow",
+        ["unsupported tracking URI scheme 'mysql'", "mysql://root:***@"],
+    ),
 ]
 
 
@@ -51,7 +58,7 @@ def test_a_credentialed_http_store_is_checked_with_basic_auth() -> None:
     seen: list[tuple[str, str | None]] = []
 
     class Health(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server name
+        def do_GET(self) -> None:
             seen.append((self.path, self.headers.get("Authorization")))
             self.send_response(200 if self.path == "/health" else 404)
             self.end_headers()

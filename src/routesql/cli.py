@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -19,7 +19,7 @@ from routesql.errors import InputError, RouteSQLError
 app = typer.Typer(
     name="routesql",
     help="Robust text-to-SQL from open-weight language models: ROUTE multitask SFT + MCP, SENSE, "
-         "LR-SQL, in a DVC + Lightning + Optuna + MLflow pipeline.",
+    "LR-SQL, in a DVC + Lightning + Optuna + MLflow pipeline.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -107,8 +107,11 @@ def run() -> None:
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
 
 
 def _finite_positive(value: float | None) -> float | None:
@@ -121,10 +124,14 @@ def _finite_positive(value: float | None) -> float | None:
 
 
 TIMEOUT_HELP = "Seconds before a query is interrupted (finite)."
-SPIDER_ROOT_HELP = ("Spider folder (tables.json, database/) for variants that use Spider's databases: "
-                    "Spider-Syn, Spider-Realistic, Spider-DK; default: a sibling spider/ folder.")
-FORMAT_HELP = ("Benchmark format: spider, spider-syn, spider-dk, spider-realistic, bird, bird-minidev; "
-               "detected when omitted (a folder's own main files win over strays; ambiguity is an error).")
+SPIDER_ROOT_HELP = (
+    "Spider folder (tables.json, database/) for variants that use Spider's databases: "
+    "Spider-Syn, Spider-Realistic, Spider-DK; default: a sibling spider/ folder."
+)
+FORMAT_HELP = (
+    "Benchmark format: spider, spider-syn, spider-dk, spider-realistic, bird, bird-minidev; "
+    "detected when omitted (a folder's own main files win over strays; ambiguity is an error)."
+)
 ROW_CAP_HELP = "A result with more rows is that query's error."
 RESULT_CAP_HELP = "A result (or one value) larger than this many MB is that query's error."
 
@@ -135,8 +142,10 @@ def _query_limits(timeout: float, row_cap: int, result_cap_mb: float):  # -> Que
     return QueryLimits(timeout_s=timeout, row_cap=row_cap, result_cap_mb=result_cap_mb)
 
 
-BENCHMARK_ARG_HELP = ("Benchmark folder as released (Spider, Spider-Syn/DK/Realistic, BIRD, BIRD mini-dev's MINIDEV, "
-                      "or the demo), optionally named: NAME=PATH. Repeat for several (each with its own --pred).")
+BENCHMARK_ARG_HELP = (
+    "Benchmark folder as released (Spider, Spider-Syn/DK/Realistic, BIRD, BIRD mini-dev's MINIDEV, "
+    "or the demo), optionally named: NAME=PATH. Repeat for several (each with its own --pred)."
+)
 
 
 def benchmark_args(values: list[str], option: str) -> dict[str, Path]:
@@ -149,7 +158,7 @@ def benchmark_args(values: list[str], option: str) -> dict[str, Path]:
     for value in values:
         match = re.match(BENCHMARK_NAME.rstrip("$") + "=", value)
         if match:
-            name, path = match.group(0)[:-1], Path(value[match.end():])
+            name, path = match.group(0)[:-1], Path(value[match.end() :])
         else:
             path = Path(value)
             name = re.sub(r"[^a-z0-9_-]", "_", path.expanduser().resolve().name.lower()).lstrip("_-") or "benchmark"
@@ -163,17 +172,36 @@ def benchmark_args(values: list[str], option: str) -> dict[str, Path]:
 @one_line_errors
 def score(
     data: Annotated[list[str], typer.Option(help=BENCHMARK_ARG_HELP)],
-    pred: Annotated[list[Path], typer.Option(help="Predictions: one SQL per line aligned with the split, or a CSV with a 'Predict' column; one per --data, in the same order.")],
-    out: Annotated[Path, typer.Option(help="Where to write REPORT.json (with several --data: one report per benchmark under 'benchmarks').")],
+    pred: Annotated[
+        list[Path],
+        typer.Option(
+            help="Predictions: one SQL per line aligned with the split, or a CSV with a 'Predict' column; one per --data, in the same order."
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Where to write REPORT.json (with several --data: one report per benchmark under 'benchmarks')."
+        ),
+    ],
     split: Annotated[str, typer.Option(help="Split to score: dev or train.")] = "dev",
-    semantics: Annotated[str, typer.Option(help="'auto' (BIRD's rules for BIRD and mini-dev, Spider's otherwise), 'spider' (official test-suite rules) or 'bird' (row sets).")] = "auto",
-    fmt: Annotated[Optional[str], typer.Option("--format", help=FORMAT_HELP + " With several --data, each is detected.")] = None,
+    semantics: Annotated[
+        str,
+        typer.Option(
+            help="'auto' (BIRD's rules for BIRD and mini-dev, Spider's otherwise), 'spider' (official test-suite rules) or 'bird' (row sets)."
+        ),
+    ] = "auto",
+    fmt: Annotated[
+        str | None, typer.Option("--format", help=FORMAT_HELP + " With several --data, each is detected.")
+    ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes executing queries.")] = 2,
     timeout: Annotated[float, typer.Option(callback=_finite_positive, help=TIMEOUT_HELP)] = DEFAULT_TIMEOUT_S,
     row_cap: Annotated[int, typer.Option(min=1, help=ROW_CAP_HELP)] = DEFAULT_ROW_CAP,
-    result_cap_mb: Annotated[float, typer.Option(callback=_finite_positive, help=RESULT_CAP_HELP)] = DEFAULT_RESULT_CAP_MB,
+    result_cap_mb: Annotated[
+        float, typer.Option(callback=_finite_positive, help=RESULT_CAP_HELP)
+    ] = DEFAULT_RESULT_CAP_MB,
     keep_distinct: Annotated[bool, typer.Option(help="Keep DISTINCT (the official default removes it).")] = False,
-    spider_root: Annotated[Optional[Path], typer.Option(help=SPIDER_ROOT_HELP)] = None,
+    spider_root: Annotated[Path | None, typer.Option(help=SPIDER_ROOT_HELP)] = None,
 ) -> None:
     """Execution accuracy of prediction files, overall and by Spider hardness (BIRD: by its difficulty labels)."""
     from routesql.atomic import write_json_atomic
@@ -185,15 +213,27 @@ def score(
         raise typer.BadParameter(f"--semantics must be 'auto', 'spider' or 'bird', not {semantics!r}")
     folders = benchmark_args(data, "--data")
     if len(pred) != len(folders):
-        raise typer.BadParameter(f"{len(folders)} --data but {len(pred)} --pred: give one prediction file per benchmark")
+        raise typer.BadParameter(
+            f"{len(folders)} --data but {len(pred)} --pred: give one prediction file per benchmark"
+        )
     if fmt is not None and len(folders) > 1:
         raise typer.BadParameter("--format names the format of one --data; with several, each is detected")
     check_output_file(out)
     benches = {name: load_benchmark(folder, split, fmt, spider_root) for name, folder in folders.items()}
-    predictions = {name: read_predictions(file, len(bench.examples)) for (name, bench), file in zip(benches.items(), pred)}
-    reports = {name: score_predictions(bench, predictions[name], semantics=semantics, workers=workers,
-                                       limits=_query_limits(timeout, row_cap, result_cap_mb), keep_distinct=keep_distinct)
-               for name, bench in benches.items()}
+    predictions = {
+        name: read_predictions(file, len(bench.examples)) for (name, bench), file in zip(benches.items(), pred)
+    }
+    reports = {
+        name: score_predictions(
+            bench,
+            predictions[name],
+            semantics=semantics,
+            workers=workers,
+            limits=_query_limits(timeout, row_cap, result_cap_mb),
+            keep_distinct=keep_distinct,
+        )
+        for name, bench in benches.items()
+    }
     write_json_atomic(out, next(iter(reports.values())) if len(reports) == 1 else {"benchmarks": reports})
     for name, report in reports.items():
         _echo_score_summary(name if len(reports) > 1 else None, report["summary"], out)
@@ -208,7 +248,9 @@ def _ex_text(summary: dict) -> str:
 def _echo_score_summary(name: str | None, summary: dict, out: Path) -> None:
     figure = f"EX {summary['ex']:.4f}" if summary["n_scored"] else "EX n/a (nothing could be scored)"
     label = f"{name}: " if name else ""
-    typer.echo(f"{label}{figure} on {summary['n_scored']} scored examples ({summary['n_unscorable']} unscorable) → {out}")
+    typer.echo(
+        f"{label}{figure} on {summary['n_scored']} scored examples ({summary['n_unscorable']} unscorable) → {out}"
+    )
     for kind, cell in summary["unscorable_reasons"].items():
         typer.echo(f"  unscorable: {cell['n']} {kind}, e.g. {cell['example']}")
     typer.echo(f"  by {summary['breakdown']}:")
@@ -235,11 +277,11 @@ def demo_data(
 def check_gold(
     data: Annotated[Path, typer.Option(help="Benchmark folder.")],
     split: Annotated[str, typer.Option(help="dev or train.")] = "dev",
-    fmt: Annotated[Optional[str], typer.Option("--format", help=FORMAT_HELP)] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Write the check report (JSON) here.")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help=FORMAT_HELP)] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the check report (JSON) here.")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes executing queries.")] = 2,
     timeout: Annotated[float, typer.Option(callback=_finite_positive, help=TIMEOUT_HELP)] = DEFAULT_TIMEOUT_S,
-    spider_root: Annotated[Optional[Path], typer.Option(help=SPIDER_ROOT_HELP)] = None,
+    spider_root: Annotated[Path | None, typer.Option(help=SPIDER_ROOT_HELP)] = None,
 ) -> None:
     """Load a split and execute every gold query; list the ones that fail, with SQLite's error."""
     from routesql.atomic import write_json_atomic
@@ -247,13 +289,21 @@ def check_gold(
 
     if out is not None:
         check_output_file(out)
-    report = check_gold_queries(data, split, fmt, workers=workers, spider_root=spider_root,
-                                limits=_query_limits(timeout, DEFAULT_ROW_CAP, DEFAULT_RESULT_CAP_MB))
+    report = check_gold_queries(
+        data,
+        split,
+        fmt,
+        workers=workers,
+        spider_root=spider_root,
+        limits=_query_limits(timeout, DEFAULT_ROW_CAP, DEFAULT_RESULT_CAP_MB),
+    )
     if out is not None:
         write_json_atomic(out, report)
-    typer.echo(f"{report['n_examples']} examples loaded; {report['n_executed']} gold queries executed; "
-               f"{report['n_missing_database']} without a database ({', '.join(report['missing_databases']) or 'none'}); "
-               f"{len(report['failures'])} failed")
+    typer.echo(
+        f"{report['n_examples']} examples loaded; {report['n_executed']} gold queries executed; "
+        f"{report['n_missing_database']} without a database ({', '.join(report['missing_databases']) or 'none'}); "
+        f"{len(report['failures'])} failed"
+    )
     for failure in report["failures"]:
         typer.echo(f"  [{failure['index']}] {failure['db_id']}: {failure['error']}")
 
@@ -262,9 +312,15 @@ def check_gold(
 @one_line_errors
 def data(
     params: Annotated[Path, typer.Option(help="The pipeline's params file.")] = Path("params.yaml"),
-    examples_dir: Annotated[Path, typer.Option(help="Where the canonical examples go (one JSONL per split).")] = Path("data/examples"),
-    check_out: Annotated[Path, typer.Option(help="The gold-check report (a DVC metrics file).")] = Path("data/data_check.json"),
-    eval_dir: Annotated[Path, typer.Option(help="Where the dev examples of each of evaluate.benchmarks go (<name>.jsonl).")] = Path("data/eval"),
+    examples_dir: Annotated[Path, typer.Option(help="Where the canonical examples go (one JSONL per split).")] = Path(
+        "data/examples"
+    ),
+    check_out: Annotated[Path, typer.Option(help="The gold-check report (a DVC metrics file).")] = Path(
+        "data/data_check.json"
+    ),
+    eval_dir: Annotated[
+        Path, typer.Option(help="Where the dev examples of each of evaluate.benchmarks go (<name>.jsonl).")
+    ] = Path("data/eval"),
 ) -> None:
     """The `data` stage: generate the demo (or read the named benchmark), load, check every gold query;
     the same for the dev split of each evaluation-only benchmark (evaluate.benchmarks)."""
@@ -279,8 +335,10 @@ def data(
     cells = [(split, cell) for split, cell in summary["splits"].items()]
     cells += [(f"{name} dev", cell) for name, cell in summary["evaluate"].items()]
     for label, cell in cells:
-        typer.echo(f"{label}: {cell['n_examples']} examples, {cell['n_executed']} gold queries execute, "
-                   f"{len(cell['failures'])} fail, {cell['n_missing_database']} without a database")
+        typer.echo(
+            f"{label}: {cell['n_examples']} examples, {cell['n_executed']} gold queries execute, "
+            f"{len(cell['failures'])} fail, {cell['n_missing_database']} without a database"
+        )
     if summary["evaluation_only"]:
         typer.echo(f"{summary['format']} has no train split: it can be evaluated, not trained on")
 
@@ -289,9 +347,15 @@ def data(
 @one_line_errors
 def synthesize(
     params: Annotated[Path, typer.Option(help="The pipeline's params file.")] = Path("params.yaml"),
-    data: Annotated[Optional[Path], typer.Option(help="Benchmark folder; default: the one params.yaml names.")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Output folder; default: synthesize.out from params.")] = None,
-    base_dir: Annotated[Optional[Path], typer.Option("--base", help="The base stage's folder (or any model folder): its tokenizer counts tokens, and it is SENSE's weak model when synthesize.weak is on.")] = None,
+    data: Annotated[Path | None, typer.Option(help="Benchmark folder; default: the one params.yaml names.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder; default: synthesize.out from params.")] = None,
+    base_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--base",
+            help="The base stage's folder (or any model folder): its tokenizer counts tokens, and it is SENSE's weak model when synthesize.weak is on.",
+        ),
+    ] = None,
 ) -> None:
     """The `synthesize` stage: TS / SL / NC / CW / LR-SQL slice records and SENSE data from the train split."""
     import dataclasses
@@ -309,11 +373,14 @@ def synthesize(
     check_output_folder(target)
     if base_dir is not None:
         model = resolve_base(base_dir)
-        settings = dataclasses.replace(settings, tokenizer_path=model,
-                                       weak=dataclasses.replace(settings.weak, model_path=model))
+        settings = dataclasses.replace(
+            settings, tokenizer_path=model, weak=dataclasses.replace(settings.weak, model_path=model)
+        )
     manifest = run_synthesize(root, target, settings, loaded.data.format if data is None else None)
-    typer.echo(f"{manifest['n_records']} records from {manifest['n_examples']} examples in "
-               f"{manifest['seconds']:.1f} s → {target}")
+    typer.echo(
+        f"{manifest['n_records']} records from {manifest['n_examples']} examples in "
+        f"{manifest['seconds']:.1f} s → {target}"
+    )
     for task, count in manifest["records_per_task"].items():
         typer.echo(f"  {task:<17} {count}")
 
@@ -342,19 +409,24 @@ def base(
 @one_line_errors
 def train(
     params: Annotated[Path, PARAMS_OPTION] = Path("params.yaml"),
-    records: Annotated[Path, typer.Option(help="SFT records from the synthesize stage.")] = Path("data/synth/sft.jsonl"),
-    preferences: Annotated[Path, typer.Option(help="Preference pairs (for DPO).")] = Path("data/synth/preferences.jsonl"),
+    records: Annotated[Path, typer.Option(help="SFT records from the synthesize stage.")] = Path(
+        "data/synth/sft.jsonl"
+    ),
+    preferences: Annotated[Path, typer.Option(help="Preference pairs (for DPO).")] = Path(
+        "data/synth/preferences.jsonl"
+    ),
     base_dir: Annotated[Path, typer.Option("--base", help="The base stage's folder.")] = Path("models/base"),
-    best_mix: Annotated[Path, typer.Option(help="The tune stage's best mix (used when tune.enabled).")] = Path("data/tune/best_mix.json"),
+    best_mix: Annotated[Path, typer.Option(help="The tune stage's best mix (used when tune.enabled).")] = Path(
+        "data/tune/best_mix.json"
+    ),
     out: Annotated[Path, typer.Option(help="Where the trained model is exported.")] = Path("models/trained"),
 ) -> None:
     """The `train` stage: multitask SFT (+ DPO) with Lightning + PEFT; resumes a killed run from its checkpoints."""
     from routesql.config import load_params
     from routesql.llm.base_stage import resolve_base
     from routesql.tracking import check_tracking_uri, mlflow_logger
-    from routesql.train.stage import train_model
-
     from routesql.train.records import load_sft_records
+    from routesql.train.stage import train_model
 
     loaded = load_params(params)
     require_file(records, "records file")
@@ -371,12 +443,29 @@ def train(
 @one_line_errors
 def evaluate(
     params: Annotated[Path, PARAMS_OPTION] = Path("params.yaml"),
-    model: Annotated[Path, typer.Option(help="The trained model folder (train stage output).")] = Path("models/trained"),
-    out: Annotated[Path, typer.Option(help="Folder for predictions, metrics, plots and report.html.")] = Path("reports/eval"),
-    limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N dev questions (of each benchmark).")] = None,
+    model: Annotated[Path, typer.Option(help="The trained model folder (train stage output).")] = Path(
+        "models/trained"
+    ),
+    out: Annotated[Path, typer.Option(help="Folder for predictions, metrics, plots and report.html.")] = Path(
+        "reports/eval"
+    ),
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Only the first N dev questions (of each benchmark).")
+    ] = None,
     track: Annotated[bool, typer.Option(help="Log metrics and files to MLflow.")] = True,
-    base_dir: Annotated[Path, typer.Option("--base", help="The base stage's folder: the model before fine-tuning, scored zero-shot when evaluate.zero_shot is on.")] = Path("models/base"),
-    benchmark: Annotated[Optional[list[str]], typer.Option(help="Evaluate on this benchmark too, NAME=PATH (repeat for several); replaces evaluate.benchmarks of params.yaml. The main benchmark (data.benchmark) always comes first.")] = None,
+    base_dir: Annotated[
+        Path,
+        typer.Option(
+            "--base",
+            help="The base stage's folder: the model before fine-tuning, scored zero-shot when evaluate.zero_shot is on.",
+        ),
+    ] = Path("models/base"),
+    benchmark: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Evaluate on this benchmark too, NAME=PATH (repeat for several); replaces evaluate.benchmarks of params.yaml. The main benchmark (data.benchmark) always comes first."
+        ),
+    ] = None,
 ) -> None:
     """The `evaluate` stage: zero-shot base, then MCP over the dev split of data.benchmark and of each of
     evaluate.benchmarks; EX overall / by hardness / after each MCP step, per benchmark, HTML report."""
@@ -417,9 +506,12 @@ def evaluate(
     zero_shot = None
     if loaded.evaluate.zero_shot:
         zero_shot = zero_shot_dev(main, local_generator(loaded, base_model), settings, scoring, limit=first)
-        typer.echo(f"zero-shot base EX {zero_shot['ex']:.4f} ({zero_shot['n_scored']} scored, {zero_shot['seconds']:.0f} s)")
-    metrics = evaluate_benchmarks(benches, generator_from(loaded, model), settings, out, version, scoring,
-                                  limit=first, zero_shot=zero_shot)
+        typer.echo(
+            f"zero-shot base EX {zero_shot['ex']:.4f} ({zero_shot['n_scored']} scored, {zero_shot['seconds']:.0f} s)"
+        )
+    metrics = evaluate_benchmarks(
+        benches, generator_from(loaded, model), settings, out, version, scoring, limit=first, zero_shot=zero_shot
+    )
     if track:
         import mlflow
 
@@ -428,8 +520,10 @@ def evaluate(
         with mlflow.start_run(run_name="evaluate"):
             log_to_mlflow(metrics, out, {"model": str(model), **loaded.mcp.model_dump()})
     for name, cell in metrics["benchmarks"].items():
-        typer.echo(f"{name} dev EX {cell['ex']:.4f} ({cell['n_scored']} scored, {cell['seconds'] / 60:.1f} min); by step: "
-                   + ", ".join(f"{k} {v:.4f}" for k, v in cell["by_step"].items()))
+        typer.echo(
+            f"{name} dev EX {cell['ex']:.4f} ({cell['n_scored']} scored, {cell['seconds'] / 60:.1f} min); by step: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in cell["by_step"].items())
+        )
     typer.echo(f"report → {out}/report.html")
 
 
@@ -451,7 +545,9 @@ def _with_eval_benchmarks(params, folders: dict[str, Path]):  # Params -> Params
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in plain language.")],
     db: Annotated[Path, typer.Option(help="The SQLite database to ask (opened read-only).")],
-    model: Annotated[str, typer.Option(help="A trained model folder, or a registered model URI such as models:/routesql@champion.")] = "models/trained",
+    model: Annotated[
+        str, typer.Option(help="A trained model folder, or a registered model URI such as models:/routesql@champion.")
+    ] = "models/trained",
     params: Annotated[Path, PARAMS_OPTION] = Path("params.yaml"),
     rows: Annotated[int, typer.Option(min=0, help="Result rows to show.")] = 20,
 ) -> None:
@@ -468,9 +564,13 @@ def ask(
 @one_line_errors
 def tune(
     params: Annotated[Path, PARAMS_OPTION] = Path("params.yaml"),
-    records: Annotated[Path, typer.Option(help="SFT records from the synthesize stage.")] = Path("data/synth/sft.jsonl"),
+    records: Annotated[Path, typer.Option(help="SFT records from the synthesize stage.")] = Path(
+        "data/synth/sft.jsonl"
+    ),
     base_dir: Annotated[Path, typer.Option("--base", help="The base stage's folder.")] = Path("models/base"),
-    out: Annotated[Path, typer.Option(help="Where the best mix is written (the train stage reads it).")] = Path("data/tune/best_mix.json"),
+    out: Annotated[Path, typer.Option(help="Where the best mix is written (the train stage reads it).")] = Path(
+        "data/tune/best_mix.json"
+    ),
     work_dir: Annotated[Path, typer.Option(help="Scratch folder for trial runs.")] = Path("checkpoints/tune"),
 ) -> None:
     """The `tune` stage: Optuna over the task-mix ratios; run it from several processes to share one study."""
@@ -499,14 +599,15 @@ def register(
     params: Annotated[Path, PARAMS_OPTION] = Path("params.yaml"),
     model: Annotated[Path, typer.Option(help="The trained model folder.")] = Path("models/trained"),
     eval_dir: Annotated[Path, typer.Option(help="The evaluate stage's folder.")] = Path("reports/eval"),
-    out: Annotated[Path, typer.Option(help="Where the registration summary is written.")] = Path("reports/registered.json"),
+    out: Annotated[Path, typer.Option(help="Where the registration summary is written.")] = Path(
+        "reports/registered.json"
+    ),
 ) -> None:
     """The `register` stage: a new MLflow model version; the alias moves only if dev EX beats the current holder."""
     from routesql.config import load_params
+    from routesql.evaluate import check_prompt_version, load_metrics
     from routesql.registry import register_model
     from routesql.tracking import check_tracking_uri
-
-    from routesql.evaluate import check_prompt_version, load_metrics
 
     loaded = load_params(params)
     check_prompt_version(model, loaded.schema_.style)
@@ -515,8 +616,10 @@ def register(
     check_tracking_uri(loaded.tracking.uri)
     result = register_model(loaded, model, eval_dir, out)
     moved = "moved to it" if result["promoted"] else "kept by the current holder"
-    typer.echo(f"{result['model_name']} version {result['version']} (dev EX {result['dev_ex']:.4f}); "
-               f"alias '{result['alias']}' {moved}")
+    typer.echo(
+        f"{result['model_name']} version {result['version']} (dev EX {result['dev_ex']:.4f}); "
+        f"alias '{result['alias']}' {moved}"
+    )
 
 
 @app.command()
@@ -539,13 +642,27 @@ def promote(
 @app.command()
 @one_line_errors
 def serve(
-    model: Annotated[str, typer.Option(help="A trained model folder, or a registered model URI such as models:/routesql@champion.")] = "models/trained",
+    model: Annotated[
+        str, typer.Option(help="A trained model folder, or a registered model URI such as models:/routesql@champion.")
+    ] = "models/trained",
     params: Annotated[Path, PARAMS_OPTION] = Path("params.yaml"),
-    host: Annotated[str, typer.Option(help="Address to listen on; anything but loopback should have an API key.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; anything but loopback should have an API key.")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on (0: a free one).")] = 8000,
-    api_key_env: Annotated[Optional[str], typer.Option(help="Name of the environment variable holding the API key; requests then need 'Authorization: Bearer <key>'.")] = None,
+    api_key_env: Annotated[
+        str | None,
+        typer.Option(
+            help="Name of the environment variable holding the API key; requests then need 'Authorization: Bearer <key>'."
+        ),
+    ] = None,
     max_tokens: Annotated[int, typer.Option(min=1, help="Most tokens one completion may ask for (max_tokens).")] = 512,
-    timeout: Annotated[float, typer.Option(callback=_finite_positive, help="Seconds a connection may stay silent before it is dropped (finite).")] = 30.0,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            callback=_finite_positive, help="Seconds a connection may stay silent before it is dropped (finite)."
+        ),
+    ] = 30.0,
 ) -> None:
     """Serve a trained model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models) until SIGINT or SIGTERM."""
     import ipaddress
@@ -568,20 +685,27 @@ def serve(
     except ValueError:  # a host name
         loopback = False
     if not loopback and api_key is None:
-        typer.echo(f"warning: serving on {host} without an API key: anyone who reaches the port can use "
-                   "the model (set --api-key-env)", err=True)
+        typer.echo(
+            f"warning: serving on {host} without an API key: anyone who reaches the port can use "
+            "the model (set --api-key-env)",
+            err=True,
+        )
     loaded = load_params(params)
     if loaded.generator.backend != "local":
-        raise InputError(params, f"generator.backend is {loaded.generator.backend!r}: `routesql serve` serves "
-                                 "a local model (set generator.backend: local)")
+        raise InputError(
+            params,
+            f"generator.backend is {loaded.generator.backend!r}: `routesql serve` serves "
+            "a local model (set generator.backend: local)",
+        )
     model_dir = resolve_model_dir(model)
     if not model_dir.is_dir():
         raise InputError(model_dir, "no such model folder")
     check_prompt_version(model_dir, loaded.schema_.style)
     generator = generator_from(loaded, model_dir)
     try:
-        server, thread = start_server(generator, host, port, api_key=api_key,
-                                      limits=ServerLimits(max_tokens=max_tokens), timeout_s=timeout)
+        server, thread = start_server(
+            generator, host, port, api_key=api_key, limits=ServerLimits(max_tokens=max_tokens), timeout_s=timeout
+        )
     except OSError as error:
         raise InputError(f"{host}:{port}", f"cannot listen: {error.strerror or error}") from None
     typer.echo(f"serving {model} at {base_url(server)}/v1 (SIGINT or SIGTERM stops)")

@@ -27,7 +27,8 @@ class DataSettings(Section):
     benchmark: str = Field("demo", description="'demo' (the built-in benchmark) or a benchmark folder")
     format: BenchmarkFormat | None = None
     spider_root: str | None = Field(
-        None, description="Spider folder whose databases Spider-Syn/DK/Realistic use (else a sibling spider/)")
+        None, description="Spider folder whose databases Spider-Syn/DK/Realistic use (else a sibling spider/)"
+    )
     evidence: bool = Field(True, description="BIRD's evidence goes into prompts (training and evaluation)")
     demo_seed: int = 0
     out: str = "data/benchmark"
@@ -40,24 +41,31 @@ class DataSettings(Section):
 class SchemaSettings(Section):
     sample_rows: int = Field(3, ge=0)
     style: Literal[SCHEMA_STYLES] = Field(
-        "ddl", description="'ddl': CREATE TABLE statements (real models); 'compact': one line per table")
+        "ddl", description="'ddl': CREATE TABLE statements (real models); 'compact': one line per table"
+    )
     token_budget: int = Field(1024, gt=0)
 
 
 class ExecutionSettings(Section):
     """Limits on every query of every stage (score, evaluate, MCP, ask, tune, synthesize)."""
 
-    timeout_s: float = Field(DEFAULT_TIMEOUT_S, gt=0, allow_inf_nan=False,
-                             description="seconds before a query is interrupted (finite)")
+    timeout_s: float = Field(
+        DEFAULT_TIMEOUT_S, gt=0, allow_inf_nan=False, description="seconds before a query is interrupted (finite)"
+    )
     row_cap: int = Field(DEFAULT_ROW_CAP, gt=0, description="a result with more rows is that query's error")
-    result_cap_mb: float = Field(DEFAULT_RESULT_CAP_MB, gt=0, allow_inf_nan=False,
-                                 description="a result (or one value) larger than this is that query's error")
+    result_cap_mb: float = Field(
+        DEFAULT_RESULT_CAP_MB,
+        gt=0,
+        allow_inf_nan=False,
+        description="a result (or one value) larger than this is that query's error",
+    )
     workers: int = Field(2, ge=1)
 
 
 class ScoringSettings(Section):
     semantics: Literal["auto", "spider", "bird"] = Field(
-        "auto", description="auto: BIRD's rules for BIRD and mini-dev, Spider's for the rest")
+        "auto", description="auto: BIRD's rules for BIRD and mini-dev, Spider's for the rest"
+    )
     keep_distinct: bool = False
 
 
@@ -78,7 +86,9 @@ class WeakSamplingSettings(Section):
 
 class SynthesizeSettings(Section):
     out: str = "data/synth"
-    max_examples: int | None = Field(None, ge=1, description="use at most N training examples, spread evenly (quick runs)")
+    max_examples: int | None = Field(
+        None, ge=1, description="use at most N training examples, spread evenly (quick runs)"
+    )
     slice_token_budget: int = Field(512, gt=0)
     noise_per_example: int = Field(2, ge=0)
     correct_share: float = Field(0.25, ge=0, le=1)
@@ -90,13 +100,19 @@ class SynthesizeSettings(Section):
 class ModelSettings(Section):
     base: str = Field("tiny", description="'tiny' (built offline by the base stage) or a hub id / local path")
     dtype: Literal["float32", "bfloat16", "float16", "auto"] = Field(
-        "float32", description="the dtype generation runs the model in (evaluate, ask, tune, weak sampling)")
+        "float32", description="the dtype generation runs the model in (evaluate, ask, tune, weak sampling)"
+    )
     tiny: TinyModelSettings = TinyModelSettings()
 
 
 def _default_mix() -> dict[str, float]:
-    return {"text_to_sql": 1.0, "schema_linking": 0.5, "noise_correction": 0.5, "continuation": 0.5,
-            "slice_linking": 0.25}
+    return {
+        "text_to_sql": 1.0,
+        "schema_linking": 0.5,
+        "noise_correction": 0.5,
+        "continuation": 0.5,
+        "slice_linking": 0.25,
+    }
 
 
 class TasksSettings(Section):
@@ -159,7 +175,8 @@ class EvaluateSettings(Section):
     limit: int | None = Field(None, ge=1, description="evaluate only the first N dev questions (of each benchmark)")
     zero_shot: bool = Field(True, description="also score the base model before fine-tuning (text-to-SQL only)")
     benchmarks: list[EvalBenchmark] = Field(
-        default_factory=list, description="more dev sets to evaluate on (evaluation only: never trained on)")
+        default_factory=list, description="more dev sets to evaluate on (evaluation only: never trained on)"
+    )
 
     @field_validator("benchmarks")
     @classmethod
@@ -179,8 +196,10 @@ class TuneSettings(Section):
     validation_databases: int = Field(1, ge=1, description="training databases held out to score trials")
     storage: str = "sqlite:///optuna.db"
     study: str = "routesql-mix"
-    tasks: list[str] = Field(default_factory=lambda: ["schema_linking", "noise_correction", "continuation"],
-                             description="the tasks whose ratio the study searches; the others keep tasks.mix")
+    tasks: list[str] = Field(
+        default_factory=lambda: ["schema_linking", "noise_correction", "continuation"],
+        description="the tasks whose ratio the study searches; the others keep tasks.mix",
+    )
     ratio_range: tuple[float, float] = (0.0, 1.0)
     tune_lr: bool = False
     tune_lora_rank: bool = False

@@ -26,9 +26,15 @@ from routesql.metrics.report_html import render_report
 from routesql.metrics.score import score_predictions
 
 ERROR_CATEGORIES = {
-    "syntax": "syntax error", "refused": "syntax error", "empty": "no SQL",
-    "unknown_schema": "unknown table/column", "wrong_result": "wrong result", "timeout": "timeout",
-    "too_many_rows": "wrong result", "too_large": "wrong result", "runtime": "runtime error",
+    "syntax": "syntax error",
+    "refused": "syntax error",
+    "empty": "no SQL",
+    "unknown_schema": "unknown table/column",
+    "wrong_result": "wrong result",
+    "timeout": "timeout",
+    "too_many_rows": "wrong result",
+    "too_large": "wrong result",
+    "runtime": "runtime error",
 }
 
 
@@ -43,21 +49,35 @@ class ScoringOptions:
 
 
 def scoring_options_from(params) -> ScoringOptions:  # params: routesql.config.Params
-    return ScoringOptions(semantics=params.scoring.semantics, workers=params.execution.workers,
-                          limits=QueryLimits.of(params.execution), keep_distinct=params.scoring.keep_distinct)
+    return ScoringOptions(
+        semantics=params.scoring.semantics,
+        workers=params.execution.workers,
+        limits=QueryLimits.of(params.execution),
+        keep_distinct=params.scoring.keep_distinct,
+    )
 
 
 def score_with(bench: Benchmark, predictions: list[str], scoring: ScoringOptions, progress: bool = True) -> dict:
     """Score, refusing a split of which nothing can be scored (a broken setup, not an EX of 0)."""
     from routesql.errors import InputError
 
-    report = score_predictions(bench, predictions, semantics=scoring.semantics, workers=scoring.workers,
-                               limits=scoring.limits, keep_distinct=scoring.keep_distinct, progress=progress)
+    report = score_predictions(
+        bench,
+        predictions,
+        semantics=scoring.semantics,
+        workers=scoring.workers,
+        limits=scoring.limits,
+        keep_distinct=scoring.keep_distinct,
+        progress=progress,
+    )
     summary = report["summary"]
     if summary["n_scored"] == 0 and bench.examples:
-        reasons = "; ".join(f"{cell['n']} {kind}, e.g. {cell['example']}"
-                            for kind, cell in summary["unscorable_reasons"].items())
-        raise InputError(f"{bench.name}/{bench.split}", f"none of {len(bench.examples)} examples can be scored ({reasons})")
+        reasons = "; ".join(
+            f"{cell['n']} {kind}, e.g. {cell['example']}" for kind, cell in summary["unscorable_reasons"].items()
+        )
+        raise InputError(
+            f"{bench.name}/{bench.split}", f"none of {len(bench.examples)} examples can be scored ({reasons})"
+        )
     return report
 
 
@@ -71,8 +91,14 @@ def _questions(bench: Benchmark) -> list[MCPQuestion]:
     return [MCPQuestion(ex.id, ex.question, bench.db_path(ex.db_id), ex.evidence) for ex in bench.examples]
 
 
-def zero_shot_dev(bench: Benchmark, generator: Generator, settings: MCPSettings,
-                  scoring: ScoringOptions = ScoringOptions(), limit: int | None = None, progress: bool = True) -> dict:
+def zero_shot_dev(
+    bench: Benchmark,
+    generator: Generator,
+    settings: MCPSettings,
+    scoring: ScoringOptions = ScoringOptions(),
+    limit: int | None = None,
+    progress: bool = True,
+) -> dict:
     """The base model before fine-tuning, on the same questions with the same prompts and decoding
     (constraints included), text-to-SQL only: what fine-tuning and MCP are measured against."""
     bench = _first(bench, limit)
@@ -81,17 +107,37 @@ def zero_shot_dev(bench: Benchmark, generator: Generator, settings: MCPSettings,
     seconds = time.monotonic() - started
     report = score_with(bench, [t.final for t in traces], scoring, progress)
     summary = report["summary"]
-    return {"ex": summary["ex"], "n_scored": summary["n_scored"],
-            "by_hardness": {level: cell["ex"] for level, cell in summary["by_hardness"].items()},
-            "seconds": round(seconds, 2)}
+    return {
+        "ex": summary["ex"],
+        "n_scored": summary["n_scored"],
+        "by_hardness": {level: cell["ex"] for level, cell in summary["by_hardness"].items()},
+        "seconds": round(seconds, 2),
+    }
 
 
-def evaluate_dev(bench: Benchmark, generator: Generator, settings: MCPSettings, out_dir: Path,
-                 template_version: str, scoring: ScoringOptions = ScoringOptions(),
-                 limit: int | None = None, progress: bool = True, zero_shot: dict | None = None) -> dict:
+def evaluate_dev(
+    bench: Benchmark,
+    generator: Generator,
+    settings: MCPSettings,
+    out_dir: Path,
+    template_version: str,
+    scoring: ScoringOptions = ScoringOptions(),
+    limit: int | None = None,
+    progress: bool = True,
+    zero_shot: dict | None = None,
+) -> dict:
     """MCP over one dev split (named after its format); see `evaluate_benchmarks`."""
-    return evaluate_benchmarks({bench.name.replace("-", "_"): bench}, generator, settings, out_dir,
-                               template_version, scoring, limit, progress, zero_shot)
+    return evaluate_benchmarks(
+        {bench.name.replace("-", "_"): bench},
+        generator,
+        settings,
+        out_dir,
+        template_version,
+        scoring,
+        limit,
+        progress,
+        zero_shot,
+    )
 
 
 @dataclass
@@ -104,20 +150,33 @@ class DevRun:
     metrics: dict
 
 
-def evaluate_benchmarks(benches: dict[str, Benchmark], generator: Generator, settings: MCPSettings, out_dir: Path,
-                        template_version: str, scoring: ScoringOptions = ScoringOptions(),
-                        limit: int | None = None, progress: bool = True, zero_shot: dict | None = None) -> dict:
+def evaluate_benchmarks(
+    benches: dict[str, Benchmark],
+    generator: Generator,
+    settings: MCPSettings,
+    out_dir: Path,
+    template_version: str,
+    scoring: ScoringOptions = ScoringOptions(),
+    limit: int | None = None,
+    progress: bool = True,
+    zero_shot: dict | None = None,
+) -> dict:
     """MCP over each benchmark's dev split with one model; the first is the main benchmark.
 
     metrics.json holds the main benchmark's figures at the top (`ex`, `by_step`, ...: what tuning,
     registration and the champion compare) and every benchmark's under `benchmarks`, in order;
     `zero_shot` (from `zero_shot_dev`, on the main benchmark) goes in beside them.
     """
-    runs = {name: run_dev(bench, generator, settings, template_version, scoring, limit, progress)
-            for name, bench in benches.items()}
+    runs = {
+        name: run_dev(bench, generator, settings, template_version, scoring, limit, progress)
+        for name, bench in benches.items()
+    }
     main = next(iter(runs.values()))
-    metrics = {**main.metrics, "benchmark": next(iter(runs)),
-               "benchmarks": {name: benchmark_cell(run) for name, run in runs.items()}}
+    metrics = {
+        **main.metrics,
+        "benchmark": next(iter(runs)),
+        "benchmarks": {name: benchmark_cell(run) for name, run in runs.items()},
+    }
     if zero_shot is not None:
         metrics["zero_shot"] = zero_shot
     with folder_atomic(out_dir) as staging:
@@ -130,8 +189,15 @@ def evaluate_benchmarks(benches: dict[str, Benchmark], generator: Generator, set
     return metrics
 
 
-def run_dev(bench: Benchmark, generator: Generator, settings: MCPSettings, template_version: str,
-            scoring: ScoringOptions, limit: int | None, progress: bool) -> DevRun:
+def run_dev(
+    bench: Benchmark,
+    generator: Generator,
+    settings: MCPSettings,
+    template_version: str,
+    scoring: ScoringOptions,
+    limit: int | None,
+    progress: bool,
+) -> DevRun:
     """Every question through MCP; the predictions after each step scored."""
     bench = _first(bench, limit)
     started = time.monotonic()
@@ -154,16 +220,27 @@ def run_dev(bench: Benchmark, generator: Generator, settings: MCPSettings, templ
 def benchmark_cell(run: DevRun) -> dict:
     """One benchmark's column of the table: EX overall, after each step, by hardness / difficulty."""
     m, summary = run.metrics, run.final["summary"]
-    return {"format": run.bench.name, "semantics": run.final["semantics"], "ex": m["ex"],
-            "n_scored": m["n_scored"], "n_unscorable": m["n_unscorable"], "by_step": m["by_step"],
-            "by_hardness": {level: cell["ex"] for level, cell in m["by_hardness"].items()},
-            "breakdown": summary["breakdown"], "seconds": m["total_seconds"]}
+    return {
+        "format": run.bench.name,
+        "semantics": run.final["semantics"],
+        "ex": m["ex"],
+        "n_scored": m["n_scored"],
+        "n_unscorable": m["n_unscorable"],
+        "by_step": m["by_step"],
+        "by_hardness": {level: cell["ex"] for level, cell in m["by_hardness"].items()},
+        "breakdown": summary["breakdown"],
+        "seconds": m["total_seconds"],
+    }
 
 
-def build_metrics(final: dict, step_reports: dict[str, dict], traces: list[MCPTrace], seconds: float,
-                  template_version: str) -> dict:
-    errors = Counter(ERROR_CATEGORIES.get(e["error_kind"], e["error_kind"] or "other")
-                     for e in final["examples"] if e["exec_match"] is False)
+def build_metrics(
+    final: dict, step_reports: dict[str, dict], traces: list[MCPTrace], seconds: float, template_version: str
+) -> dict:
+    errors = Counter(
+        ERROR_CATEGORIES.get(e["error_kind"], e["error_kind"] or "other")
+        for e in final["examples"]
+        if e["exec_match"] is False
+    )
     summary = final["summary"]
     return {
         "ex": summary["ex"],
@@ -181,11 +258,24 @@ def build_metrics(final: dict, step_reports: dict[str, dict], traces: list[MCPTr
 
 
 def _prediction_rows(run: DevRun) -> list[dict]:
-    return [{"index": scored["index"], "id": ex.id, "db_id": ex.db_id, "question": ex.question,
-             "gold": ex.sql, "hardness": scored["hardness"], "final": trace.final,
-             "steps": trace.steps, "notes": trace.notes, "failed": trace.error,
-             "exec_match": scored["exec_match"], "error": scored["error"], "error_kind": scored["error_kind"]}
-            for ex, trace, scored in zip(run.bench.examples, run.traces, run.final["examples"])]
+    return [
+        {
+            "index": scored["index"],
+            "id": ex.id,
+            "db_id": ex.db_id,
+            "question": ex.question,
+            "gold": ex.sql,
+            "hardness": scored["hardness"],
+            "final": trace.final,
+            "steps": trace.steps,
+            "notes": trace.notes,
+            "failed": trace.error,
+            "exec_match": scored["exec_match"],
+            "error": scored["error"],
+            "error_kind": scored["error_kind"],
+        }
+        for ex, trace, scored in zip(run.bench.examples, run.traces, run.final["examples"])
+    ]
 
 
 def _write_predictions(out_dir: Path, run: DevRun) -> list[dict]:
@@ -203,11 +293,14 @@ def _write_output_files(out_dir: Path, main: DevRun, metrics: dict) -> None:
     if "zero_shot" in metrics:
         by_step.insert(0, {"step": "zero-shot", "ex": metrics["zero_shot"]["ex"]})
     write_json_atomic(plots / "ex_by_step.json", by_step)
-    write_json_atomic(plots / "ex_by_hardness.json",
-                      [{"hardness": h, "ex": c["ex"], "n": c["n"]} for h, c in metrics["by_hardness"].items()])
-    write_json_atomic(plots / "ex_by_benchmark.json",
-                      [{"benchmark": name, "ex": cell["ex"], "n": cell["n_scored"]}
-                       for name, cell in metrics["benchmarks"].items()])
+    write_json_atomic(
+        plots / "ex_by_hardness.json",
+        [{"hardness": h, "ex": c["ex"], "n": c["n"]} for h, c in metrics["by_hardness"].items()],
+    )
+    write_json_atomic(
+        plots / "ex_by_benchmark.json",
+        [{"benchmark": name, "ex": cell["ex"], "n": cell["n_scored"]} for name, cell in metrics["benchmarks"].items()],
+    )
     write_text_atomic(out_dir / "report.html", render_report(metrics, rows))
 
 
@@ -266,15 +359,24 @@ def load_metrics(out_dir: Path) -> dict:
 
 def mcp_settings_from(params) -> MCPSettings:  # params: routesql.config.Params
     m = params.mcp
-    return MCPSettings(schema_linking=m.schema_linking, noise_correction=m.noise_correction,
-                       continuation=m.continuation, self_consistency=m.self_consistency,
-                       constrain_names=m.constrain_names, constrain_values=m.constrain_values,
-                       compile_check=m.compile_check,
-                       sample_temperature=m.sample_temperature, max_new_tokens=m.max_new_tokens,
-                       sample_rows=params.schema_.sample_rows, schema_style=params.schema_.style,
-                       token_budget=params.schema_.token_budget,
-                       timeout_s=params.execution.timeout_s, row_cap=params.execution.row_cap,
-                       result_cap_mb=params.execution.result_cap_mb, seed=params.seed)
+    return MCPSettings(
+        schema_linking=m.schema_linking,
+        noise_correction=m.noise_correction,
+        continuation=m.continuation,
+        self_consistency=m.self_consistency,
+        constrain_names=m.constrain_names,
+        constrain_values=m.constrain_values,
+        compile_check=m.compile_check,
+        sample_temperature=m.sample_temperature,
+        max_new_tokens=m.max_new_tokens,
+        sample_rows=params.schema_.sample_rows,
+        schema_style=params.schema_.style,
+        token_budget=params.schema_.token_budget,
+        timeout_s=params.execution.timeout_s,
+        row_cap=params.execution.row_cap,
+        result_cap_mb=params.execution.result_cap_mb,
+        seed=params.seed,
+    )
 
 
 def model_template_version(model_dir: Path) -> str:
@@ -307,12 +409,17 @@ def check_prompt_version(model_dir: Path, schema_style: str) -> str:
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir / "merged"))
     except (OSError, ValueError) as exc:
-        raise InputError(model_dir / "merged", f"cannot load the model's tokenizer: {str(exc).splitlines()[0]}") from None
+        raise InputError(
+            model_dir / "merged", f"cannot load the model's tokenizer: {str(exc).splitlines()[0]}"
+        ) from None
     expected = model_prompt_version(prompt_version(schema_style), tokenizer)
     if version != expected:
-        raise InputError(model_dir, f"trained with prompts {version!r} but these settings render {expected!r}; "
-                                    "use the schema style it was trained with (params schema.style), its own "
-                                    "tokenizer (chat template) and the routesql version that trained it")
+        raise InputError(
+            model_dir,
+            f"trained with prompts {version!r} but these settings render {expected!r}; "
+            "use the schema style it was trained with (params schema.style), its own "
+            "tokenizer (chat template) and the routesql version that trained it",
+        )
     return version
 
 
@@ -325,9 +432,15 @@ def generator_from(params, model_dir: Path) -> Generator:
     g = params.generator
     if g.backend == "openai":
         # The chat endpoint renders the task messages with the served model's template, as training did.
-        return make_generator("openai", base_url=g.base_url, model=g.model or "routesql",
-                              api_key=os.environ.get(g.api_key_env), timeout_s=g.timeout_s,
-                              concurrency=g.concurrency, use_chat=True)
+        return make_generator(
+            "openai",
+            base_url=g.base_url,
+            model=g.model or "routesql",
+            api_key=os.environ.get(g.api_key_env),
+            timeout_s=g.timeout_s,
+            concurrency=g.concurrency,
+            use_chat=True,
+        )
     return local_generator(params, model_dir / "merged")
 
 
@@ -335,5 +448,6 @@ def local_generator(params, model_path: str | Path) -> Generator:  # params: rou
     """A model folder on the local backend, with generator.batch_size and model.dtype."""
     from routesql.llm.factory import make_generator
 
-    return make_generator("local", model_path=model_path, batch_size=params.generator.batch_size,
-                          dtype=params.model.dtype)
+    return make_generator(
+        "local", model_path=model_path, batch_size=params.generator.batch_size, dtype=params.model.dtype
+    )

@@ -160,8 +160,9 @@ class MCPPipeline:
     def __init__(self, generator: Generator, settings: MCPSettings = MCPSettings()) -> None:
         self.generator = generator
         self.settings = settings
-        self.runner = QueryRunner(timeout_s=settings.timeout_s, row_cap=settings.row_cap,
-                                  result_cap_mb=settings.result_cap_mb)
+        self.runner = QueryRunner(
+            timeout_s=settings.timeout_s, row_cap=settings.row_cap, result_cap_mb=settings.result_cap_mb
+        )
         self.constrains = settings.constrain_names and isinstance(generator, NameConstrainedGenerator)
         if settings.constrain_names and not self.constrains:
             log.info("names are not constrained: the %s backend cannot do it", type(generator).__name__)
@@ -176,8 +177,9 @@ class MCPPipeline:
             else:
                 schema = read_schema(q.db_path, self.settings.sample_rows)
                 values = QuestionValues.of(q.question, q.evidence) if self.settings.constrain_values else None
-                work[i] = _Work(q, schema, self._render(schema), values=values,
-                                compile_check=self.settings.compile_check)
+                work[i] = _Work(
+                    q, schema, self._render(schema), values=values, compile_check=self.settings.compile_check
+                )
         if work:
             self._link_and_draft(work, traces)
             self._generate_on_reduced(work, traces)
@@ -198,9 +200,13 @@ class MCPPipeline:
 
     def _link_and_draft(self, work: dict[int, _Work], traces: list[MCPTrace]) -> None:
         ids = list(work)
-        drafts = self._greedy([text_to_sql_prompt(work[i].full_text, work[i].question.question,
-                                                  work[i].question.evidence).text for i in ids],
-                              [work[i].constraint(reduced=False) for i in ids])
+        drafts = self._greedy(
+            [
+                text_to_sql_prompt(work[i].full_text, work[i].question.question, work[i].question.evidence).text
+                for i in ids
+            ],
+            [work[i].constraint(reduced=False) for i in ids],
+        )
         linked = self._link(work) if self.settings.schema_linking else {}
         for i, draft in zip(ids, drafts):
             w = work[i]
@@ -222,18 +228,31 @@ class MCPPipeline:
         small = [i for i, w in work.items() if approx_token_count(w.full_text) <= self.settings.token_budget]
         large = [i for i in work if i not in small]
         links: dict[int, dict[str, list[str]]] = {}
-        answers = self._greedy([schema_linking_prompt(work[i].full_text, work[i].question.question,
-                                                      work[i].question.evidence).text for i in small])
+        answers = self._greedy(
+            [
+                schema_linking_prompt(work[i].full_text, work[i].question.question, work[i].question.evidence).text
+                for i in small
+            ]
+        )
         for i, answer in zip(small, answers):
             try:
                 links[i] = parse_links(answer, work[i].schema.to_mapping())
             except ValueError:
                 links[i] = {}
         if large:
-            items = [SliceQuestion(work[i].question.question,
-                                   slice_schema(work[i].schema, self.settings.token_budget, self.settings.sample_rows,
-                                                style=self.settings.schema_style),
-                                   work[i].question.evidence) for i in large]
+            items = [
+                SliceQuestion(
+                    work[i].question.question,
+                    slice_schema(
+                        work[i].schema,
+                        self.settings.token_budget,
+                        self.settings.sample_rows,
+                        style=self.settings.schema_style,
+                    ),
+                    work[i].question.evidence,
+                )
+                for i in large
+            ]
             for i, tables in zip(large, link_over_slices(items, self._greedy)):
                 links[i] = {table: [] for table in tables}  # whole tables: slices name tables only
         return links
@@ -244,14 +263,17 @@ class MCPPipeline:
         ids = [i for i in work if work[i].reduced is not None or n > 1]
         for i in work:
             traces[i].steps["reduced"] = work[i].sql
-        prompts = [text_to_sql_prompt(work[i].reduced_text, work[i].question.question,
-                                      work[i].question.evidence).text for i in ids]
+        prompts = [
+            text_to_sql_prompt(work[i].reduced_text, work[i].question.question, work[i].question.evidence).text
+            for i in ids
+        ]
         constraints = [work[i].constraint(reduced=True) for i in ids]
         if n <= 1:
             samples = [[text] for text in self._greedy(prompts, constraints)]
         else:
-            samples = self._generate(prompts, self._generation(n=n, temperature=self.settings.sample_temperature),
-                                     constraints)
+            samples = self._generate(
+                prompts, self._generation(n=n, temperature=self.settings.sample_temperature), constraints
+            )
         for i, options in zip(ids, samples):
             w = work[i]
             chosen = self._vote(w.question.db_path, [w.compiling(extract_sql(o), reduced=True) for o in options])
@@ -267,21 +289,29 @@ class MCPPipeline:
     def _correct(self, work: dict[int, _Work], traces: list[MCPTrace]) -> None:
         ids = [i for i in work if work[i].sql]
         results = {i: self._execute(work[i]) for i in ids}
-        prompts = [noise_correction_prompt(work[i].reduced_text, work[i].question.question, work[i].sql,
-                                           results[i].error, work[i].question.evidence).text for i in ids]
+        prompts = [
+            noise_correction_prompt(
+                work[i].reduced_text,
+                work[i].question.question,
+                work[i].sql,
+                results[i].error,
+                work[i].question.evidence,
+            ).text
+            for i in ids
+        ]
         constraints = [work[i].constraint(reduced=True, after_first_line=True) for i in ids]
         proposed: dict[int, str] = {}
         for i, answer in zip(ids, self._greedy(prompts, constraints)):
             verdict, corrected = parse_noise_correction(answer)
             corrected = extract_sql(corrected)
             traces[i].notes["verdict"] = verdict or "unreadable"
-            if verdict == VERDICT_INCORRECT and corrected and corrected != work[i].sql:
-                if self.execute(work[i].question.db_path, corrected).ok:
-                    if results[i].ok:
-                        proposed[i] = corrected
-                    else:  # a failing SQL is wrong anyway: any correction that runs is kept
-                        work[i].sql = corrected
-                        traces[i].notes["correction"] = "kept"
+            proposes = verdict == VERDICT_INCORRECT and corrected and corrected != work[i].sql
+            if proposes and self.execute(work[i].question.db_path, corrected).ok:
+                if results[i].ok:
+                    proposed[i] = corrected
+                else:  # a failing SQL is wrong anyway: any correction that runs is kept
+                    work[i].sql = corrected
+                    traces[i].notes["correction"] = "kept"
         # A second look for SQL that ran: the model judges its own correction, and only one it
         # accepts replaces it (a checker that rejects everything would trade right SQL for wrong).
         for i, accepted in zip(proposed, self._judge_corrections(work, proposed)):
@@ -294,16 +324,24 @@ class MCPPipeline:
     def _judge_corrections(self, work: dict[int, _Work], proposed: dict[int, str]) -> list[bool]:
         if not proposed:
             return []
-        prompts = [noise_correction_prompt(work[i].reduced_text, work[i].question.question, sql, None,
-                                           work[i].question.evidence).text for i, sql in proposed.items()]
+        prompts = [
+            noise_correction_prompt(
+                work[i].reduced_text, work[i].question.question, sql, None, work[i].question.evidence
+            ).text
+            for i, sql in proposed.items()
+        ]
         verdict_only = GenerationSettings(max_new_tokens=8, stop=("\n",), seed=self.settings.seed)
         answers = self.generator.generate(prompts, verdict_only)  # the verdict line is never constrained
         return [bool(options) and parse_noise_correction(options[0])[0] == VERDICT_CORRECT for options in answers]
 
     def _continue(self, work: dict[int, _Work], traces: list[MCPTrace]) -> None:
         ids = [i for i in work if self._needs_continuation(work[i])]
-        prompts = [continuation_prompt(work[i].reduced_text, work[i].question.question, "SELECT ",
-                                       work[i].question.evidence).text for i in ids]
+        prompts = [
+            continuation_prompt(
+                work[i].reduced_text, work[i].question.question, "SELECT ", work[i].question.evidence
+            ).text
+            for i in ids
+        ]
         constraints = [work[i].constraint(reduced=True, lead="SELECT ") for i in ids]
         for i, answer in zip(ids, self._greedy(prompts, constraints)):
             candidate = extract_sql("SELECT " + answer)
@@ -326,8 +364,9 @@ class MCPPipeline:
         return None
 
     def _generation(self, n: int = 1, temperature: float = 0.0) -> GenerationSettings:
-        return GenerationSettings(n=n, temperature=temperature, max_new_tokens=self.settings.max_new_tokens,
-                                  seed=self.settings.seed)
+        return GenerationSettings(
+            n=n, temperature=temperature, max_new_tokens=self.settings.max_new_tokens, seed=self.settings.seed
+        )
 
     def _greedy(self, prompts: list[str], constraints: list[NameConstraint] | None = None) -> list[str]:
         if not prompts:

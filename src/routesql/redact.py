@@ -32,10 +32,26 @@ _USER_ONLY = re.compile(r"(?P<user>[^:/?#@]+)@")
 # name=value in a query string (after '?', '&' or ';').
 _QUERY_PAIR = re.compile(r"(?P<sep>[?&;])(?P<name>[^=&;#?]+)=(?P<value>[^&;#]*)")
 
-_SECRET_NAMES = frozenset({
-    "password", "passwd", "pwd", "pass", "secret", "token", "key", "apikey", "api_key", "api-key",
-    "auth", "authorization", "sig", "signature", "credential", "credentials",
-})
+_SECRET_NAMES = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "pass",
+        "secret",
+        "token",
+        "key",
+        "apikey",
+        "api_key",
+        "api-key",
+        "auth",
+        "authorization",
+        "sig",
+        "signature",
+        "credential",
+        "credentials",
+    }
+)
 _SECRET_SUFFIXES = ("password", "passwd", "secret", "token", "_key", "-key", "apikey")
 
 
@@ -67,10 +83,10 @@ def _redact_match(match: re.Match[str]) -> str:
 def _mask_userinfo(rest: str) -> str:
     with_password = _USER_PASSWORD.match(rest)
     if with_password:
-        return f"{with_password.group('user')}:{MASK}@{rest[with_password.end():]}"
+        return f"{with_password.group('user')}:{MASK}@{rest[with_password.end() :]}"
     user_only = _USER_ONLY.match(rest)
     if user_only and looks_like_token(unquote(user_only.group("user"))):
-        return f"{MASK}@{rest[user_only.end():]}"
+        return f"{MASK}@{rest[user_only.end() :]}"
     return rest
 
 

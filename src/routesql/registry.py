@@ -20,8 +20,17 @@ from mlflow.tracking import MlflowClient
 from routesql.errors import InputError
 from routesql.redact import redact_params, redact_url
 
-PIP_REQUIREMENTS = ["torch==2.13.0", "transformers>=5,<6", "peft", "sqlglot", "pydantic>=2", "pyyaml",
-                    "tqdm", "pandas", "mlflow>=3,<4"]
+PIP_REQUIREMENTS = [
+    "torch==2.13.0",
+    "transformers>=5,<6",
+    "peft",
+    "sqlglot",
+    "pydantic>=2",
+    "pyyaml",
+    "tqdm",
+    "pandas",
+    "mlflow>=3,<4",
+]
 
 
 class RouteSQLModel(mlflow.pyfunc.PythonModel):
@@ -41,16 +50,19 @@ class RouteSQLModel(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         from routesql.mcp import MCPQuestion
 
-        questions = [MCPQuestion(str(i), str(row["question"]), Path(str(row["db_path"])))
-                     for i, row in model_input.reset_index(drop=True).iterrows()]
+        questions = [
+            MCPQuestion(str(i), str(row["question"]), Path(str(row["db_path"])))
+            for i, row in model_input.reset_index(drop=True).iterrows()
+        ]
         traces = self.pipeline.run(questions)
         return pd.DataFrame({"sql": [t.final for t in traces], "error": [t.error or "" for t in traces]})
 
 
 def git_commit(cwd: Path = Path(".")) -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -74,8 +86,9 @@ def current_champion(client: MlflowClient, name: str, alias: str) -> tuple[str, 
     return version.version, float(version.tags.get("dev_ex", "nan"))
 
 
-def register_model(params, model_dir: Path, eval_dir: Path, out_path: Path,
-                   dvc_lock: Path = Path("dvc.lock")) -> dict:  # params: routesql.config.Params
+def register_model(
+    params, model_dir: Path, eval_dir: Path, out_path: Path, dvc_lock: Path = Path("dvc.lock")
+) -> dict:  # params: routesql.config.Params
     from routesql.atomic import write_json_atomic
     from routesql.evaluate import check_prompt_version, load_metrics, log_eval_metrics, mcp_settings_from
 
@@ -91,8 +104,9 @@ def register_model(params, model_dir: Path, eval_dir: Path, out_path: Path,
     commit = git_commit()
     with mlflow.start_run(run_name="register") as run:
         log_eval_metrics(metrics)  # the registered version's run: zero-shot, fine-tuned, each MCP step
-        mlflow.set_tags({"prompt_template_version": version_tag, "git_commit": commit,
-                         "dvc_lock_sha256": file_digest(dvc_lock)})
+        mlflow.set_tags(
+            {"prompt_template_version": version_tag, "git_commit": commit, "dvc_lock_sha256": file_digest(dvc_lock)}
+        )
         # Credentials in URL settings (tune.storage, tracking.uri, endpoints) are masked in every
         # file logged: params.json, dvc.lock (it records the stages' params) and the evaluation files.
         mlflow.log_dict(redact_params(params.model_dump(mode="json", by_alias=True)), "params.json")
@@ -102,10 +116,14 @@ def register_model(params, model_dir: Path, eval_dir: Path, out_path: Path,
             if (eval_dir / name_).is_file():
                 log_redacted_text(eval_dir / name_, "evaluation")
         example = pd.DataFrame({"question": ["How many rows are there?"], "db_path": ["/path/to/db.sqlite"]})
-        info = mlflow.pyfunc.log_model(name="model", python_model=RouteSQLModel(),
-                                       artifacts={"model_dir": str(model_dir), "mcp_settings": str(mcp_settings)},
-                                       pip_requirements=PIP_REQUIREMENTS, registered_model_name=name,
-                                       input_example=example)
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=RouteSQLModel(),
+            artifacts={"model_dir": str(model_dir), "mcp_settings": str(mcp_settings)},
+            pip_requirements=PIP_REQUIREMENTS,
+            registered_model_name=name,
+            input_example=example,
+        )
         run_id = run.info.run_id
     version = str(info.registered_model_version)
     client.set_model_version_tag(name, version, "dev_ex", str(metrics["ex"]))
@@ -115,9 +133,15 @@ def register_model(params, model_dir: Path, eval_dir: Path, out_path: Path,
     promoted = previous is None or metrics["ex"] > previous[1]
     if promoted:
         client.set_registered_model_alias(name, alias, version)
-    result = {"model_name": name, "version": version, "dev_ex": metrics["ex"], "run_id": run_id,
-              "alias": alias, "promoted": promoted,
-              "previous_champion": None if previous is None else {"version": previous[0], "dev_ex": previous[1]}}
+    result = {
+        "model_name": name,
+        "version": version,
+        "dev_ex": metrics["ex"],
+        "run_id": run_id,
+        "alias": alias,
+        "promoted": promoted,
+        "previous_champion": None if previous is None else {"version": previous[0], "dev_ex": previous[1]},
+    }
     write_json_atomic(out_path, result)
     return result
 
@@ -140,7 +164,7 @@ def download_registered_model(uri: str) -> Path:
     except mlflow.exceptions.MlflowException as error:
         first_line = (str(error).splitlines() or [""])[0]
         raise InputError(redact_url(uri), f"cannot load the registered model: {redact_url(first_line)}") from None
-    found = [p for p in local.rglob("routesql.json")]
+    found = list(local.rglob("routesql.json"))
     if not found:
         raise InputError(redact_url(uri), "the registered model holds no routesql model folder")
     return found[0].parent

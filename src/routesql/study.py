@@ -39,7 +39,7 @@ class StudyLock:
             import fcntl
 
             path = Path(self.storage.removeprefix("sqlite:///") + ".lock")
-            self._file = open(path, "w")  # noqa: SIM115 - held until __exit__
+            self._file = open(path, "w")
             fcntl.flock(self._file, fcntl.LOCK_EX)
         return self
 
@@ -77,8 +77,14 @@ def open_study(params, name: str) -> optuna.Study:
     sampler = optuna.samplers.TPESampler(seed=params.seed)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
     try:
-        return optuna.create_study(study_name=name, storage=params.tune.storage, direction="maximize",
-                                   sampler=sampler, pruner=pruner, load_if_exists=True)
+        return optuna.create_study(
+            study_name=name,
+            storage=params.tune.storage,
+            direction="maximize",
+            sampler=sampler,
+            pruner=pruner,
+            load_if_exists=True,
+        )
     except (SQLAlchemyError, ImportError, ValueError) as error:  # unreachable, malformed, no driver
         raise storage_error(params.tune.storage, error) from None
 

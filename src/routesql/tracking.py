@@ -48,8 +48,9 @@ def _check_http(uri: str, timeout_s: float) -> None:
         request = urllib.request.Request(bare.rstrip("/") + "/health", headers=headers)
         urllib.request.urlopen(request, timeout=timeout_s).close()
     except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as error:  # or a malformed port
-        raise InputError(WHERE, f"MLflow server {redact_url(uri)} cannot be reached "
-                                f"({redact_message(_reason(error), uri)})") from None
+        raise InputError(
+            WHERE, f"MLflow server {redact_url(uri)} cannot be reached ({redact_message(_reason(error), uri)})"
+        ) from None
 
 
 def _check_writable(folder: Path, uri: str) -> None:
@@ -57,8 +58,9 @@ def _check_writable(folder: Path, uri: str) -> None:
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir() or not _can_write(existing):
-        raise InputError(WHERE, f"cannot create the tracking store {redact_url(uri)}: "
-                                f"{existing} is not a writable folder")
+        raise InputError(
+            WHERE, f"cannot create the tracking store {redact_url(uri)}: {existing} is not a writable folder"
+        )
 
 
 def _can_write(folder: Path) -> bool:
@@ -75,8 +77,9 @@ def _check_postgres(uri: str, timeout_s: float) -> None:
         psycopg2.connect(dsn, connect_timeout=max(1, int(timeout_s))).close()
     except psycopg2.Error as error:
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise InputError(WHERE, f"PostgreSQL at {urlparse(uri).hostname} cannot be reached "
-                                f"({redact_message(first_line, uri)})") from None
+        raise InputError(
+            WHERE, f"PostgreSQL at {urlparse(uri).hostname} cannot be reached ({redact_message(first_line, uri)})"
+        ) from None
 
 
 def _reason(error: Exception) -> str:

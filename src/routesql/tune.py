@@ -27,7 +27,6 @@ from routesql.study import StudyLock, open_study, run_study
 from routesql.train.settings import SFTSettings, settings_from_mapping
 
 
-
 class ValidationLossPruning(pl.Callback):
     """Every `every` steps: loss of held-out completions → `trial.report`; prune if Optuna says so."""
 
@@ -67,8 +66,11 @@ def split_for_tuning(sft_path: Path, held_out_dbs: set[str], work_dir: Path) -> 
     """Trial records (held-out databases removed) and held-out text-to-SQL records for pruning."""
     records = [json.loads(line) for line in sft_path.read_text().splitlines() if line.strip()]
     train = [r for r in records if r["db_id"] not in held_out_dbs]
-    held = [r for r in records if r["db_id"] in held_out_dbs and r["task"] == "text_to_sql"
-            and r.get("origin") == "benchmark"]
+    held = [
+        r
+        for r in records
+        if r["db_id"] in held_out_dbs and r["task"] == "text_to_sql" and r.get("origin") == "benchmark"
+    ]
     path = write_jsonl_atomic(work_dir / "trial_records.jsonl", train)
     return path, held[:24]
 
@@ -102,9 +104,13 @@ def make_objective(params, base: str, trial_records: Path, held_out: list[dict],
         import mlflow
 
         mix, extra = suggest(trial, params)
-        data = {**params.train.model_dump(), **extra, "max_steps": params.tune.max_steps,
-                "mix": {t: r for t, r in mix.items() if r > 0} or {"text_to_sql": 1.0},
-                "checkpoint_every_n_steps": params.tune.max_steps + 1}
+        data = {
+            **params.train.model_dump(),
+            **extra,
+            "max_steps": params.tune.max_steps,
+            "mix": {t: r for t, r in mix.items() if r > 0} or {"text_to_sql": 1.0},
+            "checkpoint_every_n_steps": params.tune.max_steps + 1,
+        }
         settings = settings_from_mapping(SFTSettings, data, "tune")
         out = work_dir / f"trial-{trial.number}"
         with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
@@ -146,7 +152,7 @@ def tuning_questions(params, root: Path):
 
     bench = load_benchmark(root, "train", params.data.format, params.data.spider_root_path(), params.data.evidence)
     databases = sorted({ex.db_id for ex in bench.examples if bench.db_path(ex.db_id).is_file()})
-    held_out = set(databases[-params.tune.validation_databases:])
+    held_out = set(databases[-params.tune.validation_databases :])
     pool = [ex for ex in bench.examples if ex.db_id in held_out]
     stride = max(1, len(pool) // params.tune.eval_limit)
     chosen = pool[::stride][: params.tune.eval_limit]
@@ -163,8 +169,14 @@ def study_name(params, sft_path: Path, base: str) -> str:
     import hashlib
 
     tune = params.tune.model_dump(mode="json", exclude={"storage", "study"})
-    relevant = {"tasks": params.tasks.model_dump(mode="json"), "train": params.train.model_dump(mode="json"),
-                "tune": tune, "mcp": params.mcp.model_dump(mode="json"), "seed": params.seed, "base": base}
+    relevant = {
+        "tasks": params.tasks.model_dump(mode="json"),
+        "train": params.train.model_dump(mode="json"),
+        "tune": tune,
+        "mcp": params.mcp.model_dump(mode="json"),
+        "seed": params.seed,
+        "base": base,
+    }
     digest = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode())
     digest.update(hashlib.sha256(sft_path.read_bytes()).digest())
     return f"{params.tune.study}-{digest.hexdigest()[:12]}"
@@ -187,15 +199,29 @@ def run_tuning(params, root: Path, sft_path: Path, base: str, out_path: Path, wo
     mlflow.set_tracking_uri(params.tracking.uri)
     mlflow.set_experiment(params.tracking.experiment)
     with mlflow.start_run(run_name="tune"):
-        mlflow.log_params(redact_params({"tune.n_trials": params.tune.n_trials, "tune.max_steps": params.tune.max_steps,
-                                         "tune.held_out": ",".join(sorted(held_out))}))
+        mlflow.log_params(
+            redact_params(
+                {
+                    "tune.n_trials": params.tune.n_trials,
+                    "tune.max_steps": params.tune.max_steps,
+                    "tune.held_out": ",".join(sorted(held_out)),
+                }
+            )
+        )
         ran = run_study(study, objective, params.tune.n_trials, StudyLock(params.tune.storage, name))
         complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         if not complete:
             raise RuntimeError("no tuning trial completed (all pruned or failed)")
         best = best_trial(complete)
         mlflow.log_metric("best_val_ex", best.value)
-    result = {"mix": best.user_attrs["mix"], "value": best.value, "trial": best.number, "tuned": True,
-              "study": name, "trials_run_here": ran, "held_out_databases": sorted(held_out)}
+    result = {
+        "mix": best.user_attrs["mix"],
+        "value": best.value,
+        "trial": best.number,
+        "tuned": True,
+        "study": name,
+        "trials_run_here": ran,
+        "held_out_databases": sorted(held_out),
+    }
     write_json_atomic(out_path, result)
     return result

@@ -217,19 +217,12 @@ def test_tables_json_matches_the_sqlite_file(demo, tables_json, db_id: str) -> N
     entry = tables_json[db_id]
     conn = open_readonly(db_path(demo[0], db_id))
     try:
-        tables = [
-            r[0]
-            for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid"
-            )
-        ]
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid")]
         assert entry["table_names_original"] == tables
         assert 3 <= len(tables) <= 5
         columns, primary, foreign = [[-1, "*"]], [], []
         for t_index, table in enumerate(tables):
-            for _cid, name, _type, _notnull, _default, pk in conn.execute(
-                f"PRAGMA table_info({table})"
-            ):
+            for _cid, name, _type, _notnull, _default, pk in conn.execute(f"PRAGMA table_info({table})"):
                 if pk:
                     primary.append(len(columns))
                 columns.append([t_index, name])
@@ -241,9 +234,7 @@ def test_tables_json_matches_the_sqlite_file(demo, tables_json, db_id: str) -> N
         assert entry["primary_keys"] == primary
         assert sorted(entry["foreign_keys"]) == sorted(foreign) and foreign
         assert len(entry["column_types"]) == len(columns)
-        assert entry["column_names"] == [
-            [t, n if t < 0 else n.replace("_", " ")] for t, n in columns
-        ]
+        assert entry["column_names"] == [[t, n if t < 0 else n.replace("_", " ")] for t, n in columns]
     finally:
         conn.close()
 
@@ -254,9 +245,7 @@ def test_foreign_keys_hold_and_tables_have_rows(demo, db_id: str) -> None:
     try:
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
-        for (table,) in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'"
-        ).fetchall():
+        for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
             assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] >= 10
     finally:
         conn.close()
@@ -272,9 +261,7 @@ def test_foreign_keys_hold_and_tables_have_rows(demo, db_id: str) -> None:
         ("car_rental", "id", "number"),
     ],
 )
-def test_column_types_follow_declared_types(
-    tables_json, db_id: str, column: str, spider_type: str
-) -> None:
+def test_column_types_follow_declared_types(tables_json, db_id: str, column: str, spider_type: str) -> None:
     entry = tables_json[db_id]
     index = next(i for i, (_t, name) in enumerate(entry["column_names_original"]) if name == column)
     assert entry["column_types"][index] == spider_type

@@ -92,9 +92,7 @@ def test_spider_realistic(tmp_path: Path, explicit_spider_root: bool) -> None:
     write_json(root / "spider-realistic.json", [spider_record("music", "How many artists?")])
     assert detect_format(root) == "spider-realistic"
     bench = load_benchmark(root, "dev", spider_root=spider if explicit_spider_root else None)
-    assert [(e.id, e.question) for e in bench.examples] == [
-        ("spider-realistic/dev/0", "How many artists?")
-    ]
+    assert [(e.id, e.question) for e in bench.examples] == [("spider-realistic/dev/0", "How many artists?")]
     assert bench.database_dir == spider / "database"
     assert missing_databases(bench) == set()
 
@@ -141,9 +139,7 @@ def test_demo_is_spider_format(tmp_path: Path) -> None:
         ({"train_spider_min.json": "minimal", "train_spider.json": "full"}, "full"),
     ],
 )
-def test_spider_train_prefers_full_file(
-    tmp_path: Path, files: dict[str, str], expected_question: str
-) -> None:
+def test_spider_train_prefers_full_file(tmp_path: Path, files: dict[str, str], expected_question: str) -> None:
     root = make_spider(tmp_path / "spider", [])
     for name, question in files.items():
         write_json(root / name, [spider_record("music", question)])
@@ -196,27 +192,47 @@ GOOD = spider_record("music", "Q")
 ERROR_CASES = [
     # (id, build the folder, split, fmt, words the one-line message must hold)
     ("folder missing", lambda root: root, "dev", None, ["bench", "folder not found"]),
-    ("empty folder", lambda root: (root.mkdir(), root)[1], "dev", None,
-     ["no benchmark files found", "dev.json", "Spider-DK.json", "dev_tables.json"]),
-    ("malformed json", _spider_dev_bytes(b'[\n {"db_id": "music",,}\n]'), "dev", "spider",
-     ["dev.json", "malformed JSON", "line 2 column"]),
-    ("missing key", _spider_dev([GOOD, {"db_id": "music", "question": "Q"}]), "dev", None,
-     ["dev.json", "record 1", "'query'"]),
-    ("wrong type", _spider_dev([{**GOOD, "question": 3}]), "dev", None,
-     ["dev.json", "record 0", "'question'", "must be a string"]),
-    ("non-utf8", _spider_dev_bytes(b'[{"db_id": "m\xe9"}]'), "dev", "spider",
-     ["dev.json", "not valid UTF-8", "0xe9"]),
-    ("not a list", _spider_dev({"db_id": "music"}), "dev", None,
-     ["dev.json", "expected a JSON list"]),
-    ("record not object", _spider_dev([GOOD, "text"]), "dev", None,
-     ["dev.json", "record 1", "expected an object"]),
-    ("split file missing", _only("train_spider_min.json", [GOOD]), "dev", "spider",
-     ["dev.json", "file not found"]),
+    (
+        "empty folder",
+        lambda root: (root.mkdir(), root)[1],
+        "dev",
+        None,
+        ["no benchmark files found", "dev.json", "Spider-DK.json", "dev_tables.json"],
+    ),
+    (
+        "malformed json",
+        _spider_dev_bytes(b'[\n {"db_id": "music",,}\n]'),
+        "dev",
+        "spider",
+        ["dev.json", "malformed JSON", "line 2 column"],
+    ),
+    (
+        "missing key",
+        _spider_dev([GOOD, {"db_id": "music", "question": "Q"}]),
+        "dev",
+        None,
+        ["dev.json", "record 1", "'query'"],
+    ),
+    (
+        "wrong type",
+        _spider_dev([{**GOOD, "question": 3}]),
+        "dev",
+        None,
+        ["dev.json", "record 0", "'question'", "must be a string"],
+    ),
+    ("non-utf8", _spider_dev_bytes(b'[{"db_id": "m\xe9"}]'), "dev", "spider", ["dev.json", "not valid UTF-8", "0xe9"]),
+    ("not a list", _spider_dev({"db_id": "music"}), "dev", None, ["dev.json", "expected a JSON list"]),
+    ("record not object", _spider_dev([GOOD, "text"]), "dev", None, ["dev.json", "record 1", "expected an object"]),
+    ("split file missing", _only("train_spider_min.json", [GOOD]), "dev", "spider", ["dev.json", "file not found"]),
     ("bird missing SQL", _bird_without_sql, "dev", None, ["dev.json", "record 1", "'SQL'"]),
     ("dk has no train", make_dk, "train", None, ["bench", "only a dev split"]),
-    ("syn without spider",
-     _only("dev.json", [{"db_id": "m", "SpiderSynQuestion": "Q", "query": "S"}]), "dev", None,
-     ["bench", "--spider-root"]),
+    (
+        "syn without spider",
+        _only("dev.json", [{"db_id": "m", "SpiderSynQuestion": "Q", "query": "S"}]),
+        "dev",
+        None,
+        ["bench", "--spider-root"],
+    ),
     ("unknown split", make_dk, "test", None, ["split", "'test'"]),
     ("unknown format", make_dk, "dev", "wikisql", ["format", "'wikisql'"]),
 ]
@@ -277,7 +293,9 @@ def test_bird_minidev_loads_as_released(tmp_path: Path) -> None:
     assert detect_format(root) == "bird-minidev"
     bench = load_benchmark(root, "dev")
     assert [(e.id, e.difficulty, e.evidence) for e in bench.examples] == [
-        ("bird-minidev/dev/1471", "simple", ""), ("bird-minidev/dev/1472", "challenging", "name is a column")]
+        ("bird-minidev/dev/1471", "simple", ""),
+        ("bird-minidev/dev/1472", "challenging", "name is a column"),
+    ]
     assert missing_databases(bench) == set()
     with pytest.raises(InputError, match="only a dev split"):
         load_benchmark(root, "train")
@@ -287,8 +305,9 @@ def test_bird_results_are_broken_down_by_bird_difficulty(tmp_path: Path) -> None
     from routesql.metrics.score import score_predictions
 
     bench = load_benchmark(make_minidev(tmp_path / "MINIDEV"), "dev")
-    summary = score_predictions(bench, ["SELECT COUNT(*) FROM singer", "SELECT 1"], semantics="bird",
-                                progress=False)["summary"]
+    summary = score_predictions(bench, ["SELECT COUNT(*) FROM singer", "SELECT 1"], semantics="bird", progress=False)[
+        "summary"
+    ]
     assert summary["breakdown"] == "difficulty"
     assert summary["by_hardness"] == {"simple": {"ex": 1.0, "n": 1}, "challenging": {"ex": 0.0, "n": 1}}
 
@@ -297,7 +316,7 @@ def test_bird_results_are_broken_down_by_bird_difficulty(tmp_path: Path) -> None
 def test_spider_dk_takes_spider_databases_and_its_own_win(tmp_path: Path, explicit_spider_root: bool) -> None:
     spider = make_spider(tmp_path / ("elsewhere" if explicit_spider_root else "spider"), [], dbs=("music", "concert"))
     root = make_dk(tmp_path / "spider-dk")
-    records = json.loads((root / "Spider-DK.json").read_text()) + [spider_record("concert", "How many?")]
+    records = [*json.loads((root / "Spider-DK.json").read_text()), spider_record("concert", "How many?")]
     write_json(root / "Spider-DK.json", records)
     bench = load_benchmark(root, "dev", spider_root=spider if explicit_spider_root else None)
     assert bench.db_path("music") == root / "database" / "music" / "music.sqlite"  # its own changed copy
@@ -330,16 +349,25 @@ DETECTION = [
     ("spider", _with("dev.json", "tables.json", database=True), "spider"),
     ("spider with a stray realistic file", _with("dev.json", "spider-realistic.json", database=True), "spider"),
     ("spider with a stray DK file", _with("dev.json", "Spider-DK.json", database=True), "spider"),
-    ("spider-syn (no databases)", lambda r: _only("dev.json", [{"db_id": "m", "SpiderSynQuestion": "Q",
-                                                               "query": "S"}])(r), "spider-syn"),
+    (
+        "spider-syn (no databases)",
+        lambda r: _only("dev.json", [{"db_id": "m", "SpiderSynQuestion": "Q", "query": "S"}])(r),
+        "spider-syn",
+    ),
     ("spider-dk as released", _with("Spider-DK.json", "tables.json", database=True), "spider-dk"),
     ("spider-realistic", _with("spider-realistic.json"), "spider-realistic"),
     ("bird dev", _with("dev.json", "dev_tables.json", bird_folders=True), "bird"),
     ("bird mini-dev", _with("mini_dev_sqlite.json", "dev_tables.json", bird_folders=True), "bird-minidev"),
-    ("DK and realistic together", _with("Spider-DK.json", "spider-realistic.json"),
-     ["several benchmarks", "spider-dk", "spider-realistic", "--format"]),
-    ("realistic and mini-dev together", _with("spider-realistic.json", "mini_dev_sqlite.json"),
-     ["several benchmarks", "spider-realistic", "bird-minidev"]),
+    (
+        "DK and realistic together",
+        _with("Spider-DK.json", "spider-realistic.json"),
+        ["several benchmarks", "spider-dk", "spider-realistic", "--format"],
+    ),
+    (
+        "realistic and mini-dev together",
+        _with("spider-realistic.json", "mini_dev_sqlite.json"),
+        ["several benchmarks", "spider-realistic", "bird-minidev"],
+    ),
 ]
 
 

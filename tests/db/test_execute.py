@@ -53,14 +53,17 @@ def test_missing_database_is_reported_not_raised(tmp_path: Path) -> None:
     assert result.error_kind == "missing_database" and "nope.sqlite" in (result.error or "")
 
 
-@pytest.mark.parametrize(("message", "kind"), [
-    ("no such table: singers", "unknown_schema"),
-    ("no such column: T1.nme", "unknown_schema"),
-    ('near "FROM": syntax error', "syntax"),
-    ("incomplete input", "syntax"),
-    ("interrupted", "timeout"),
-    ("misuse of aggregate: count()", "runtime"),
-])
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("no such table: singers", "unknown_schema"),
+        ("no such column: T1.nme", "unknown_schema"),
+        ('near "FROM": syntax error', "syntax"),
+        ("incomplete input", "syntax"),
+        ("interrupted", "timeout"),
+        ("misuse of aggregate: count()", "runtime"),
+    ],
+)
 def test_sqlite_errors_are_classified(message: str, kind: str) -> None:
     assert classify_sqlite_error(message) == kind
 
@@ -77,8 +80,10 @@ GIANT_QUERIES = [
     ("SELECT zeroblob(300000000), * FROM n", "too_large"),
     ("SELECT zeroblob(60000000) FROM n LIMIT 8", "too_large"),
     ("SELECT randomblob(2000) FROM n", "too_large"),
-    ("SELECT group_concat(v) FROM (WITH RECURSIVE c(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM c) SELECT v FROM c)",
-     "timeout"),
+    (
+        "SELECT group_concat(v) FROM (WITH RECURSIVE c(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM c) SELECT v FROM c)",
+        "timeout",
+    ),
     ("WITH RECURSIVE c(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM c) SELECT v FROM c", "too_many_rows"),
     ("SELECT a.v FROM n AS a, n AS b", "too_many_rows"),
     ("SELECT count(*) FROM n AS a, n AS b, n AS c WHERE a.v + b.v = c.v + 1", "timeout"),
@@ -98,11 +103,14 @@ def test_a_result_just_under_the_caps_is_returned(numbers_db: Path) -> None:
     assert result.ok and len(result.rows or ()) == 3000 and result.nbytes > 300_000
 
 
-@pytest.mark.parametrize(("content", "words"), [
-    (b"", ["empty (0 bytes)"]),
-    (b"version https://git-lfs.github.com/spec/v1\noid sha256:0\nsize 1\n", ["Git LFS pointer", "git lfs pull"]),
-    (b"PK\x03\x04 a zip file, not a database" * 10, ["not a SQLite database"]),
-])
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"", ["empty (0 bytes)"]),
+        (b"version https://git-lfs.github.com/spec/v1\noid sha256:0\nsize 1\n", ["Git LFS pointer", "git lfs pull"]),
+        (b"PK\x03\x04 a zip file, not a database" * 10, ["not a SQLite database"]),
+    ],
+)
 def test_a_broken_database_file_is_named_as_such(tmp_path: Path, content: bytes, words: list[str]) -> None:
     path = tmp_path / "broken.sqlite"
     path.write_bytes(content)
@@ -111,14 +119,17 @@ def test_a_broken_database_file_is_named_as_such(tmp_path: Path, content: bytes,
     assert "broken.sqlite" in (result.error or "") and all(w in (result.error or "") for w in words)
 
 
-@pytest.mark.parametrize(("limits", "key"), [
-    ({"timeout_s": float("inf")}, "timeout_s"),
-    ({"timeout_s": float("nan")}, "timeout_s"),
-    ({"timeout_s": 0}, "timeout_s"),
-    ({"row_cap": 0}, "row_cap"),
-    ({"result_cap_mb": float("inf")}, "result_cap_mb"),
-    ({"result_cap_mb": -1}, "result_cap_mb"),
-])
+@pytest.mark.parametrize(
+    ("limits", "key"),
+    [
+        ({"timeout_s": float("inf")}, "timeout_s"),
+        ({"timeout_s": float("nan")}, "timeout_s"),
+        ({"timeout_s": 0}, "timeout_s"),
+        ({"row_cap": 0}, "row_cap"),
+        ({"result_cap_mb": float("inf")}, "result_cap_mb"),
+        ({"result_cap_mb": -1}, "result_cap_mb"),
+    ],
+)
 def test_limits_must_be_finite_and_positive(limits: dict, key: str) -> None:
     with pytest.raises(InputError, match=key):
         QueryRunner(**limits)

@@ -88,9 +88,7 @@ def test_concert_singer(spider_db: Path) -> None:
         ("sakila_1", "film", "  rating,\n"),  # no declared type
     ],
 )
-def test_spider_quirks_render_as_declared(
-    spider_db: Path, db_id: str, table: str, expected_text: str
-) -> None:
+def test_spider_quirks_render_as_declared(spider_db: Path, db_id: str, table: str, expected_text: str) -> None:
     schema = spider_schema(spider_db, db_id)
     assert expected_text in render_table(schema.table(table), 0)
     created = created_tables(render_schema(schema))
@@ -101,9 +99,7 @@ def test_spider_quirks_render_as_declared(
 def test_every_spider_database_renders_to_valid_sql(spider_db: Path) -> None:
     for path in sorted(spider_db.glob("*/*.sqlite")):
         schema = read_schema(path, sample_rows=1)
-        assert created_tables(render_schema(schema)) == {
-            t.name: t.column_names for t in schema.tables
-        }, path.name
+        assert created_tables(render_schema(schema)) == {t.name: t.column_names for t in schema.tables}, path.name
         assert not any(name.startswith("sqlite_") for name in schema.table_names), path.name
 
 
@@ -173,9 +169,7 @@ def test_budget_drops_rows_of_the_costliest_table_first(budget_schema: DatabaseS
 
 
 @pytest.mark.parametrize("budget_offset", [0, -1000])
-def test_budget_below_bare_ddl_returns_bare_ddl(
-    budget_schema: DatabaseSchema, budget_offset: int
-) -> None:
+def test_budget_below_bare_ddl_returns_bare_ddl(budget_schema: DatabaseSchema, budget_offset: int) -> None:
     bare = render_schema(budget_schema, sample_rows=0)
     text = render_schema(budget_schema, token_budget=approx_token_count(bare) + budget_offset)
     assert text == bare
@@ -206,7 +200,7 @@ def test_awkward_names_values_and_keys(tmp_path: Path) -> None:
         'CREATE TABLE child (id INT, parent INT REFERENCES "My Table", '
         'other INT REFERENCES "my table"("ORDER"), ghost INT REFERENCES nowhere("nothing"))',
         "INSERT INTO \"My Table\" VALUES (1, x'00ff', 'ends a comment */ early\nand\ttabs')",
-        "INSERT INTO \"My Table\" VALUES (2, NULL, '" + "x" * 100 + "')",
+        'INSERT INTO "My Table" VALUES (2, NULL, \'' + "x" * 100 + "')",
         "INSERT INTO child VALUES (1, 1, 1, 1)",
     )
     schema = read_schema(path)
@@ -230,12 +224,20 @@ def test_awkward_names_values_and_keys(tmp_path: Path) -> None:
     ("statements", "expected"),
     [
         (["CREATE TABLE singer (id INTEGER PRIMARY KEY, name TEXT, age INT)"], "table singer: id, name, age"),
-        (["CREATE TABLE band (id INTEGER PRIMARY KEY)",
-          "CREATE TABLE singer (id INT, band_id INT REFERENCES band(id), note TEXT)"],
-         "table band: id\ntable singer: id, band_id -> band.id, note"),
-        (["CREATE TABLE \"My Table\" (\"order\" INT PRIMARY KEY)",
-          "CREATE TABLE child (parent INT REFERENCES \"My Table\")"],
-         'table "My Table": "order"\ntable child: parent -> "My Table"."order"'),  # implicit key resolved, names quoted
+        (
+            [
+                "CREATE TABLE band (id INTEGER PRIMARY KEY)",
+                "CREATE TABLE singer (id INT, band_id INT REFERENCES band(id), note TEXT)",
+            ],
+            "table band: id\ntable singer: id, band_id -> band.id, note",
+        ),
+        (
+            [
+                'CREATE TABLE "My Table" ("order" INT PRIMARY KEY)',
+                'CREATE TABLE child (parent INT REFERENCES "My Table")',
+            ],
+            'table "My Table": "order"\ntable child: parent -> "My Table"."order"',
+        ),  # implicit key resolved, names quoted
     ],
 )
 def test_compact_style_is_one_line_per_table(tmp_path: Path, statements: list[str], expected: str) -> None:

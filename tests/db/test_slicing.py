@@ -75,7 +75,7 @@ def test_link_over_slices_walks_in_batched_steps_and_carries_the_hint(web_schema
         for prompt in prompts:
             shown = set(re.findall(r"CREATE TABLE \"?(\w+)", prompt))
             want = wanted[0] if "Question: q0" in prompt else wanted[1]
-            answers.append(", ".join(sorted(shown & want) + ["not_a_table"]) if shown & want else "none")
+            answers.append(", ".join([*sorted(shown & want), "not_a_table"]) if shown & want else "none")
         return answers
 
     selected = link_over_slices(items, ask)

@@ -67,9 +67,7 @@ def train_tiny_tokenizer(texts: list[str]) -> PreTrainedTokenizerFast:
         single=f"{BOS} $A", pair=f"{BOS} $A $B", special_tokens=[(BOS, backend.token_to_id(BOS))]
     )
     # unk named explicitly: Qwen2Tokenizer would otherwise add "<|endoftext|>" beyond the embeddings.
-    return PreTrainedTokenizerFast(
-        tokenizer_object=backend, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=EOS
-    )
+    return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=EOS)
 
 
 def build_tiny_lm(out_dir: Path, seed: int = 0) -> Path:

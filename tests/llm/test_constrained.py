@@ -29,8 +29,10 @@ SQL_PROMPTS = [
     ("SELECT", "SELECT"),
     ("SELECT name FROM singer WHERE", "SELECT name FROM singer WHERE"),
     ("SELECT avg(age) FROM", "SELECT avg(age) FROM"),
-    ("SELECT T1.name FROM singer AS T1 JOIN concert AS T2 ON T1.singer_id = T2.singer_id WHERE",
-     "SELECT T1.name FROM singer AS T1 JOIN concert AS T2 ON T1.singer_id = T2.singer_id WHERE"),
+    (
+        "SELECT T1.name FROM singer AS T1 JOIN concert AS T2 ON T1.singer_id = T2.singer_id WHERE",
+        "SELECT T1.name FROM singer AS T1 JOIN concert AS T2 ON T1.singer_id = T2.singer_id WHERE",
+    ),
 ]
 
 
@@ -100,16 +102,16 @@ def test_constraints_must_match_the_prompts(tiny_generator: TransformersGenerato
 
 
 def _step(
-    generator: TransformersGenerator, done_sql: str, favourite: int, constraint: NameConstraint = NameConstraint(SINGERS)
+    generator: TransformersGenerator, done_sql: str, favourite: int, constraint: NameConstraint | None = None
 ) -> tuple[NameConstraintProcessor, int]:
     """One decoding step after `done_sql`, with `favourite` the model's best token by far."""
+    constraint = constraint or NameConstraint(SINGERS)
     tokenizer = generator.tokenizer
     prompt = tokenizer("Q:")["input_ids"]
     ids = torch.tensor([prompt + tokenizer(done_sql, add_special_tokens=False)["input_ids"]])
     scores = torch.zeros(1, len(tokenizer))
     scores[0, favourite] = 10.0
-    processor = NameConstraintProcessor(tokenizer, [constraint], len(prompt),
-                                        {tokenizer.eos_token_id}, sampling=False)
+    processor = NameConstraintProcessor(tokenizer, [constraint], len(prompt), {tokenizer.eos_token_id}, sampling=False)
     return processor, int(processor(ids, scores).argmax())
 
 
@@ -153,8 +155,11 @@ def test_values_constrained_completions_hold_only_the_questions_values(tiny_gene
     """A random model writes any string or number after `=`; held to the question's values it
     can only copy them (or end the row at a dead end)."""
     values = QuestionValues.of("Which singers from France are older than 42?")
-    leads = ["SELECT name FROM singer WHERE country = '", "SELECT name FROM singer WHERE age > ",
-             "SELECT name FROM singer WHERE country = 'Fr"]
+    leads = [
+        "SELECT name FROM singer WHERE country = '",
+        "SELECT name FROM singer WHERE age > ",
+        "SELECT name FROM singer WHERE country = 'Fr",
+    ]
     settings = GenerationSettings(max_new_tokens=12)
     constraints = [NameConstraint(SINGERS, lead=lead, values=values) for lead in leads]
     constrained = tiny_generator.generate_constrained(leads, settings, constraints)
@@ -166,21 +171,27 @@ def test_values_constrained_completions_hold_only_the_questions_values(tiny_gene
     assert not all(checker.allows(lead + row[0], complete=False) for lead, row in zip(leads, free))
 
 
-@pytest.mark.parametrize(("done_sql", "may_end"), [
-    ("SELECT T1.name FROM singer", False),  # T1 is not bound yet
-    ("SELECT name FROM singer WHERE age >", False),
-    ("SELECT T1.name FROM singer AS T1", True),
-    ("SELECT name FROM singer WHERE age > 3", True),
-])
-def test_a_query_ends_only_where_it_compiles(tiny_generator: TransformersGenerator, tmp_path: Path,
-                                             done_sql: str, may_end: bool) -> None:
-    from support import make_sqlite
-
+@pytest.mark.parametrize(
+    ("done_sql", "may_end"),
+    [
+        ("SELECT T1.name FROM singer", False),  # T1 is not bound yet
+        ("SELECT name FROM singer WHERE age >", False),
+        ("SELECT T1.name FROM singer AS T1", True),
+        ("SELECT name FROM singer WHERE age > 3", True),
+    ],
+)
+def test_a_query_ends_only_where_it_compiles(
+    tiny_generator: TransformersGenerator, tmp_path: Path, done_sql: str, may_end: bool
+) -> None:
     from routesql.db.compiles import SchemaCompiler
     from routesql.db.schema import read_schema
+    from support import make_sqlite
 
-    db = make_sqlite(tmp_path / "singers.sqlite", "CREATE TABLE singer (singer_id INTEGER, name TEXT, country TEXT, age INT);"
-                     "CREATE TABLE concert (concert_id INTEGER, singer_id INT, year INT);")
+    db = make_sqlite(
+        tmp_path / "singers.sqlite",
+        "CREATE TABLE singer (singer_id INTEGER, name TEXT, country TEXT, age INT);"
+        "CREATE TABLE concert (concert_id INTEGER, singer_id INT, year INT);",
+    )
     constraint = NameConstraint(SINGERS, compiles=SchemaCompiler(read_schema(db, 0)).compiles)
     eos = tiny_generator.tokenizer.eos_token_id
     _, chosen = _step(tiny_generator, done_sql, favourite=eos, constraint=constraint)

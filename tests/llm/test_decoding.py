@@ -21,7 +21,10 @@ def _left_padded(generator: TransformersGenerator, prompts: list[str]) -> tuple[
 
 @pytest.mark.parametrize("group_rows", [1, 2, 64])  # prefill row by row, in pairs, all at once
 def test_greedy_equals_transformers_generate(
-    tiny_generator: TransformersGenerator, prompts: list[str], group_rows: int, monkeypatch: pytest.MonkeyPatch,
+    tiny_generator: TransformersGenerator,
+    prompts: list[str],
+    group_rows: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(decoding, "PREFILL_GROUP_ROWS", group_rows)
     ids, mask = _left_padded(tiny_generator, prompts)
@@ -30,9 +33,15 @@ def test_greedy_equals_transformers_generate(
     never = {len(tiny_generator.tokenizer) + 7}  # no eos: every row runs the full length
     with torch.inference_mode():
         ours = decode(model, ids, mask, max_new_tokens=10, eos_ids=never)
-        theirs = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=10, do_sample=False,
-                                eos_token_id=None, pad_token_id=tiny_generator.pad_id)
-    assert ours == theirs[:, ids.shape[1]:].tolist()
+        theirs = model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            max_new_tokens=10,
+            do_sample=False,
+            eos_token_id=None,
+            pad_token_id=tiny_generator.pad_id,
+        )
+    assert ours == theirs[:, ids.shape[1] :].tolist()
 
 
 def test_a_row_that_ends_leaves_the_batch(tiny_generator: TransformersGenerator, prompts: list[str]) -> None:
@@ -47,7 +56,8 @@ def test_a_row_that_ends_leaves_the_batch(tiny_generator: TransformersGenerator,
 
     batch_sizes: list[int] = []
     hook = tiny_generator.model.register_forward_hook(
-        lambda module, args, kwargs, output: batch_sizes.append(kwargs["input_ids"].shape[0]), with_kwargs=True)
+        lambda module, args, kwargs, output: batch_sizes.append(kwargs["input_ids"].shape[0]), with_kwargs=True
+    )
     try:
         with torch.inference_mode():
             ended = decode(tiny_generator.model, ids, mask, 8, {eos}, constrain=end_row_one_at_step_two)
@@ -89,10 +99,13 @@ def test_sampling_keeps_to_the_top_p_nucleus() -> None:
     assert set(_sample(scores[:50], temperature=1.0, top_p=1e-6).tolist()) == {0}
 
 
-@pytest.mark.parametrize("suffixes", [
-    ["SELECT", "SELECT name FROM singer WHERE", "Question: names?\nSQL: SELECT"],  # suffixes of different lengths
-    ["SELECT avg(age) FROM", "SELECT avg(age) FROM"],  # identical prompts
-])
+@pytest.mark.parametrize(
+    "suffixes",
+    [
+        ["SELECT", "SELECT name FROM singer WHERE", "Question: names?\nSQL: SELECT"],  # suffixes of different lengths
+        ["SELECT avg(age) FROM", "SELECT avg(age) FROM"],  # identical prompts
+    ],
+)
 def test_a_shared_prefix_computed_once_gives_what_each_prompt_gives_alone(
     tiny_generator: TransformersGenerator, suffixes: list[str]
 ) -> None:
@@ -105,17 +118,21 @@ def test_a_shared_prefix_computed_once_gives_what_each_prompt_gives_alone(
     with torch.inference_mode():
         ids, mask = left_pad(rows, tiny_generator.pad_id, shared=shared)
         together = decode(model, ids, mask, max_new_tokens=8, eos_ids=never, shared_prefix=shared)
-        alone = [decode(model, *left_pad([row], tiny_generator.pad_id), max_new_tokens=8, eos_ids=never)[0]
-                 for row in rows]
+        alone = [
+            decode(model, *left_pad([row], tiny_generator.pad_id), max_new_tokens=8, eos_ids=never)[0] for row in rows
+        ]
     assert together == alone
 
 
-@pytest.mark.parametrize(("rows", "expected"), [
-    ([[1] * 40 + [2], [1] * 40 + [3, 4]], 40),
-    ([[1] * 40, [1] * 40], 39),  # each row keeps one token of its own
-    ([[1] * 20 + [2], [1] * 20 + [3]], 0),  # too short to be worth it
-    ([[1] * 40 + [2]], 0),  # one row shares with nobody
-])
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([[1] * 40 + [2], [1] * 40 + [3, 4]], 40),
+        ([[1] * 40, [1] * 40], 39),  # each row keeps one token of its own
+        ([[1] * 20 + [2], [1] * 20 + [3]], 0),  # too short to be worth it
+        ([[1] * 40 + [2]], 0),  # one row shares with nobody
+    ],
+)
 def test_shared_prefix_length(rows: list[list[int]], expected: int) -> None:
     assert shared_prefix_length(rows) == expected
 
@@ -124,12 +141,15 @@ def _rows(prefix: int, count: int, length: int = 80) -> list[list[int]]:
     return [[prefix] * (length - 1) + [index] for index in range(count)]
 
 
-@pytest.mark.parametrize(("rows", "batch_size", "sizes"), [
-    (_rows(1, 20) + _rows(2, 20), 64, [20, 20]),  # cut where the schema changes
-    (_rows(1, 20) + _rows(2, 20), 8, [8, 8, 8, 8, 8]),  # full batches (a batch under 16 rows is not cut)
-    (_rows(1, 5) + _rows(2, 5) + _rows(3, 5), 64, [15]),  # small groups share one batch
-    ([], 8, []),
-])
+@pytest.mark.parametrize(
+    ("rows", "batch_size", "sizes"),
+    [
+        (_rows(1, 20) + _rows(2, 20), 64, [20, 20]),  # cut where the schema changes
+        (_rows(1, 20) + _rows(2, 20), 8, [8, 8, 8, 8, 8]),  # full batches (a batch under 16 rows is not cut)
+        (_rows(1, 5) + _rows(2, 5) + _rows(3, 5), 64, [15]),  # small groups share one batch
+        ([], 8, []),
+    ],
+)
 def test_prefix_batches(rows: list[list[int]], batch_size: int, sizes: list[int]) -> None:
     from routesql.llm.local import prefix_batches
 

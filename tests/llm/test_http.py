@@ -42,7 +42,7 @@ class ScriptedServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with outer.lock:
                     attempt = outer.seen[body["prompt"]]
@@ -99,8 +99,9 @@ def tiny_server(tiny_generator: TransformersGenerator) -> Iterator[str]:
 
 
 @pytest.mark.parametrize("use_chat", [False, True])
-def test_greedy_over_http_equals_local(tiny_server: str, tiny_generator: TransformersGenerator,
-                                       prompts: list[str], use_chat: bool) -> None:
+def test_greedy_over_http_equals_local(
+    tiny_server: str, tiny_generator: TransformersGenerator, prompts: list[str], use_chat: bool
+) -> None:
     client = OpenAIHTTPGenerator(tiny_server, "tiny", timeout_s=30, concurrency=3, use_chat=use_chat)
     over_http = client.generate(prompts, GREEDY)
     # The tiny tokenizer has no chat template, so the server's chat prompt is the message itself.
@@ -108,8 +109,9 @@ def test_greedy_over_http_equals_local(tiny_server: str, tiny_generator: Transfo
     assert client.last_errors == {}
 
 
-def test_seeded_sampling_over_http_equals_local(tiny_server: str, tiny_generator: TransformersGenerator,
-                                                prompts: list[str]) -> None:
+def test_seeded_sampling_over_http_equals_local(
+    tiny_server: str, tiny_generator: TransformersGenerator, prompts: list[str]
+) -> None:
     sampled = GenerationSettings(n=3, temperature=0.9, max_new_tokens=8, seed=11, stop=("E",))
     over_http = OpenAIHTTPGenerator(f"{tiny_server}/v1", "tiny").generate(prompts[:3], sampled)
     assert over_http == [tiny_generator.generate([prompt], sampled)[0] for prompt in prompts[:3]]
@@ -149,7 +151,7 @@ def test_slow_server_times_out_in_bounded_time(scripted) -> None:
         (b'{"choices": [{"index": 0, "finish_reason": "stop"}]}', "choices[0] has no string 'text'"),
         (b'{"choices": [{"index": 0, "text": 7}]}', "choices[0] has no string 'text'"),
         (b'{"choices": []}', "0 choices, expected n=1"),
-        (b'[1, 2]', "no 'choices' list"),
+        (b"[1, 2]", "no 'choices' list"),
     ],
 )
 def test_malformed_reply_is_recorded_and_not_retried(scripted, body: bytes, problem: str) -> None:

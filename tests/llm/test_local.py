@@ -34,8 +34,9 @@ def test_batched_greedy_equals_one_prompt_at_a_time(
     assert any(len(row[0]) > 0 for row in batched), "the model produced nothing: the comparison is empty"
 
 
-def test_greedy_with_n_repeats_the_same_completion(tiny_generator: TransformersGenerator, prompts: list[str],
-                                                   greedy_alone: list[list[str]]) -> None:
+def test_greedy_with_n_repeats_the_same_completion(
+    tiny_generator: TransformersGenerator, prompts: list[str], greedy_alone: list[list[str]]
+) -> None:
     result = tiny_generator.generate(prompts[:2], GenerationSettings(n=3, max_new_tokens=12))
     assert result == [row * 3 for row in greedy_alone[:2]]
 
@@ -60,8 +61,9 @@ def test_sampling_leaves_the_callers_rng_alone(tiny_generator: TransformersGener
     assert torch.equal(torch.rand(3), expected)
 
 
-def test_tiny_top_p_keeps_only_the_greedy_token(tiny_generator: TransformersGenerator, prompts: list[str],
-                                                 greedy_alone: list[list[str]]) -> None:
+def test_tiny_top_p_keeps_only_the_greedy_token(
+    tiny_generator: TransformersGenerator, prompts: list[str], greedy_alone: list[list[str]]
+) -> None:
     nucleus_of_one = GenerationSettings(n=2, temperature=1.0, top_p=1e-6, max_new_tokens=12, seed=3)
     assert tiny_generator.generate(prompts, nucleus_of_one) == [row * 2 for row in greedy_alone]
 
@@ -75,8 +77,11 @@ def test_tiny_top_p_keeps_only_the_greedy_token(tiny_generator: TransformersGene
     ],
 )
 def test_stop_sequences_cut_at_the_earliest(
-    tiny_generator: TransformersGenerator, greedy_alone: list[list[str]], prompts: list[str],
-    stop_from: tuple[int, int], extra_stops: tuple[str, ...],
+    tiny_generator: TransformersGenerator,
+    greedy_alone: list[list[str]],
+    prompts: list[str],
+    stop_from: tuple[int, int],
+    extra_stops: tuple[str, ...],
 ) -> None:
     index = max(range(len(prompts)), key=lambda i: len(greedy_alone[i][0]))
     full = greedy_alone[index][0]
@@ -87,8 +92,9 @@ def test_stop_sequences_cut_at_the_earliest(
     assert tiny_generator.last_finish_reasons == [["stop"]]
 
 
-def test_two_stops_cut_at_whichever_comes_first(tiny_generator: TransformersGenerator,
-                                                 greedy_alone: list[list[str]], prompts: list[str]) -> None:
+def test_two_stops_cut_at_whichever_comes_first(
+    tiny_generator: TransformersGenerator, greedy_alone: list[list[str]], prompts: list[str]
+) -> None:
     index = max(range(len(prompts)), key=lambda i: len(greedy_alone[i][0]))
     full = greedy_alone[index][0]
     late, early = full[7:9], full[2:4]
@@ -144,8 +150,9 @@ def test_stop_criterion_ignores_the_prompt(tiny_generator: TransformersGenerator
     assert criterion(torch.tensor([prompt + completion])) == [False]
 
 
-def test_adapter_on_base_equals_merged_model(tiny_lm_dir: Path, tmp_path: Path, prompts: list[str],
-                                             greedy_alone: list[list[str]]) -> None:
+def test_adapter_on_base_equals_merged_model(
+    tiny_lm_dir: Path, tmp_path: Path, prompts: list[str], greedy_alone: list[list[str]]
+) -> None:
     base = AutoModelForCausalLM.from_pretrained(str(tiny_lm_dir), dtype=torch.float32)
     torch.manual_seed(0)
     # init_lora_weights=False: random B matrices, so the adapter really changes the model.
@@ -172,8 +179,9 @@ def test_adapter_on_base_equals_merged_model(tiny_lm_dir: Path, tmp_path: Path, 
         (GenerationSettings(max_new_tokens=0), "generation.max_new_tokens"),
     ],
 )
-def test_bad_settings_raise_input_error(tiny_generator: TransformersGenerator, settings: GenerationSettings,
-                                        where: str) -> None:
+def test_bad_settings_raise_input_error(
+    tiny_generator: TransformersGenerator, settings: GenerationSettings, where: str
+) -> None:
     with pytest.raises(InputError) as error:
         tiny_generator.generate(["SELECT"], settings)
     assert error.value.where == where

@@ -16,18 +16,20 @@ from safetensors.torch import load_file
 
 from routesql.errors import InputError
 from routesql.llm.base_stage import PROVENANCE_FILE, resolve_base
+from routesql.llm.generator import GenerationSettings
 from routesql.llm.local import TransformersGenerator
 from routesql.llm.packaged import PACKAGED_MODELS, PackagedModel, export_packaged_model, locate_gguf
 from routesql.llm.prompting import prompt_format, render_prompt
-from routesql.llm.generator import GenerationSettings
 from routesql.tasks.templates import text_to_sql_prompt
-from routesql.train.run import run_sft
 from routesql.train.records import write_jsonl
+from routesql.train.run import run_sft
 from routesql.train.settings import LoraSettings, SFTSettings
 
 SMOLLM2 = PACKAGED_MODELS["smollm2-135m-instruct"]
 
-SCHEMA = "table singer: singer_id, name, country, age\ntable concert: concert_id, name, year, singer_id -> singer.singer_id"
+SCHEMA = (
+    "table singer: singer_id, name, country, age\ntable concert: concert_id, name, year, singer_id -> singer.singer_id"
+)
 
 
 def _installed() -> bool:
@@ -38,8 +40,10 @@ def _installed() -> bool:
     return True
 
 
-pytestmark = pytest.mark.skipif(not _installed(), reason=f"{SMOLLM2.distribution} is not installed "
-                                                         f"(`make install` installs it: {SMOLLM2.install_command})")
+pytestmark = pytest.mark.skipif(
+    not _installed(),
+    reason=f"{SMOLLM2.distribution} is not installed (`make install` installs it: {SMOLLM2.install_command})",
+)
 
 
 @pytest.fixture(scope="session")
@@ -93,8 +97,10 @@ def test_prompts_go_through_the_chat_template(smollm2_dir: Path) -> None:
 
 def test_generation_through_the_chat_template_returns_sql(smollm2_dir: Path) -> None:
     generator = TransformersGenerator.load(smollm2_dir, batch_size=2, device="cpu", dtype="float32")
-    prompts = [text_to_sql_prompt(SCHEMA, question).text
-               for question in ("How many singers are there?", "List the names of all singers.")]
+    prompts = [
+        text_to_sql_prompt(SCHEMA, question).text
+        for question in ("How many singers are there?", "List the names of all singers.")
+    ]
     answers = generator.generate(prompts, GenerationSettings(max_new_tokens=40))
     assert len(answers) == 2
     for (answer,) in answers:
@@ -103,14 +109,28 @@ def test_generation_through_the_chat_template_returns_sql(smollm2_dir: Path) -> 
 
 def test_a_few_lora_steps_change_every_adapter_weight_and_nothing_else(smollm2_dir: Path, tmp_path: Path) -> None:
     prompt = text_to_sql_prompt(SCHEMA, "How many singers are there?").text
-    rows = [{"task": "text_to_sql", "prompt": prompt, "completion": "SELECT count(*) FROM singer",
-             "db_id": "concert_singer", "example_id": f"e{i}", "template_version": "route-v3/compact"}
-            for i in range(4)]
+    rows = [
+        {
+            "task": "text_to_sql",
+            "prompt": prompt,
+            "completion": "SELECT count(*) FROM singer",
+            "db_id": "concert_singer",
+            "example_id": f"e{i}",
+            "template_version": "route-v3/compact",
+        }
+        for i in range(4)
+    ]
     records = write_jsonl(rows, tmp_path / "sft.jsonl")
-    settings = SFTSettings(lr=1e-3, warmup_steps=0, max_steps=2, batch_size=2, max_seq_len=256,
-                           checkpoint_every_n_steps=100, mix={"text_to_sql": 1.0},
-                           lora=LoraSettings(enabled=True, r=4, alpha=8.0, dropout=0.0,
-                                             target_modules=["q_proj", "v_proj"]))
+    settings = SFTSettings(
+        lr=1e-3,
+        warmup_steps=0,
+        max_steps=2,
+        batch_size=2,
+        max_seq_len=256,
+        checkpoint_every_n_steps=100,
+        mix={"text_to_sql": 1.0},
+        lora=LoraSettings(enabled=True, r=4, alpha=8.0, dropout=0.0, target_modules=["q_proj", "v_proj"]),
+    )
     out = run_sft(records, smollm2_dir, tmp_path / "run", settings)
     adapter = load_file(out / "adapter" / "adapter_model.safetensors")
     lora_b = {name: tensor for name, tensor in adapter.items() if "lora_B" in name}

@@ -53,8 +53,9 @@ class FailingGenerator:
         raise RuntimeError("CUDA out of memory (pretend)")
 
 
-def call(url: str, body: Any = None, raw: bytes | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+def call(
+    url: str, body: Any = None, raw: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json", **(headers or {})})
     try:
@@ -91,14 +92,25 @@ def test_models_lists_the_served_model(serving) -> None:
 
 def test_completions_for_a_list_of_prompts_in_one_batch(serving) -> None:
     generator = RecordingGenerator()
-    request = {"model": "x", "prompt": ["a", "b"], "n": 2, "temperature": 0.5, "top_p": 0.9,
-               "max_tokens": 7, "stop": ";", "seed": 4}
+    request = {
+        "model": "x",
+        "prompt": ["a", "b"],
+        "n": 2,
+        "temperature": 0.5,
+        "top_p": 0.9,
+        "max_tokens": 7,
+        "stop": ";",
+        "seed": 4,
+    }
     status, body = call(serving(generator) + "/v1/completions", request)
     assert status == 200
     assert (body["object"], body["model"]) == ("text_completion", "routesql-test")
     assert body["id"].startswith("cmpl-")
     assert [(c["index"], c["text"], c["finish_reason"]) for c in body["choices"]] == [
-        (0, "a|0", "stop"), (1, "a|1", "stop"), (2, "b|0", "stop"), (3, "b|1", "stop"),
+        (0, "a|0", "stop"),
+        (1, "a|1", "stop"),
+        (2, "b|0", "stop"),
+        (3, "b|1", "stop"),
     ]
     assert generator.calls == [
         (["a", "b"], GenerationSettings(n=2, temperature=0.5, top_p=0.9, max_new_tokens=7, stop=(";",), seed=4))
@@ -114,14 +126,17 @@ def test_completions_for_a_list_of_prompts_in_one_batch(serving) -> None:
 )
 def test_chat_completions_shape_and_prompt(serving, has_template: bool, expected_prompt: str) -> None:
     generator = RecordingGenerator(chat_template=has_template)
-    messages = [{"role": "system", "content": "Write SQL."},
-                {"role": "user", "content": [{"type": "text", "text": "How many singers?"}]}]
+    messages = [
+        {"role": "system", "content": "Write SQL."},
+        {"role": "user", "content": [{"type": "text", "text": "How many singers?"}]},
+    ]
     status, body = call(serving(generator) + "/v1/chat/completions", {"messages": messages, "n": 2})
     assert status == 200
     assert body["object"] == "chat.completion"
     assert body["id"].startswith("chatcmpl-")
     assert [(c["index"], c["message"]["role"], c["finish_reason"]) for c in body["choices"]] == [
-        (0, "assistant", "stop"), (1, "assistant", "stop"),
+        (0, "assistant", "stop"),
+        (1, "assistant", "stop"),
     ]
     assert [c["message"]["content"] for c in body["choices"]] == [f"{expected_prompt}|0", f"{expected_prompt}|1"]
 
@@ -146,8 +161,13 @@ def test_chat_template_of_the_tokenizer_is_used(tiny_generator: TransformersGene
     assert prompt == "[user]hi[assistant]"
 
 
-def http_request(method: str = "POST", path: str = "/v1/completions", body: bytes = b"",
-                 length: str | None = "auto", headers: tuple[str, ...] = ()) -> bytes:
+def http_request(
+    method: str = "POST",
+    path: str = "/v1/completions",
+    body: bytes = b"",
+    length: str | None = "auto",
+    headers: tuple[str, ...] = (),
+) -> bytes:
     """Raw HTTP/1.1 request bytes, so that broken headers can be sent as they are."""
     lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", *headers]
     if length is not None:
@@ -198,46 +218,90 @@ FUZZ_TABLE = [
     pytest.param(http_request(body=b"{}", length="1e3"), IDLE, 400, "Content-Length", id="content-length-float"),
     pytest.param(http_request(body=b"{}", length="1_0"), IDLE, 400, "Content-Length", id="content-length-underscore"),
     pytest.param(http_request(body=b"{}", length=None), IDLE, 411, "Content-Length", id="content-length-missing"),
-    pytest.param(http_request(body=b"{}", headers=("Content-Length: 7",)), IDLE, 400, "Content-Length",
-                 id="content-length-twice-differing"),
+    pytest.param(
+        http_request(body=b"{}", headers=("Content-Length: 7",)),
+        IDLE,
+        400,
+        "Content-Length",
+        id="content-length-twice-differing",
+    ),
     pytest.param(http_request(length=str(10**30)), IDLE, 413, "larger than", id="content-length-10e30"),
     pytest.param(http_request(length="9" * 5000), IDLE, 413, "larger than", id="content-length-5000-digits"),
     pytest.param(http_request(length=str(9 << 20)), IDLE, 413, "larger than", id="content-length-9MiB"),
-    pytest.param(http_request(body=b"2\r\n{}\r\n0\r\n\r\n", length=None, headers=("Transfer-Encoding: chunked",)),
-                 IDLE, 411, "Transfer-Encoding", id="chunked-body"),
-    pytest.param(http_request(body=b'{"prompt": "a"', length="100"), IDLE, 408, "not received within",
-                 id="body-shorter-client-idle"),
-    pytest.param(http_request(body=b'{"prompt": "a"', length="100"), HALF_CLOSE, 400, "shorter than",
-                 id="body-shorter-client-done"),
+    pytest.param(
+        http_request(body=b"2\r\n{}\r\n0\r\n\r\n", length=None, headers=("Transfer-Encoding: chunked",)),
+        IDLE,
+        411,
+        "Transfer-Encoding",
+        id="chunked-body",
+    ),
+    pytest.param(
+        http_request(body=b'{"prompt": "a"', length="100"),
+        IDLE,
+        408,
+        "not received within",
+        id="body-shorter-client-idle",
+    ),
+    pytest.param(
+        http_request(body=b'{"prompt": "a"', length="100"),
+        HALF_CLOSE,
+        400,
+        "shorter than",
+        id="body-shorter-client-done",
+    ),
     pytest.param(post(b"{not json"), IDLE, 400, "not JSON", id="not-json"),
     pytest.param(post(b'{"prompt": "\xff\xfe"}'), IDLE, 400, "not UTF-8", id="not-utf8"),
     pytest.param(post([1, 2]), IDLE, 400, "JSON object", id="json-array"),
     pytest.param(post(b"[" * 100_000), IDLE, 400, "nested too deeply", id="json-nested-100k"),
-    pytest.param(post(b'{"prompt": "a", "max_tokens": ' + b"9" * 5000 + b"}"), IDLE, 400, "too many digits",
-                 id="json-int-5000-digits"),
+    pytest.param(
+        post(b'{"prompt": "a", "max_tokens": ' + b"9" * 5000 + b"}"),
+        IDLE,
+        400,
+        "too many digits",
+        id="json-int-5000-digits",
+    ),
     # -- sampling fields --
     pytest.param(post(b'{"prompt": "a", "temperature": NaN}'), IDLE, 400, "'temperature'", id="temperature-NaN"),
-    pytest.param(post(b'{"prompt": "a", "temperature": Infinity}'), IDLE, 400, "'temperature'",
-                 id="temperature-Infinity"),
+    pytest.param(
+        post(b'{"prompt": "a", "temperature": Infinity}'), IDLE, 400, "'temperature'", id="temperature-Infinity"
+    ),
     pytest.param(post(b'{"prompt": "a", "temperature": 1e999}'), IDLE, 400, "'temperature'", id="temperature-1e999"),
-    pytest.param(post({"prompt": "a", "temperature": 10**400}), IDLE, 400, "'temperature' must be a finite number",
-                 id="temperature-int-10e400"),
+    pytest.param(
+        post({"prompt": "a", "temperature": 10**400}),
+        IDLE,
+        400,
+        "'temperature' must be a finite number",
+        id="temperature-int-10e400",
+    ),
     pytest.param(post({"prompt": "a", "temperature": -1}), IDLE, 400, "'temperature'", id="temperature-negative"),
     pytest.param(post({"prompt": "a", "temperature": 1e-300}), IDLE, 400, "'temperature'", id="temperature-1e-300"),
     pytest.param(post({"prompt": "a", "temperature": 3}), IDLE, 400, "'temperature'", id="temperature-3"),
-    pytest.param(post({"prompt": "a", "temperature": "hot"}), IDLE, 400, "'temperature' has the wrong type",
-                 id="temperature-string"),
+    pytest.param(
+        post({"prompt": "a", "temperature": "hot"}),
+        IDLE,
+        400,
+        "'temperature' has the wrong type",
+        id="temperature-string",
+    ),
     pytest.param(post(b'{"prompt": "a", "top_p": -Infinity}'), IDLE, 400, "'top_p'", id="top_p-minus-Infinity"),
     pytest.param(post({"prompt": "a", "top_p": 0}), IDLE, 400, "'top_p' must be", id="top_p-0"),
-    pytest.param(post({"prompt": "a", "max_tokens": 10**12}), IDLE, 400, "'max_tokens' must be between",
-                 id="max_tokens-10e12"),
+    pytest.param(
+        post({"prompt": "a", "max_tokens": 10**12}), IDLE, 400, "'max_tokens' must be between", id="max_tokens-10e12"
+    ),
     pytest.param(post({"prompt": "a", "max_tokens": 0}), IDLE, 400, "'max_tokens' must be between", id="max_tokens-0"),
-    pytest.param(post({"prompt": "a", "max_tokens": "10"}), IDLE, 400, "'max_tokens' has the wrong type",
-                 id="max_tokens-string"),
-    pytest.param(post({"prompt": "a", "max_tokens": 5.0}), IDLE, 400, "'max_tokens' has the wrong type",
-                 id="max_tokens-float"),
-    pytest.param(chat([{"role": "user", "content": "q"}], max_completion_tokens=10**12), IDLE, 400,
-                 "'max_completion_tokens' must be between", id="max_completion_tokens-10e12"),
+    pytest.param(
+        post({"prompt": "a", "max_tokens": "10"}), IDLE, 400, "'max_tokens' has the wrong type", id="max_tokens-string"
+    ),
+    pytest.param(
+        post({"prompt": "a", "max_tokens": 5.0}), IDLE, 400, "'max_tokens' has the wrong type", id="max_tokens-float"
+    ),
+    pytest.param(
+        chat([{"role": "user", "content": "q"}], max_completion_tokens=10**12),
+        IDLE,
+        400,
+        "'max_completion_tokens' must be between",
+        id="max_completion_tokens-10e12",
+    ),
     pytest.param(post({"prompt": "a", "n": 0}), IDLE, 400, "'n' must be between", id="n-0"),
     pytest.param(post({"prompt": "a", "n": 65}), IDLE, 400, "'n' must be between", id="n-65"),
     pytest.param(post({"prompt": "a", "n": True}), IDLE, 400, "'n' has the wrong type", id="n-true"),
@@ -254,8 +318,9 @@ FUZZ_TABLE = [
     pytest.param(post({"prompt": []}), IDLE, 400, "'prompt' must be", id="prompt-empty-list"),
     pytest.param(post({"prompt": [1, 2]}), IDLE, 400, "token ids are not supported", id="prompt-token-ids"),
     pytest.param(post({"prompt": ["a"] * 65}), IDLE, 400, "'prompt' has 65 prompts", id="prompts-65"),
-    pytest.param(post({"prompt": ["select"] * 20_000, "n": 64}), IDLE, 400, "'prompt' has 20000 prompts",
-                 id="prompts-20000-n-64"),
+    pytest.param(
+        post({"prompt": ["select"] * 20_000, "n": 64}), IDLE, 400, "'prompt' has 20000 prompts", id="prompts-20000-n-64"
+    ),
     pytest.param(post({"prompt": ["a"] * 64, "n": 64}), IDLE, 400, "4096 completions", id="completions-64x64"),
     pytest.param(post({"prompt": "a" * 100_001}), IDLE, 400, "prompt[0] has 100001 characters", id="prompt-too-long"),
     # -- chat messages --
@@ -263,20 +328,45 @@ FUZZ_TABLE = [
     pytest.param(chat("hi"), IDLE, 400, "'messages' must be", id="messages-string"),
     pytest.param(chat([{"content": "x"}]), IDLE, 400, "string 'role'", id="message-without-role"),
     pytest.param(chat(["hi"]), IDLE, 400, "messages[0] must be", id="message-not-object"),
-    pytest.param(chat([{"role": "user", "content": 7}]), IDLE, 400, "messages[0].content must be",
-                 id="content-int"),
-    pytest.param(chat([{"role": "user", "content": None}]), IDLE, 400, "messages[0].content must be",
-                 id="content-null"),
-    pytest.param(chat([{"role": "user", "content": [1, 2]}]), IDLE, 400, "messages[0].content[0] must be a text part",
-                 id="content-parts-not-objects"),
-    pytest.param(chat([{"role": "user", "content": [{"type": "text", "text": 5}]}]), IDLE, 400,
-                 "messages[0].content[0] must be a text part", id="content-part-text-int"),
-    pytest.param(chat([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]), IDLE, 400,
-                 "messages[0].content[0] must be a text part", id="content-part-image"),
-    pytest.param(chat([{"role": "user", "content": "q" * 100_001}]), IDLE, 400, "messages[0].content has 100001",
-                 id="content-too-long"),
-    pytest.param(chat([{"role": "user", "content": "q" * 60_000}] * 2), IDLE, 400, "characters of content together",
-                 id="contents-too-long-together"),
+    pytest.param(chat([{"role": "user", "content": 7}]), IDLE, 400, "messages[0].content must be", id="content-int"),
+    pytest.param(
+        chat([{"role": "user", "content": None}]), IDLE, 400, "messages[0].content must be", id="content-null"
+    ),
+    pytest.param(
+        chat([{"role": "user", "content": [1, 2]}]),
+        IDLE,
+        400,
+        "messages[0].content[0] must be a text part",
+        id="content-parts-not-objects",
+    ),
+    pytest.param(
+        chat([{"role": "user", "content": [{"type": "text", "text": 5}]}]),
+        IDLE,
+        400,
+        "messages[0].content[0] must be a text part",
+        id="content-part-text-int",
+    ),
+    pytest.param(
+        chat([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]),
+        IDLE,
+        400,
+        "messages[0].content[0] must be a text part",
+        id="content-part-image",
+    ),
+    pytest.param(
+        chat([{"role": "user", "content": "q" * 100_001}]),
+        IDLE,
+        400,
+        "messages[0].content has 100001",
+        id="content-too-long",
+    ),
+    pytest.param(
+        chat([{"role": "user", "content": "q" * 60_000}] * 2),
+        IDLE,
+        400,
+        "characters of content together",
+        id="contents-too-long-together",
+    ),
     pytest.param(chat([{"role": "user", "content": "q"}] * 257), IDLE, 400, "'messages' has 257", id="messages-257"),
     # -- routes and methods --
     pytest.param(post({"input": "x"}, "/v1/embeddings"), IDLE, 404, "no route", id="post-unknown-route"),
@@ -384,8 +474,9 @@ KEY = "s3cret-key"
     [("GET", "/v1/models", b""), ("POST", "/v1/completions", b'{"prompt": "a"}')],
     ids=["models", "completions"],
 )
-def test_api_key_is_needed_for_every_request(serving, authorization: str | None, status: int,
-                                             method: str, path: str, body: bytes) -> None:
+def test_api_key_is_needed_for_every_request(
+    serving, authorization: str | None, status: int, method: str, path: str, body: bytes
+) -> None:
     url = serving(RecordingGenerator(), api_key=KEY)
     headers = () if authorization is None else (f"Authorization: {authorization}",)
     request = http_request(method, path, body, length="auto" if method == "POST" else None, headers=headers)
@@ -458,8 +549,22 @@ def exported_model(tiny_lm_dir: Path, tmp_path: Path) -> tuple[Path, Path]:
 def test_routesql_serve_answers_and_stops_cleanly_on_sigterm(exported_model: tuple[Path, Path]) -> None:
     folder, params = exported_model
     env = {**os.environ, "ROUTESQL_TEST_KEY": KEY, "OMP_NUM_THREADS": "1"}
-    command = [*_routesql_command(), "serve", "--model", str(folder), "--params", str(params), "--port", "0",
-               "--api-key-env", "ROUTESQL_TEST_KEY", "--max-tokens", "16", "--timeout", "2"]
+    command = [
+        *_routesql_command(),
+        "serve",
+        "--model",
+        str(folder),
+        "--params",
+        str(params),
+        "--port",
+        "0",
+        "--api-key-env",
+        "ROUTESQL_TEST_KEY",
+        "--max-tokens",
+        "16",
+        "--timeout",
+        "2",
+    ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         ready = process.stdout.readline()  # the model loads first: the line comes when it serves
@@ -485,15 +590,22 @@ def test_routesql_serve_answers_and_stops_cleanly_on_sigterm(exported_model: tup
 @pytest.mark.parametrize(
     ("arguments", "environment", "message"),
     [
-        (["--api-key-env", "ROUTESQL_UNSET_KEY"], {}, "error: --api-key-env ROUTESQL_UNSET_KEY: the environment "
-                                                       "variable is unset or empty"),
-        (["--api-key-env", "ROUTESQL_EMPTY_KEY"], {"ROUTESQL_EMPTY_KEY": ""},
-         "error: --api-key-env ROUTESQL_EMPTY_KEY:"),
+        (
+            ["--api-key-env", "ROUTESQL_UNSET_KEY"],
+            {},
+            "error: --api-key-env ROUTESQL_UNSET_KEY: the environment variable is unset or empty",
+        ),
+        (
+            ["--api-key-env", "ROUTESQL_EMPTY_KEY"],
+            {"ROUTESQL_EMPTY_KEY": ""},
+            "error: --api-key-env ROUTESQL_EMPTY_KEY:",
+        ),
         (["--model", "no/such/model"], {}, "error: no/such/model: no such model folder"),
     ],
 )
-def test_serve_refuses_bad_input_in_one_line_before_loading(monkeypatch, tmp_path: Path, arguments: list[str],
-                                                            environment: dict[str, str], message: str) -> None:
+def test_serve_refuses_bad_input_in_one_line_before_loading(
+    monkeypatch, tmp_path: Path, arguments: list[str], environment: dict[str, str], message: str
+) -> None:
     from typer.testing import CliRunner
 
     from routesql.cli import app
@@ -516,8 +628,9 @@ def test_serve_warns_when_listening_beyond_loopback_without_a_key(tmp_path: Path
 
     params = tmp_path / "params.yaml"
     params.write_text("schema:\n  style: compact\n")
-    result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--model", str(tmp_path / "none"),
-                                      "--params", str(params)])
+    result = CliRunner().invoke(
+        app, ["serve", "--host", "0.0.0.0", "--model", str(tmp_path / "none"), "--params", str(params)]
+    )
     warning, error = result.stderr.strip().splitlines()
     assert warning.startswith("warning: serving on 0.0.0.0 without an API key")
     assert error == f"error: {tmp_path / 'none'}: no such model folder" and result.exit_code == 2

@@ -10,7 +10,11 @@ GOOD_FILES = [
     ("pred.sql", b"SELECT 1\nSELECT 2\nSELECT 3\n", ["SELECT 1", "SELECT 2", "SELECT 3"]),
     ("pred.sql", b"SELECT 1\nSELECT 2\nSELECT 3", ["SELECT 1", "SELECT 2", "SELECT 3"]),
     ("pred.sql", b"SELECT 1\tdb\r\n\r\nSELECT 3\tdb\r\n", ["SELECT 1", "", "SELECT 3"]),
-    ("pred.csv", b'NLQ,Predict\nq1,SELECT 1;\nq2,"SELECT a,\nb FROM t"\nq3,\n', ["SELECT 1;", "SELECT a,\nb FROM t", ""]),
+    (
+        "pred.csv",
+        b'NLQ,Predict\nq1,SELECT 1;\nq2,"SELECT a,\nb FROM t"\nq3,\n',
+        ["SELECT 1;", "SELECT a,\nb FROM t", ""],
+    ),
     ("pred.txt", b"Predict,database\nSELECT 1,d\nSELECT 2,d\nSELECT 3,d\n", ["SELECT 1", "SELECT 2", "SELECT 3"]),
 ]
 
@@ -44,5 +48,5 @@ def test_bad_prediction_files_give_one_clear_line(tmp_path: Path, name: str, con
 
 
 def test_missing_prediction_file(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="nope.sql: file not found"):
+    with pytest.raises(InputError, match=r"nope\.sql: file not found"):
         read_predictions(tmp_path / "nope.sql", 1)

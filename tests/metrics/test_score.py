@@ -2,7 +2,6 @@
 
 import json
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -34,8 +33,11 @@ def test_agrees_with_official_verdicts_on_every_example(spider_dev, peers_dir: P
     official = json.loads((peers_dir / PEER / "official_verdicts.json").read_text())
     report = score_predictions(spider_dev, predictions, workers=2, progress=False)
     ours = report["examples"]
-    verdict_mismatch = [o["index"] for o, e in zip(official, ours)
-                        if o["exec_match"] != (None if e["exec_match"] is None else int(e["exec_match"]))]
+    verdict_mismatch = [
+        o["index"]
+        for o, e in zip(official, ours)
+        if o["exec_match"] != (None if e["exec_match"] is None else int(e["exec_match"]))
+    ]
     # the official file leaves hardness empty where the database is missing (the 62 wta_1 examples)
     hardness_mismatch = [o["index"] for o, e in zip(official, ours) if o["hardness"] and o["hardness"] != e["hardness"]]
     assert sum(1 for o in official if o["hardness"]) == 972
@@ -44,7 +46,12 @@ def test_agrees_with_official_verdicts_on_every_example(spider_dev, peers_dir: P
     summary = report["summary"]
     assert summary["n_scored"] == 972
     assert round(summary["ex"] * 972) == 844
-    assert {k: v["n"] for k, v in summary["by_hardness"].items()} == {"easy": 232, "medium": 416, "hard": 160, "extra": 164}
+    assert {k: v["n"] for k, v in summary["by_hardness"].items()} == {
+        "easy": 232,
+        "medium": 416,
+        "hard": 160,
+        "extra": 164,
+    }
 
 
 def test_hardness_counts_on_all_1034(spider_dev) -> None:
@@ -74,14 +81,32 @@ def test_score_cli_end_to_end_with_a_slow_query_and_a_missing_database(small_spi
     db = small_spider_copy / "database/concert_singer/concert_singer.sqlite"
     before = db.read_bytes()
     dev = json.loads((small_spider_copy / "dev.json").read_text())
-    slow = ("SELECT count(*) FROM singer AS a, singer AS b, singer AS c, singer AS d, singer AS e, "
-            "singer AS f, singer AS g, singer AS h, singer AS i, singer AS j")
+    slow = (
+        "SELECT count(*) FROM singer AS a, singer AS b, singer AS c, singer AS d, singer AS e, "
+        "singer AS f, singer AS g, singer AS h, singer AS i, singer AS j"
+    )
     lines = [dev[0]["query"], slow, "DELETE FROM singer", dev[3]["query"]]
     pred = tmp_path / "pred.sql"
     pred.write_text("\n".join(lines) + "\n")
     out = tmp_path / "report.json"
-    result = CliRunner().invoke(app, ["score", "--data", str(small_spider_copy), "--split", "dev",
-                                      "--pred", str(pred), "--out", str(out), "--timeout", "1", "--workers", "1"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "score",
+            "--data",
+            str(small_spider_copy),
+            "--split",
+            "dev",
+            "--pred",
+            str(pred),
+            "--out",
+            str(out),
+            "--timeout",
+            "1",
+            "--workers",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     verdicts = [(e["exec_match"], e["error_kind"]) for e in report["examples"]]
@@ -90,10 +115,13 @@ def test_score_cli_end_to_end_with_a_slow_query_and_a_missing_database(small_spi
     assert db.read_bytes() == before
 
 
-@pytest.mark.parametrize(("args", "words"), [
-    (["--data", "{root}/nope"], ["nope", "not found"]),
-    (["--pred", "{tmp}/short.sql"], ["short.sql", "1 predictions for 4 examples"]),
-])
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--data", "{root}/nope"], ["nope", "not found"]),
+        (["--pred", "{tmp}/short.sql"], ["short.sql", "1 predictions for 4 examples"]),
+    ],
+)
 def test_score_cli_bad_input_is_one_line(small_spider_copy: Path, tmp_path: Path, args, words) -> None:
     (tmp_path / "short.sql").write_text("SELECT 1\n")
     (tmp_path / "ok.sql").write_text("SELECT 1\n" * 4)
@@ -118,19 +146,23 @@ def test_database_folder_without_its_sqlite_is_unscorable(small_spider_copy: Pat
     assert all("database not found" in e["error"] for e in report["examples"])
 
 
-@pytest.mark.parametrize(("content", "reason"), [
-    (b"", "is empty (0 bytes)"),
-    (b"version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 9\n", "git lfs pull"),
-    (b"\x00" * 512, "not a SQLite database"),
-])
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "is empty (0 bytes)"),
+        (b"version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 9\n", "git lfs pull"),
+        (b"\x00" * 512, "not a SQLite database"),
+    ],
+)
 def test_nothing_scorable_is_n_a_with_the_reason_never_a_zero(tmp_path: Path, content: bytes, reason: str) -> None:
     from support import write_spider_benchmark
 
     bench = write_spider_benchmark(tmp_path / "bench", [("How many pets?", "SELECT count(*) FROM pet")] * 3)
     (bench / "database" / "pets" / "pets.sqlite").write_bytes(content)
     (tmp_path / "pred.sql").write_text("SELECT count(*) FROM pet\n" * 3)
-    result = CliRunner().invoke(app, ["score", "--data", str(bench), "--pred", str(tmp_path / "pred.sql"),
-                                      "--out", str(tmp_path / "r.json")])
+    result = CliRunner().invoke(
+        app, ["score", "--data", str(bench), "--pred", str(tmp_path / "pred.sql"), "--out", str(tmp_path / "r.json")]
+    )
     assert result.exit_code == 0, result.output
     assert "EX n/a" in result.output and "3 bad_database" in result.output and reason in result.output
     summary = json.loads((tmp_path / "r.json").read_text())["summary"]

@@ -183,7 +183,5 @@ def test_spider_dev_matches_recorded_official_verdicts() -> None:
     verdicts = json.loads(verdicts_path.read_text())
     recorded = [v for v in verdicts if v["hardness"] is not None]  # the run skipped one database
     assert len(recorded) > 900
-    wrong = [
-        v["index"] for v in recorded if spider_hardness(dev[v["index"]]["query"]) != v["hardness"]
-    ]
+    wrong = [v["index"] for v in recorded if spider_hardness(dev[v["index"]]["query"]) != v["hardness"]]
     assert wrong == []

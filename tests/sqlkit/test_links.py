@@ -31,10 +31,7 @@ CREATE TABLE stadium (Stadium_ID INTEGER PRIMARY KEY, Name TEXT, Capacity INTEGE
 def read_schema(conn: sqlite3.Connection) -> dict[str, dict[str, str]]:
     """table → {column → declared type}, from the SQLite file itself."""
     tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-    return {
-        table: {row[1]: row[2] for row in conn.execute(f'PRAGMA table_info("{table}")')}
-        for table in tables
-    }
+    return {table: {row[1]: row[2] for row in conn.execute(f'PRAGMA table_info("{table}")')} for table in tables}
 
 
 def restricted_database(schema: dict[str, dict[str, str]]) -> sqlite3.Connection:
@@ -76,8 +73,7 @@ LINK_CASES = [
     ),
     # self-join: one table, the columns of both sides
     (
-        "SELECT T1.name FROM singer AS T1 JOIN singer AS T2 ON T1.age = T2.age"
-        " WHERE T2.country = 'USA'",
+        "SELECT T1.name FROM singer AS T1 JOIN singer AS T2 ON T1.age = T2.age WHERE T2.country = 'USA'",
         {"Singer": ["Age", "Country", "Name"]},
     ),
     # nested queries, correlated ones too
@@ -86,8 +82,7 @@ LINK_CASES = [
         {"concert": ["Stadium_ID"], "stadium": ["Name", "Stadium_ID"]},
     ),
     (
-        "SELECT name FROM singer AS S WHERE age > (SELECT avg(age) FROM singer"
-        " WHERE country = S.country)",
+        "SELECT name FROM singer AS S WHERE age > (SELECT avg(age) FROM singer WHERE country = S.country)",
         {"Singer": ["Age", "Country", "Name"]},
     ),
     # set operations

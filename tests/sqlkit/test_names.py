@@ -95,12 +95,15 @@ def test_names_compare_case_insensitively_but_keep_the_schemas_spelling(tmp_path
     assert not checker.allows("SELECT NaMe FROM singer", complete=True)
 
 
-@pytest.mark.parametrize("query", [
-    "SELECT T1.name FROM owner AS T1 JOIN pet AS T2 ON T1.id = T2.owner_id WHERE T2.kind = 'c''at'",
-    "SELECT name FROM owner WHERE id NOT IN (SELECT owner_id FROM pet) ORDER BY name DESC LIMIT 1",
-    "SELECT kind, count(*) AS n FROM pet GROUP BY kind HAVING avg(age) >= 2.5",
-    "SELECT name FROM owner.city WHERE FROM",  # goes wrong part-way
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT T1.name FROM owner AS T1 JOIN pet AS T2 ON T1.id = T2.owner_id WHERE T2.kind = 'c''at'",
+        "SELECT name FROM owner WHERE id NOT IN (SELECT owner_id FROM pet) ORDER BY name DESC LIMIT 1",
+        "SELECT kind, count(*) AS n FROM pet GROUP BY kind HAVING avg(age) >= 2.5",
+        "SELECT name FROM owner.city WHERE FROM",  # goes wrong part-way
+    ],
+)
 def test_checking_a_piece_after_a_prepared_prefix_equals_checking_the_whole(checker: NameChecker, query: str) -> None:
     """The decoder checks many candidate pieces after one prefix; the shortcut must not change a verdict."""
     compared = 0
@@ -173,11 +176,14 @@ def test_values_checked_after_a_prepared_prefix_equal_the_whole_check(pets_db: P
                 assert checker.allows_after(prepared, piece, complete) == checker.allows(query[:cut] + piece, complete)
 
 
-@pytest.mark.parametrize("query", [
-    "SELECT T1.name FROM owner AS T1 JOIN pet AS T2 ON T1.id = T2.owner_id WHERE T2.kind = 'c''at' LIMIT 1",
-    "SELECT kind, count(*) AS n FROM pet GROUP BY kind HAVING avg(age) >= 2.5",
-    "SELECT name FROM owner.city WHERE FROM",  # goes wrong part-way
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT T1.name FROM owner AS T1 JOIN pet AS T2 ON T1.id = T2.owner_id WHERE T2.kind = 'c''at' LIMIT 1",
+        "SELECT kind, count(*) AS n FROM pet GROUP BY kind HAVING avg(age) >= 2.5",
+        "SELECT name FROM owner.city WHERE FROM",  # goes wrong part-way
+    ],
+)
 def test_extending_a_prepared_text_equals_preparing_it_whole(checker: NameChecker, query: str) -> None:
     """The decoder extends the previous step's scan by the new text; verdicts must not change."""
     for step in (1, 2, 5):
@@ -190,12 +196,56 @@ def test_extending_a_prepared_text_equals_preparing_it_whole(checker: NameChecke
             for piece, complete in (("", True), (" ", False), ("x", False), (")", True)):
                 assert checker.allows_after(prepared, piece, complete) == checker.allows(query[:cut] + piece, complete)
     # a text that does not grow from the old one is prepared afresh
-    assert checker.extend(checker.prepare("SELECT name FROM ow"), "SELECT kind").cut == checker.prepare("SELECT kind").cut
+    assert (
+        checker.extend(checker.prepare("SELECT name FROM ow"), "SELECT kind").cut == checker.prepare("SELECT kind").cut
+    )
 
 
-_FRAGMENTS = ["SELECT", " ", "name", "city", "owner", "pet", "kind", "age", "id", "owner_id", "FROM", "WHERE", "AS",
-              "T1", "T2", ".", ",", "(", ")", "*", "=", ">", "'", "New York", "cat", "3", "2.5", "two", "JOIN", "ON",
-              "LIKE", "%", "\n", "count", "GROUP BY", "ORDER BY", "DESC", "x", "Na", "ME", '"', "\ufffd", "$"]
+_FRAGMENTS = [
+    "SELECT",
+    " ",
+    "name",
+    "city",
+    "owner",
+    "pet",
+    "kind",
+    "age",
+    "id",
+    "owner_id",
+    "FROM",
+    "WHERE",
+    "AS",
+    "T1",
+    "T2",
+    ".",
+    ",",
+    "(",
+    ")",
+    "*",
+    "=",
+    ">",
+    "'",
+    "New York",
+    "cat",
+    "3",
+    "2.5",
+    "two",
+    "JOIN",
+    "ON",
+    "LIKE",
+    "%",
+    "\n",
+    "count",
+    "GROUP BY",
+    "ORDER BY",
+    "DESC",
+    "x",
+    "Na",
+    "ME",
+    '"',
+    "\ufffd",
+    "$",
+]
 
 
 @pytest.mark.parametrize("values", [None, QuestionValues.of(_QUESTION)])
@@ -206,8 +256,10 @@ def test_the_check_is_prefix_closed(pets_db: Path, values: QuestionValues | None
 
     checker = NameChecker(SchemaNames.of(read_schema(pets_db, 0)), values)
     draw = random.Random(7)
-    texts = ["SELECT T1.name FROM owner AS T1 JOIN pet AS T2 ON T1.id = T2.owner_id WHERE T2.kind = 'cat'",
-             "SELECT name FROM owner WHERE city = 'New York' AND id > 3"]
+    texts = [
+        "SELECT T1.name FROM owner AS T1 JOIN pet AS T2 ON T1.id = T2.owner_id WHERE T2.kind = 'cat'",
+        "SELECT name FROM owner WHERE city = 'New York' AND id > 3",
+    ]
     texts += ["".join(draw.choice(_FRAGMENTS) for _ in range(draw.randint(3, 14))) for _ in range(400)]
     grew = 0
     for text in texts:

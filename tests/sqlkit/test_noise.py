@@ -36,10 +36,7 @@ SEEDS = range(30)
 def read_schema(conn: sqlite3.Connection) -> dict[str, dict[str, str]]:
     """table → {column → declared type}, from the SQLite file itself."""
     tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-    return {
-        table: {row[1]: row[2] for row in conn.execute(f'PRAGMA table_info("{table}")')}
-        for table in tables
-    }
+    return {table: {row[1]: row[2] for row in conn.execute(f'PRAGMA table_info("{table}")')} for table in tables}
 
 
 @pytest.fixture(scope="module")
@@ -58,84 +55,142 @@ JOIN = "FROM singer AS T1 JOIN singer_in_concert AS T2 ON T1.singer_id = T2.sing
 # (kind, gold SQL, every corrupted SQL the kind may produce on it)
 CASES = [
     # a column of the same table, never one of a join condition
-    ("wrong_column", "SELECT name FROM stadium WHERE capacity > 100", {
-        "SELECT Stadium_ID FROM stadium WHERE capacity > 100",
-        "SELECT Capacity FROM stadium WHERE capacity > 100",
-        "SELECT name FROM stadium WHERE Stadium_ID > 100",
-        "SELECT name FROM stadium WHERE Name > 100",
-    }),
-    ("wrong_column", f"SELECT T1.name {JOIN}", {
-        f"SELECT T1.Singer_ID {JOIN}",
-        f"SELECT T1.Country {JOIN}",
-        f"SELECT T1.Age {JOIN}",
-        f'SELECT T1."Song Name" {JOIN}',
-    }),
+    (
+        "wrong_column",
+        "SELECT name FROM stadium WHERE capacity > 100",
+        {
+            "SELECT Stadium_ID FROM stadium WHERE capacity > 100",
+            "SELECT Capacity FROM stadium WHERE capacity > 100",
+            "SELECT name FROM stadium WHERE Stadium_ID > 100",
+            "SELECT name FROM stadium WHERE Name > 100",
+        },
+    ),
+    (
+        "wrong_column",
+        f"SELECT T1.name {JOIN}",
+        {
+            f"SELECT T1.Singer_ID {JOIN}",
+            f"SELECT T1.Country {JOIN}",
+            f"SELECT T1.Age {JOIN}",
+            f'SELECT T1."Song Name" {JOIN}',
+        },
+    ),
     # another table of the schema, the ones holding the columns used first
     ("wrong_table", "SELECT name FROM singer", {"SELECT name FROM stadium"}),
-    ("wrong_table", "SELECT count(*) FROM singer_in_concert", {
-        "SELECT COUNT(*) FROM Singer",
-        "SELECT COUNT(*) FROM concert",
-        "SELECT COUNT(*) FROM stadium",
-    }),
+    (
+        "wrong_table",
+        "SELECT count(*) FROM singer_in_concert",
+        {
+            "SELECT COUNT(*) FROM Singer",
+            "SELECT COUNT(*) FROM concert",
+            "SELECT COUNT(*) FROM stadium",
+        },
+    ),
     # one side of the join moved to another column of its table, of the same type
-    ("wrong_join_key", f"SELECT T1.name {JOIN}", {
-        "SELECT T1.name FROM singer AS T1 JOIN singer_in_concert AS T2 ON T1.Age = T2.singer_id",
-        "SELECT T1.name FROM singer AS T1 JOIN singer_in_concert AS T2 ON T1.singer_id = T2.concert_ID",
-    }),
+    (
+        "wrong_join_key",
+        f"SELECT T1.name {JOIN}",
+        {
+            "SELECT T1.name FROM singer AS T1 JOIN singer_in_concert AS T2 ON T1.Age = T2.singer_id",
+            "SELECT T1.name FROM singer AS T1 JOIN singer_in_concert AS T2 ON T1.singer_id = T2.concert_ID",
+        },
+    ),
     ("wrong_aggregate", "SELECT max(age) FROM singer", {"SELECT MIN(age) FROM singer"}),
-    ("wrong_aggregate", "SELECT avg(age) FROM singer", {
-        "SELECT SUM(age) FROM singer",
-        "SELECT MAX(age) FROM singer",
-        "SELECT MIN(age) FROM singer",
-    }),
-    ("wrong_aggregate", "SELECT count(DISTINCT country) FROM singer",
-     {"SELECT COUNT(country) FROM singer"}),
-    ("wrong_aggregate", "SELECT count(*) FROM singer WHERE country = 'France'",
-     {"SELECT COUNT(DISTINCT country) FROM singer WHERE country = 'France'"}),
-    ("wrong_comparison", "SELECT name FROM singer WHERE age > 30", {
-        "SELECT name FROM singer WHERE age < 30",
-        "SELECT name FROM singer WHERE age <= 30",
-    }),
-    ("wrong_comparison", "SELECT name FROM singer WHERE country = 'France'",
-     {"SELECT name FROM singer WHERE country <> 'France'"}),
-    ("wrong_comparison", "SELECT name FROM singer WHERE name LIKE '%o%'",
-     {"SELECT name FROM singer WHERE name = '%o%'"}),
-    ("wrong_literal", "SELECT name FROM singer WHERE age > 30", {
-        "SELECT name FROM singer WHERE age > 300",
-        "SELECT name FROM singer WHERE age > 3",
-    }),
-    ("wrong_literal", 'SELECT name FROM singer WHERE country = "France"', {
-        "SELECT name FROM singer WHERE country = 'france'",
-        "SELECT name FROM singer WHERE country = 'FRANCE'",
-        "SELECT name FROM singer WHERE country = 'Franc'",
-    }),
-    ("wrong_literal", "SELECT name FROM singer WHERE name LIKE '%o%'",
-     {"SELECT name FROM singer WHERE name LIKE 'o'"}),
-    ("wrong_literal", "SELECT name FROM singer ORDER BY age LIMIT 1", {
-        "SELECT name FROM singer ORDER BY age LIMIT 3",
-        "SELECT name FROM singer ORDER BY age LIMIT 10",
-    }),
-    ("dropped_condition", "SELECT name FROM singer WHERE age > 30",
-     {"SELECT name FROM singer"}),
-    ("dropped_condition", "SELECT name FROM singer WHERE (age > 30 OR country = 'USA') AND name <> 'Joe'", {
-        "SELECT name FROM singer WHERE (age > 30 OR country = 'USA')",
-        "SELECT name FROM singer WHERE (age > 30) AND name <> 'Joe'",
-        "SELECT name FROM singer WHERE (country = 'USA') AND name <> 'Joe'",
-    }),
-    ("dropped_condition", "SELECT country FROM singer GROUP BY country HAVING count(*) > 1",
-     {"SELECT country FROM singer GROUP BY country"}),
+    (
+        "wrong_aggregate",
+        "SELECT avg(age) FROM singer",
+        {
+            "SELECT SUM(age) FROM singer",
+            "SELECT MAX(age) FROM singer",
+            "SELECT MIN(age) FROM singer",
+        },
+    ),
+    ("wrong_aggregate", "SELECT count(DISTINCT country) FROM singer", {"SELECT COUNT(country) FROM singer"}),
+    (
+        "wrong_aggregate",
+        "SELECT count(*) FROM singer WHERE country = 'France'",
+        {"SELECT COUNT(DISTINCT country) FROM singer WHERE country = 'France'"},
+    ),
+    (
+        "wrong_comparison",
+        "SELECT name FROM singer WHERE age > 30",
+        {
+            "SELECT name FROM singer WHERE age < 30",
+            "SELECT name FROM singer WHERE age <= 30",
+        },
+    ),
+    (
+        "wrong_comparison",
+        "SELECT name FROM singer WHERE country = 'France'",
+        {"SELECT name FROM singer WHERE country <> 'France'"},
+    ),
+    (
+        "wrong_comparison",
+        "SELECT name FROM singer WHERE name LIKE '%o%'",
+        {"SELECT name FROM singer WHERE name = '%o%'"},
+    ),
+    (
+        "wrong_literal",
+        "SELECT name FROM singer WHERE age > 30",
+        {
+            "SELECT name FROM singer WHERE age > 300",
+            "SELECT name FROM singer WHERE age > 3",
+        },
+    ),
+    (
+        "wrong_literal",
+        'SELECT name FROM singer WHERE country = "France"',
+        {
+            "SELECT name FROM singer WHERE country = 'france'",
+            "SELECT name FROM singer WHERE country = 'FRANCE'",
+            "SELECT name FROM singer WHERE country = 'Franc'",
+        },
+    ),
+    ("wrong_literal", "SELECT name FROM singer WHERE name LIKE '%o%'", {"SELECT name FROM singer WHERE name LIKE 'o'"}),
+    (
+        "wrong_literal",
+        "SELECT name FROM singer ORDER BY age LIMIT 1",
+        {
+            "SELECT name FROM singer ORDER BY age LIMIT 3",
+            "SELECT name FROM singer ORDER BY age LIMIT 10",
+        },
+    ),
+    ("dropped_condition", "SELECT name FROM singer WHERE age > 30", {"SELECT name FROM singer"}),
+    (
+        "dropped_condition",
+        "SELECT name FROM singer WHERE (age > 30 OR country = 'USA') AND name <> 'Joe'",
+        {
+            "SELECT name FROM singer WHERE (age > 30 OR country = 'USA')",
+            "SELECT name FROM singer WHERE (age > 30) AND name <> 'Joe'",
+            "SELECT name FROM singer WHERE (country = 'USA') AND name <> 'Joe'",
+        },
+    ),
+    (
+        "dropped_condition",
+        "SELECT country FROM singer GROUP BY country HAVING count(*) > 1",
+        {"SELECT country FROM singer GROUP BY country"},
+    ),
     # a join written in WHERE stays: dropping it would only make a cross product
-    ("dropped_condition",
-     "SELECT T1.name FROM singer AS T1, singer_in_concert AS T2 WHERE T1.singer_id = T2.singer_id AND T2.concert_id = 1",
-     # sqlglot writes the comma join as CROSS JOIN, which SQLite reads the same way
-     {"SELECT T1.name FROM singer AS T1 CROSS JOIN singer_in_concert AS T2 WHERE T1.singer_id = T2.singer_id"}),
-    ("dropped_group_by", "SELECT country, count(*) FROM singer GROUP BY country",
-     {"SELECT country, COUNT(*) FROM singer"}),
-    ("dropped_group_by", "SELECT country, age, count(*) FROM singer GROUP BY country, age", {
-        "SELECT country, age, COUNT(*) FROM singer",
-        "SELECT country, age, COUNT(*) FROM singer GROUP BY country",
-        "SELECT country, age, COUNT(*) FROM singer GROUP BY age",
-    }),
+    (
+        "dropped_condition",
+        "SELECT T1.name FROM singer AS T1, singer_in_concert AS T2 WHERE T1.singer_id = T2.singer_id AND T2.concert_id = 1",
+        # sqlglot writes the comma join as CROSS JOIN, which SQLite reads the same way
+        {"SELECT T1.name FROM singer AS T1 CROSS JOIN singer_in_concert AS T2 WHERE T1.singer_id = T2.singer_id"},
+    ),
+    (
+        "dropped_group_by",
+        "SELECT country, count(*) FROM singer GROUP BY country",
+        {"SELECT country, COUNT(*) FROM singer"},
+    ),
+    (
+        "dropped_group_by",
+        "SELECT country, age, count(*) FROM singer GROUP BY country, age",
+        {
+            "SELECT country, age, COUNT(*) FROM singer",
+            "SELECT country, age, COUNT(*) FROM singer GROUP BY country",
+            "SELECT country, age, COUNT(*) FROM singer GROUP BY age",
+        },
+    ),
 ]
 
 
@@ -148,15 +203,21 @@ def test_corruption_is_one_of_the_expected_mistakes(kind: str, sql: str, allowed
 
 NOT_APPLICABLE = [
     ("wrong_column", "SELECT count(*) FROM singer"),
-    ("wrong_table", f"SELECT T1.name {JOIN} JOIN concert AS T3 ON T2.concert_id = T3.concert_id"
-                    " JOIN stadium AS T4 ON T3.stadium_id = T4.stadium_id"),
+    (
+        "wrong_table",
+        f"SELECT T1.name {JOIN} JOIN concert AS T3 ON T2.concert_id = T3.concert_id"
+        " JOIN stadium AS T4 ON T3.stadium_id = T4.stadium_id",
+    ),
     ("wrong_join_key", "SELECT name FROM singer WHERE age = 3"),
     ("wrong_aggregate", "SELECT name FROM singer"),
     ("wrong_comparison", "SELECT name FROM singer ORDER BY age"),
     ("wrong_comparison", f"SELECT T1.name {JOIN}"),
     ("wrong_literal", "SELECT name FROM singer WHERE age > (SELECT avg(age) FROM singer)"),
     ("dropped_condition", "SELECT name FROM singer"),
-    ("dropped_condition", "SELECT T1.name FROM singer AS T1, singer_in_concert AS T2 WHERE T1.singer_id = T2.singer_id"),
+    (
+        "dropped_condition",
+        "SELECT T1.name FROM singer AS T1, singer_in_concert AS T2 WHERE T1.singer_id = T2.singer_id",
+    ),
     ("dropped_group_by", "SELECT count(*) FROM singer"),
 ]
 
@@ -179,7 +240,7 @@ def test_broken_syntax_is_rejected_by_sqlite_parser(sql: str, db_path: Path, sch
     assert None not in outputs and len(outputs) >= 2
     with open_readonly(db_path) as conn:
         for broken in outputs:
-            with pytest.raises(sqlite3.OperationalError, match="syntax error|incomplete input|unrecognized"):
+            with pytest.raises(sqlite3.OperationalError, match=r"syntax error|incomplete input|unrecognized"):
                 conn.execute(broken)
 
 

@@ -50,17 +50,16 @@ def test_spaced_operators_are_joined_outside_quotes(sql: str, expected: str) -> 
     ("sql", "expected"),
     [
         # double-quoted token that names nothing: a string literal, as SQLite reads it
-        ('SELECT name FROM singer WHERE country = "France"',
-         "SELECT name FROM singer WHERE country = 'France'"),
-        ('SELECT name FROM singer WHERE name = "it\'s me"',
-         "SELECT name FROM singer WHERE name = 'it''s me'"),
-        ('SELECT count(*) FROM singer WHERE name LIKE "%o%"',
-         "SELECT COUNT(*) FROM singer WHERE name LIKE '%o%'"),
+        ('SELECT name FROM singer WHERE country = "France"', "SELECT name FROM singer WHERE country = 'France'"),
+        ('SELECT name FROM singer WHERE name = "it\'s me"', "SELECT name FROM singer WHERE name = 'it''s me'"),
+        ('SELECT count(*) FROM singer WHERE name LIKE "%o%"', "SELECT COUNT(*) FROM singer WHERE name LIKE '%o%'"),
         # double-quoted column names (any case) and aliases stay identifiers
         ('SELECT "NAME" FROM singer', 'SELECT "NAME" FROM singer'),
         ('SELECT "Song Name" FROM singer', 'SELECT "Song Name" FROM singer'),
-        ('SELECT country, count(*) AS cnt FROM singer GROUP BY country ORDER BY "cnt"',
-         'SELECT country, COUNT(*) AS cnt FROM singer GROUP BY country ORDER BY "cnt"'),
+        (
+            'SELECT country, count(*) AS cnt FROM singer GROUP BY country ORDER BY "cnt"',
+            'SELECT country, COUNT(*) AS cnt FROM singer GROUP BY country ORDER BY "cnt"',
+        ),
         # backticks quote names, never strings
         ("SELECT `Song Name` FROM singer", 'SELECT "Song Name" FROM singer'),
         # spacing quirks and the trailing semicolon

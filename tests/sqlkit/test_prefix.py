@@ -33,7 +33,7 @@ def _cut_before(text: str, *markers: str) -> list[str]:
         ("select count(*) from singer", ["SELECT ", "SELECT COUNT(*) "]),
         ("SELECT DISTINCT country FROM singer", ["SELECT ", "SELECT DISTINCT country "]),
         # every clause of one query; JOINs stay inside the FROM clause
-        (FULL, ["SELECT "] + _cut_before(FULL, "FROM", "WHERE", "GROUP BY", "HAVING", "ORDER BY", "LIMIT")),
+        (FULL, ["SELECT ", *_cut_before(FULL, "FROM", "WHERE", "GROUP BY", "HAVING", "ORDER BY", "LIMIT")]),
         # nothing is cut inside parentheses: subqueries are continued whole
         (
             "SELECT name FROM singer WHERE age > (SELECT avg(age) FROM singer WHERE country = 'x')",
@@ -53,7 +53,10 @@ def _cut_before(text: str, *markers: str) -> list[str]:
             ],
         ),
         # keywords inside string literals are not boundaries
-        ("SELECT name FROM singer WHERE name = 'a FROM b WHERE c'", ["SELECT ", "SELECT name ", "SELECT name FROM singer "]),
+        (
+            "SELECT name FROM singer WHERE name = 'a FROM b WHERE c'",
+            ["SELECT ", "SELECT name ", "SELECT name FROM singer "],
+        ),
         # a WITH query starts at its main SELECT
         (
             "WITH old AS (SELECT name FROM singer) SELECT name FROM old",

@@ -59,7 +59,9 @@ def _empty_copy(schema: dict[str, list[str]]) -> sqlite3.Connection:
 
 def test_schema_link_labels_are_valid_and_complete(demo_root: Path, demo_synth) -> None:
     _, _, records = demo_synth
-    golds = {json.dumps([e["db_id"], i]): e for i, e in enumerate(json.loads((demo_root / "train_spider.json").read_text()))}
+    golds = {
+        json.dumps([e["db_id"], i]): e for i, e in enumerate(json.loads((demo_root / "train_spider.json").read_text()))
+    }
     checked = 0
     for record in (r for r in records if r["task"] == "schema_linking"):
         index = int(record["example_id"].rsplit("/", 1)[1])
@@ -74,7 +76,7 @@ def test_schema_link_labels_are_valid_and_complete(demo_root: Path, demo_synth) 
 
 
 def test_kept_noise_really_differs_from_gold(demo_root: Path, demo_synth) -> None:
-    _, manifest, records = demo_synth
+    _, _manifest, records = demo_synth
     runner = QueryRunner(timeout_s=10)
     golds = {i: e["query"] for i, e in enumerate(json.loads((demo_root / "train_spider.json").read_text()))}
     noisy = [r for r in records if r["task"] == "noise_correction" and r["noise_kind"] != "none"]
@@ -134,7 +136,10 @@ def test_token_counts_are_the_tokenizers_and_counted_records_are_kept(tmp_path: 
     from routesql.llm.tiny import train_tokenizer
     from routesql.synth.stage import add_token_counts, token_counter, token_counts
 
-    texts = [f"-- Question: how many {word}?\n-- Database schema:\ntable {word}: id, name\n" for word in ("cats", "dogs", "café")]
+    texts = [
+        f"-- Question: how many {word}?\n-- Database schema:\ntable {word}: id, name\n"
+        for word in ("cats", "dogs", "café")
+    ]
     tokenizer = train_tokenizer(texts * 3, vocab_size=300)
     tokenizer.save_pretrained(tmp_path)
     records = [{"prompt": text, "completion": f"SELECT count(*) FROM {n}"} for n, text in enumerate(texts)]
@@ -142,7 +147,9 @@ def test_token_counts_are_the_tokenizers_and_counted_records_are_kept(tmp_path: 
     add_token_counts(records, token_counts(str(tmp_path)))
     for record in records[:3]:
         assert record["prompt_tokens"] == len(tokenizer(record["prompt"], add_special_tokens=False)["input_ids"])
-        assert record["completion_tokens"] == len(tokenizer(record["completion"], add_special_tokens=False)["input_ids"])
+        assert record["completion_tokens"] == len(
+            tokenizer(record["completion"], add_special_tokens=False)["input_ids"]
+        )
     assert (records[3]["prompt_tokens"], records[3]["completion_tokens"]) == (7, 1)  # counted before: kept
     assert token_counter(str(tmp_path))(texts[1]) == records[1]["prompt_tokens"]
 
@@ -151,13 +158,16 @@ def test_weak_sampling_by_a_real_base_model_writes_preference_pairs(demo_root: P
     """SENSE weak pairs in the stage: a tiny random base model samples SQL for synthetic questions;
     its wrong answers (execution decides) become pairs with the synthetic gold as `chosen`."""
     from llm.conftest import build_tiny_lm
-
     from routesql.synth.stage import WeakSettings
 
     model = build_tiny_lm(tmp_path / "base")
     weak = WeakSettings(enabled=True, model_path=str(model), questions=3, samples=2, max_new_tokens=6, batch_size=8)
-    run_synthesize(demo_root, tmp_path / "out", SynthSettings(strong_per_db=1, workers=1, max_examples=30, weak=weak),
-                   progress=False)
+    run_synthesize(
+        demo_root,
+        tmp_path / "out",
+        SynthSettings(strong_per_db=1, workers=1, max_examples=30, weak=weak),
+        progress=False,
+    )
     pairs = [json.loads(line) for line in (tmp_path / "out" / "preferences.jsonl").read_text().splitlines()]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     stats = manifest["strong"]["weak"]
@@ -172,5 +182,9 @@ def test_weak_sampling_without_a_base_model_is_one_clear_error(demo_root: Path, 
     from routesql.synth.stage import WeakSettings
 
     with pytest.raises(InputError, match="--base models/base"):
-        run_synthesize(demo_root, tmp_path / "out", SynthSettings(strong_per_db=1, workers=1, max_examples=10,
-                                                                  weak=WeakSettings(enabled=True)), progress=False)
+        run_synthesize(
+            demo_root,
+            tmp_path / "out",
+            SynthSettings(strong_per_db=1, workers=1, max_examples=10, weak=WeakSettings(enabled=True)),
+            progress=False,
+        )

@@ -45,15 +45,12 @@ def _shop_script() -> str:
         "CREATE TABLE archive (id INTEGER PRIMARY KEY, note TEXT);",
     ]
     for i in range(1, 13):
-        lines.append(f"INSERT INTO customer VALUES ({i}, 'Person O''Neil {i}', "
-                     f"'{CITIES[i % 4]}', {20 + 3 * i});")
+        lines.append(f"INSERT INTO customer VALUES ({i}, 'Person O''Neil {i}', '{CITIES[i % 4]}', {20 + 3 * i});")
     for i in range(1, 9):
-        lines.append(f"INSERT INTO product VALUES ({i}, 'Gadget {i} deluxe', {i * 2.5}, "
-                     f"'{CATEGORIES[i % 3]}');")
+        lines.append(f"INSERT INTO product VALUES ({i}, 'Gadget {i} deluxe', {i * 2.5}, '{CATEGORIES[i % 3]}');")
     for i in range(1, 31):
         # Customers 11 and 12 and product 8 never order, so NOT IN has answers.
-        lines.append(f'INSERT INTO "order" VALUES ({i}, {1 + i % 10}, {1 + i % 7}, {i * 1.5}, '
-                     f"'{STATUSES[i % 3]}');")
+        lines.append(f"INSERT INTO \"order\" VALUES ({i}, {1 + i % 10}, {1 + i % 7}, {i * 1.5}, '{STATUSES[i % 3]}');")
     return "\n".join(lines)
 
 
@@ -91,36 +88,50 @@ def _filter_literals(sql: str) -> list[str]:
 # --- names and normalisation ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("identifier", "expected"), [
-    ("HomeTown", "home town"),
-    ("Customer_ID", "customer id"),
-    ("HTMLPage", "html page"),
-    ("concert_Name", "concert name"),
-    ("StuID", "stu id"),
-    ("address2", "address2"),
-])
+@pytest.mark.parametrize(
+    ("identifier", "expected"),
+    [
+        ("HomeTown", "home town"),
+        ("Customer_ID", "customer id"),
+        ("HTMLPage", "html page"),
+        ("concert_Name", "concert name"),
+        ("StuID", "stu id"),
+        ("address2", "address2"),
+    ],
+)
 def test_natural_name(identifier: str, expected: str) -> None:
     assert natural_name(identifier) == expected
 
 
-@pytest.mark.parametrize(("identifier", "expected"), [
-    ("singer", "singers"), ("country", "countries"), ("people", "people"), ("class", "classes"),
-    ("box", "boxes"), ("Sales_Records", "sales records"), ("day", "days"),
-])
+@pytest.mark.parametrize(
+    ("identifier", "expected"),
+    [
+        ("singer", "singers"),
+        ("country", "countries"),
+        ("people", "people"),
+        ("class", "classes"),
+        ("box", "boxes"),
+        ("Sales_Records", "sales records"),
+        ("day", "days"),
+    ],
+)
 def test_plural(identifier: str, expected: str) -> None:
     assert plural(identifier) == expected
 
 
-@pytest.mark.parametrize(("a", "b", "same"), [
-    ("SELECT name FROM t WHERE x = 'a';", 'select  name\nfrom t where x = "a"', True),
-    ("SELECT count(*) FROM t", "SELECT count ( * ) FROM t ;", True),
-    ("SELECT a , b FROM t", "SELECT a,b FROM t", True),
-    ("SELECT a FROM t WHERE x = 'a'", "SELECT a FROM t WHERE x = 'b'", False),
-    ("SELECT a FROM t", "SELECT b FROM t", False),
-    ("SELECT a FROM t WHERE c = 'Lyon'", "select a from t where c = 'LYON'", False),
-    ("SELECT a FROM t WHERE c = \"O'Neil\"", "SELECT a FROM t WHERE c = 'O''Neil'", True),
-    ("SELECT a FROM t WHERE c = 'a  b'", "SELECT a FROM t WHERE c = 'a b'", False),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("SELECT name FROM t WHERE x = 'a';", 'select  name\nfrom t where x = "a"', True),
+        ("SELECT count(*) FROM t", "SELECT count ( * ) FROM t ;", True),
+        ("SELECT a , b FROM t", "SELECT a,b FROM t", True),
+        ("SELECT a FROM t WHERE x = 'a'", "SELECT a FROM t WHERE x = 'b'", False),
+        ("SELECT a FROM t", "SELECT b FROM t", False),
+        ("SELECT a FROM t WHERE c = 'Lyon'", "select a from t where c = 'LYON'", False),
+        ('SELECT a FROM t WHERE c = "O\'Neil"', "SELECT a FROM t WHERE c = 'O''Neil'", True),
+        ("SELECT a FROM t WHERE c = 'a  b'", "SELECT a FROM t WHERE c = 'a b'", False),
+    ],
+)
 def test_normalize_sql(a: str, b: str, same: bool) -> None:
     assert (normalize_sql(a) == normalize_sql(b)) is same
 
@@ -143,12 +154,22 @@ def test_every_pattern_applies_to_the_shop(shop_pairs: list[SyntheticPair]) -> N
     assert {pair.pattern for pair in shop_pairs} == set(PATTERNS)
 
 
-@pytest.mark.parametrize(("pattern", "needle"), [
-    ("join_where", " JOIN "), ("join_three", " AS T3 "), ("nested_average", "(SELECT avg("),
-    ("not_in_child", "NOT IN (SELECT"), ("set_intersect", " INTERSECT "), ("set_union", " UNION "),
-    ("set_except", " EXCEPT "), ("group_having", "HAVING count(*) >"), ("select_where_like", " LIKE '%"),
-    ("select_where_between", " BETWEEN "), ("order_limit", " LIMIT "),
-])
+@pytest.mark.parametrize(
+    ("pattern", "needle"),
+    [
+        ("join_where", " JOIN "),
+        ("join_three", " AS T3 "),
+        ("nested_average", "(SELECT avg("),
+        ("not_in_child", "NOT IN (SELECT"),
+        ("set_intersect", " INTERSECT "),
+        ("set_union", " UNION "),
+        ("set_except", " EXCEPT "),
+        ("group_having", "HAVING count(*) >"),
+        ("select_where_like", " LIKE '%"),
+        ("select_where_between", " BETWEEN "),
+        ("order_limit", " LIMIT "),
+    ],
+)
 def test_pattern_sql_has_its_shape(shop_pairs: list[SyntheticPair], pattern: str, needle: str) -> None:
     sqls = [pair.sql for pair in shop_pairs if pair.pattern == pattern]
     assert sqls and all(needle in sql for sql in sqls)
@@ -225,7 +246,7 @@ def test_stats_account_for_every_generated_query(shop_db: Path) -> None:
 
 
 def test_workers_do_not_change_the_result(shop_db: Path, tmp_path: Path) -> None:
-    second = make_sqlite(tmp_path / "shop2" / "shop2.sqlite", _shop_script())
+    make_sqlite(tmp_path / "shop2" / "shop2.sqlite", _shop_script())
     examples = [Example("a", "shop", "q", "SELECT 1"), Example("b", "shop2", "q", "SELECT 1")]
     one = Benchmark("spider", "train", examples[:1], shop_db.parent.parent)
     both = Benchmark("spider", "train", examples, tmp_path)
@@ -241,8 +262,7 @@ def test_real_spider_databases(spider_dir: Path) -> None:
     train = load_benchmark(spider_dir, "train")
     dev = load_benchmark(spider_dir, "dev")
     wanted = {"college_2", "flight_4", "hr_1", "wine_1", "customers_and_invoices"}
-    subset = Benchmark(train.name, "train", [e for e in train.examples if e.db_id in wanted],
-                       train.database_dir)
+    subset = Benchmark(train.name, "train", [e for e in train.examples if e.db_id in wanted], train.database_dir)
     avoid = [e.sql for e in train.examples + dev.examples]
     pairs, stats = synthesize_strong(subset, avoid, per_db=20, seed=0)
     assert stats["databases"] == 5 and len(pairs) >= 95
@@ -285,12 +305,15 @@ class ScriptedQuestionGenerator:
         return outputs
 
 
-@pytest.mark.parametrize(("completion", "expected"), [
-    ("Question: How many pets?\nmore", "How many pets?"),
-    ('\n  "Which owners live in Lyon?"', "Which owners live in Lyon?"),
-    ("   \n\n", ""),
-    ("q: What is the age?", "What is the age?"),
-])
+@pytest.mark.parametrize(
+    ("completion", "expected"),
+    [
+        ("Question: How many pets?\nmore", "How many pets?"),
+        ('\n  "Which owners live in Lyon?"', "Which owners live in Lyon?"),
+        ("   \n\n", ""),
+        ("q: What is the age?", "What is the age?"),
+    ],
+)
 def test_first_line(completion: str, expected: str) -> None:
     assert first_line(completion) == expected
 
@@ -310,8 +333,9 @@ def test_endpoint_writer_replaces_questions_in_one_batch(shop_pairs: list[Synthe
 
 def test_synthesize_strong_with_question_writer(shop_db: Path) -> None:
     generator = ScriptedQuestionGenerator(silent="UNION")
-    pairs, stats = synthesize_strong(_shop_bench(shop_db), [], per_db=22, seed=0,
-                                     question_writer=EndpointQuestionWriter(generator))
+    pairs, stats = synthesize_strong(
+        _shop_bench(shop_db), [], per_db=22, seed=0, question_writer=EndpointQuestionWriter(generator)
+    )
     from_endpoint = sum(pair.question.startswith("Which rows does") for pair in pairs)
     assert stats["questions_from_endpoint"] == from_endpoint == sum("UNION" not in p.sql for p in pairs)
     assert "CREATE TABLE customer" in generator.calls[0][0][0]

@@ -21,8 +21,10 @@ from routesql.synth.weak import build_preference_pairs, extract_sql, first_state
 PETS_EXAMPLES = [
     ("SELECT name FROM owner WHERE city = 'Lyon'", "Which owners live in Lyon?"),
     ("SELECT count(*) FROM pet WHERE kind = 'cat'", "How many cats are there?"),
-    ("SELECT T1.name FROM owner AS T1 JOIN pet AS T2 ON T1.id = T2.owner_id WHERE T2.age > 2",
-     "Who owns a pet older than 2?"),
+    (
+        "SELECT T1.name FROM owner AS T1 JOIN pet AS T2 ON T1.id = T2.owner_id WHERE T2.age > 2",
+        "Who owns a pet older than 2?",
+    ),
     ("SELECT kind, avg(age) FROM pet GROUP BY kind", "Average age per kind?"),
     ("SELECT name FROM owner ORDER BY name DESC", "Owner names, reverse order."),
 ]
@@ -46,8 +48,13 @@ class MixedQualityGenerator:
         for prompt in prompts:
             gold = self.gold_by_prompt[prompt]
             wrong = self._mistake(gold, read_schema(self.db_by_prompt[prompt]).to_mapping(), rng)
-            variants = [f"```sql\n{gold};\n```", wrong, "SELEC" + gold[6:],
-                        f"SQL: {gold}\n\nQuestion: and what else?", f"{wrong};"]
+            variants = [
+                f"```sql\n{gold};\n```",
+                wrong,
+                "SELEC" + gold[6:],
+                f"SQL: {gold}\n\nQuestion: and what else?",
+                f"{wrong};",
+            ]
             outputs.append([variants[i % len(variants)] for i in range(settings.n)])
         return outputs
 
@@ -65,8 +72,9 @@ def _prompt(example: Example) -> str:
 
 
 def _generator_for(examples: list[Example], bench: Benchmark) -> MixedQualityGenerator:
-    return MixedQualityGenerator({_prompt(e): e.sql for e in examples},
-                                 {_prompt(e): bench.db_path(e.db_id) for e in examples})
+    return MixedQualityGenerator(
+        {_prompt(e): e.sql for e in examples}, {_prompt(e): bench.db_path(e.db_id) for e in examples}
+    )
 
 
 def _same_result(db: Path, gold: str, pred: str) -> bool | None:
@@ -96,26 +104,32 @@ def _check_pairs_by_execution(pairs: list[dict], bench: Benchmark, examples: lis
 # --- extraction ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("completion", "expected"), [
-    ("```sql\nSELECT 1;\n```", "SELECT 1"),
-    ("```\nSELECT 2\n```\nThis query returns two.", "SELECT 2"),
-    ("SELECT a FROM t; SELECT b FROM t", "SELECT a FROM t"),
-    ("SELECT ';' FROM t WHERE x = 'a;b'; DROP", "SELECT ';' FROM t WHERE x = 'a;b'"),
-    ('SELECT "x;y" FROM t;', 'SELECT "x;y" FROM t'),
-    ("SQL: SELECT 1\n\nQuestion: next one", "SELECT 1"),
-    (" SELECT name\n FROM owner\n WHERE id = 1", "SELECT name\n FROM owner\n WHERE id = 1"),
-    ("```sql\nSELECT 3", "SELECT 3"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    ("completion", "expected"),
+    [
+        ("```sql\nSELECT 1;\n```", "SELECT 1"),
+        ("```\nSELECT 2\n```\nThis query returns two.", "SELECT 2"),
+        ("SELECT a FROM t; SELECT b FROM t", "SELECT a FROM t"),
+        ("SELECT ';' FROM t WHERE x = 'a;b'; DROP", "SELECT ';' FROM t WHERE x = 'a;b'"),
+        ('SELECT "x;y" FROM t;', 'SELECT "x;y" FROM t'),
+        ("SQL: SELECT 1\n\nQuestion: next one", "SELECT 1"),
+        (" SELECT name\n FROM owner\n WHERE id = 1", "SELECT name\n FROM owner\n WHERE id = 1"),
+        ("```sql\nSELECT 3", "SELECT 3"),
+        ("", ""),
+    ],
+)
 def test_extract_sql(completion: str, expected: str) -> None:
     assert extract_sql(completion) == expected
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("SELECT 'it''s;' FROM t; x", "SELECT 'it''s;' FROM t"),
-    ("SELECT [a;b] FROM t;", "SELECT [a;b] FROM t"),
-    ("SELECT 1", "SELECT 1"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("SELECT 'it''s;' FROM t; x", "SELECT 'it''s;' FROM t"),
+        ("SELECT [a;b] FROM t;", "SELECT [a;b] FROM t"),
+        ("SELECT 1", "SELECT 1"),
+    ],
+)
 def test_first_statement(text: str, expected: str) -> None:
     assert first_statement(text) == expected
 
@@ -125,8 +139,7 @@ def test_first_statement(text: str, expected: str) -> None:
 
 @pytest.fixture()
 def pets_bench(pets_db: Path) -> Benchmark:
-    examples = [Example(f"pets/train/{i}", "pets", question, sql)
-                for i, (sql, question) in enumerate(PETS_EXAMPLES)]
+    examples = [Example(f"pets/train/{i}", "pets", question, sql) for i, (sql, question) in enumerate(PETS_EXAMPLES)]
     return Benchmark("spider", "train", examples, pets_db.parent.parent)
 
 
@@ -134,8 +147,8 @@ def test_pairs_on_a_small_database(pets_bench: Benchmark) -> None:
     examples = pets_bench.examples
     generator = _generator_for(examples, pets_bench)
     pairs, stats, wrong = build_preference_pairs(
-        examples, [_prompt(e) for e in examples], generator, pets_bench, k=5, temperature=0.8,
-        seed=3, workers=1)
+        examples, [_prompt(e) for e in examples], generator, pets_bench, k=5, temperature=0.8, seed=3, workers=1
+    )
     assert generator.calls == [(len(examples), GenerationSettings(n=5, temperature=0.8, seed=3))]
     _check_pairs_by_execution(pairs, pets_bench, examples)
     assert stats["samples"] == 25
@@ -156,17 +169,26 @@ def test_pairs_on_a_small_database(pets_bench: Benchmark) -> None:
 def test_pairs_per_question_cap(pets_bench: Benchmark, max_pairs: int, expected_per_question: int) -> None:
     examples = pets_bench.examples[:2]  # both have a result-changing mistake and a syntax error
     pairs, _, _ = build_preference_pairs(
-        examples, [_prompt(e) for e in examples], _generator_for(examples, pets_bench), pets_bench,
-        k=5, temperature=1.0, seed=0, max_pairs_per_question=max_pairs)
+        examples,
+        [_prompt(e) for e in examples],
+        _generator_for(examples, pets_bench),
+        pets_bench,
+        k=5,
+        temperature=1.0,
+        seed=0,
+        max_pairs_per_question=max_pairs,
+    )
     assert Counter(p["example_id"] for p in pairs) == {e.id: expected_per_question for e in examples}
 
 
 def test_failing_gold_is_unscorable_not_a_pair(pets_bench: Benchmark) -> None:
     broken = Example("pets/train/x", "pets", "?", "SELECT no_such_column FROM owner")
-    generator = MixedQualityGenerator({_prompt(broken): "SELECT name FROM owner"},
-                                      {_prompt(broken): pets_bench.db_path("pets")})
-    pairs, stats, wrong = build_preference_pairs([broken], [_prompt(broken)], generator, pets_bench,
-                                                 k=3, temperature=1.0, seed=0)
+    generator = MixedQualityGenerator(
+        {_prompt(broken): "SELECT name FROM owner"}, {_prompt(broken): pets_bench.db_path("pets")}
+    )
+    pairs, stats, wrong = build_preference_pairs(
+        [broken], [_prompt(broken)], generator, pets_bench, k=3, temperature=1.0, seed=0
+    )
     assert (pairs, wrong, stats["unscorable"]) == ([], {}, 3)
 
 
@@ -174,8 +196,9 @@ def test_failing_gold_is_unscorable_not_a_pair(pets_bench: Benchmark) -> None:
 def test_bad_arguments_are_input_errors(pets_bench: Benchmark, prompts: list[str], k: int) -> None:
     examples = pets_bench.examples[:2]
     with pytest.raises(InputError):
-        build_preference_pairs(examples, prompts, _generator_for(examples, pets_bench), pets_bench,
-                               k=k, temperature=1.0, seed=0)
+        build_preference_pairs(
+            examples, prompts, _generator_for(examples, pets_bench), pets_bench, k=k, temperature=1.0, seed=0
+        )
 
 
 def test_pairs_on_real_spider_questions(spider_dir: Path) -> None:
@@ -184,8 +207,8 @@ def test_pairs_on_real_spider_questions(spider_dir: Path) -> None:
     examples = [e for db_id in wanted for e in [x for x in train.examples if x.db_id == db_id][:6]]
     generator = _generator_for(examples, train)
     pairs, stats, wrong = build_preference_pairs(
-        examples, [_prompt(e) for e in examples], generator, train, k=4, temperature=0.7, seed=1,
-        workers=1)
+        examples, [_prompt(e) for e in examples], generator, train, k=4, temperature=0.7, seed=1, workers=1
+    )
     assert len(generator.calls) == 1
     assert stats["samples"] == 4 * len(examples) and stats["pairs"] >= len(examples)
     _check_pairs_by_execution(pairs, train, examples)

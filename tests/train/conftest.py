@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import PETS_SCRIPT, make_sqlite
 
 from routesql.db.connect import open_readonly
 from routesql.llm.tiny import build_tiny_base
 from routesql.train.records import write_jsonl
 from routesql.train.settings import TinyModelSettings
+from support import PETS_SCRIPT, make_sqlite
 
 CONCERT_SCRIPT = """
 CREATE TABLE singer (singer_id INTEGER PRIMARY KEY, name TEXT, country TEXT, age INTEGER);
@@ -42,8 +42,7 @@ QUESTIONS: dict[str, list[tuple[str, str]]] = {
         ("Oldest singer's name.", "SELECT name FROM singer ORDER BY age DESC LIMIT 1"),
         (
             "Venues where Joe sang.",
-            "SELECT T2.venue FROM singer AS T1 JOIN concert AS T2 ON T1.singer_id = T2.singer_id"
-            " WHERE T1.name = 'Joe'",
+            "SELECT T2.venue FROM singer AS T1 JOIN concert AS T2 ON T1.singer_id = T2.singer_id WHERE T1.name = 'Joe'",
         ),
     ],
 }

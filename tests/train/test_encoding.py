@@ -50,7 +50,9 @@ def with_cls_and_sep(tokenizer: PreTrainedTokenizerFast) -> PreTrainedTokenizerF
     """The same tokenizer with special tokens on both sides of a text (BERT's template)."""
     backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
     bos, eos = backend.token_to_id(BOS), backend.token_to_id(EOS)
-    backend.post_processor = processors.TemplateProcessing(single=f"{BOS} $A {EOS}", special_tokens=[(BOS, bos), (EOS, eos)])
+    backend.post_processor = processors.TemplateProcessing(
+        single=f"{BOS} $A {EOS}", special_tokens=[(BOS, bos), (EOS, eos)]
+    )
     return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token=BOS, eos_token=EOS, pad_token=PAD)
 
 
@@ -58,7 +60,10 @@ def with_cls_and_sep(tokenizer: PreTrainedTokenizerFast) -> PreTrainedTokenizerF
 def test_byte_level_bpe_encodes_alike_line_by_line(byte_level: PreTrainedTokenizerFast, special: bool) -> None:
     texts = corpus(1)
     assert lines_encode_alike(byte_level.backend_tokenizer, texts, special)
-    assert encode_by_lines(byte_level.backend_tokenizer, texts, special) == byte_level(texts, add_special_tokens=special)["input_ids"]
+    assert (
+        encode_by_lines(byte_level.backend_tokenizer, texts, special)
+        == byte_level(texts, add_special_tokens=special)["input_ids"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -71,9 +76,14 @@ def test_byte_level_bpe_encodes_alike_line_by_line(byte_level: PreTrainedTokeniz
     ids=["bos-then-text", "cls-text-sep", "sentencepiece-marker"],
 )
 @pytest.mark.parametrize("special", [True, False])
-def test_encode_texts_equals_the_tokenizer(byte_level: PreTrainedTokenizerFast, make, line_path: bool, special: bool) -> None:
+def test_encode_texts_equals_the_tokenizer(
+    byte_level: PreTrainedTokenizerFast, make, line_path: bool, special: bool
+) -> None:
     tokenizer = make(byte_level)
     texts = corpus(MIN_TEXTS // len(corpus(1)) + 1)
     assert len(texts) >= MIN_TEXTS  # large enough for the line path to be considered
     assert lines_encode_alike(tokenizer.backend_tokenizer, texts[:200], special) is line_path
-    assert encode_texts(tokenizer, texts, add_special_tokens=special) == tokenizer(texts, add_special_tokens=special)["input_ids"]
+    assert (
+        encode_texts(tokenizer, texts, add_special_tokens=special)
+        == tokenizer(texts, add_special_tokens=special)["input_ids"]
+    )

@@ -166,12 +166,21 @@ def test_completion_only_head_gives_the_same_losses_as_full_logits() -> None:
     )
 
     torch.manual_seed(0)
-    config = Qwen2Config(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                         num_key_value_heads=1, intermediate_size=64, tie_word_embeddings=True)
+    config = Qwen2Config(
+        vocab_size=97,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        intermediate_size=64,
+        tie_word_embeddings=True,
+    )
     base = Qwen2ForCausalLM(config).eval()
     lora = get_peft_model(Qwen2ForCausalLM(config).eval(), LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
-    records = [TokenizedRecord(tuple(range(3, 3 + n)), tuple([-100] * (n - k) + list(range(3 + n - k, 3 + n))), 0, k)
-               for n, k in ((9, 3), (6, 2), (11, 5))]
+    records = [
+        TokenizedRecord(tuple(range(3, 3 + n)), tuple([-100] * (n - k) + list(range(3 + n - k, 3 + n))), 0, k)
+        for n, k in ((9, 3), (6, 2), (11, 5))
+    ]
     batch = collate_packs([records[:2], records[2:]], pad_id=0)
     for model in (base, lora):
         full, full_mask = token_losses(packed_forward(model, batch), batch["labels"])

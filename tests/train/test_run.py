@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
-from pytorch_lightning.loggers import Logger
 import torch
 from peft import PeftModel
+from pytorch_lightning.loggers import Logger
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -121,8 +121,14 @@ def test_resume_with_other_settings_is_refused(
 
 def test_dpo_run_exports(preference_records: Path, uninterrupted: Path, tmp_path: Path) -> None:
     settings = DPOSettings(
-        max_steps=2, batch_size=2, max_seq_len=256, warmup_steps=0, accelerator="cpu", devices=1,
-        checkpoint_every_n_steps=1, lora=LoraSettings(r=4, alpha=8),
+        max_steps=2,
+        batch_size=2,
+        max_seq_len=256,
+        warmup_steps=0,
+        accelerator="cpu",
+        devices=1,
+        checkpoint_every_n_steps=1,
+        lora=LoraSettings(r=4, alpha=8),
     )
     out = run_dpo(preference_records, uninterrupted / "merged", tmp_path, settings)
     assert read_manifest(out)["kind"] == "dpo" and read_manifest(out)["template_version"] == "test-v1/plain"
@@ -145,7 +151,7 @@ class RecordingLogger(Logger):
     def version(self) -> str:
         return "0"
 
-    def log_hyperparams(self, params, *args, **kwargs) -> None:  # noqa: ANN001 - Lightning's signature
+    def log_hyperparams(self, params, *args, **kwargs) -> None:
         self.hyperparameters.update(params)
 
     def log_metrics(self, metrics: dict, step: int | None = None) -> None:
@@ -211,8 +217,14 @@ def test_ddp_on_two_cpu_processes_matches_one_process(sft_records: Path, tiny_ba
     (tmp_path / "driver.py").write_text(DDP_DRIVER)
     src = str(Path(routesql.__file__).parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
-    command = [sys.executable, str(tmp_path / "driver.py"), str(sft_records), str(tiny_base), str(tmp_path / "ddp"),
-               str(tmp_path / "settings.json")]
+    command = [
+        sys.executable,
+        str(tmp_path / "driver.py"),
+        str(sft_records),
+        str(tiny_base),
+        str(tmp_path / "ddp"),
+        str(tmp_path / "settings.json"),
+    ]
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-3000:]
     single_curve = losses(single / "logs" / "version_0" / "metrics.csv")

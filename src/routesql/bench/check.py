@@ -9,9 +9,15 @@ from routesql.db.limits import QueryLimits
 from routesql.metrics.matcher import MatchJob, match_many
 
 
-def check_gold_queries(root: Path, split: str, fmt: str | None = None, workers: int = 1,
-                       limits: QueryLimits = QueryLimits(), progress: bool = True,
-                       spider_root: Path | None = None) -> dict:
+def check_gold_queries(
+    root: Path,
+    split: str,
+    fmt: str | None = None,
+    workers: int = 1,
+    limits: QueryLimits = QueryLimits(),
+    progress: bool = True,
+    spider_root: Path | None = None,
+) -> dict:
     """Execute each gold query whose database exists; report the ones SQLite rejects.
 
     Gold text gets the same Spider fixes the official evaluator applies (``> =`` spacing), so a
@@ -21,16 +27,31 @@ def check_gold_queries(root: Path, split: str, fmt: str | None = None, workers: 
     missing = missing_databases(bench)
     present = [(i, ex) for i, ex in enumerate(bench.examples) if ex.db_id not in missing]
     jobs = [MatchJob(bench.db_path(ex.db_id), ex.sql, ex.sql) for _, ex in present]
-    outcomes = match_many(jobs, semantics="spider", workers=workers, limits=limits,
-                          progress=progress, description=f"checking {bench.name}/{split} gold")
+    outcomes = match_many(
+        jobs,
+        semantics="spider",
+        workers=workers,
+        limits=limits,
+        progress=progress,
+        description=f"checking {bench.name}/{split} gold",
+    )
     failures = [
-        {"index": i, "id": ex.id, "db_id": ex.db_id, "sql": ex.sql,
-         "error": (outcome.error or "").removeprefix("gold query failed: ")}
-        for (i, ex), outcome in zip(present, outcomes) if outcome.error_kind == "gold_failed"
+        {
+            "index": i,
+            "id": ex.id,
+            "db_id": ex.db_id,
+            "sql": ex.sql,
+            "error": (outcome.error or "").removeprefix("gold query failed: "),
+        }
+        for (i, ex), outcome in zip(present, outcomes)
+        if outcome.error_kind == "gold_failed"
     ]
     return {
-        "benchmark": bench.name, "split": split, "n_examples": len(bench.examples),
+        "benchmark": bench.name,
+        "split": split,
+        "n_examples": len(bench.examples),
         "n_executed": len(present) - len(failures),
         "n_missing_database": len(bench.examples) - len(present),
-        "missing_databases": sorted(missing), "failures": failures,
+        "missing_databases": sorted(missing),
+        "failures": failures,
     }

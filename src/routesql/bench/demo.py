@@ -53,9 +53,7 @@ from routesql.db.connect import open_readonly
 TRAIN_PAIRS_PER_DB = 250  # 8 training databases → about 2000 training pairs
 DEV_PAIRS_PER_DB = 110  # 3 dev databases → about 330 dev pairs
 ATTEMPTS_PER_PAIR = 12  # draws a pattern gets per wanted pair before giving up on a database
-CHILDLESS_PARENT_SHARE = (
-    0.15  # parents left without children per foreign key (for NOT IN questions)
-)
+CHILDLESS_PARENT_SHARE = 0.15  # parents left without children per foreign key (for NOT IN questions)
 SPIDER_TYPES = {"INTEGER": "number", "REAL": "number", "TEXT": "text", "DATE": "time"}
 
 
@@ -74,9 +72,7 @@ def _combinations(gen: tuple) -> list[str]:
     raise ValueError(f"not a text generator: {gen!r}")
 
 
-def _column_values(
-    column: ColumnSpec, n: int, places: list[tuple[str, str]], rng: random.Random
-) -> list[object]:
+def _column_values(column: ColumnSpec, n: int, places: list[tuple[str, str]], rng: random.Random) -> list[object]:
     """`n` values for one column; labels are distinct whenever the generator has enough of them."""
     kind = column.gen[0]
     if kind == "city":
@@ -186,9 +182,7 @@ def tables_json_entry(domain: DomainSpec) -> dict:
         "table_names_original": [spec.name for spec in domain.tables],
         "table_names": [natural(spec.name) for spec in domain.tables],
         "column_names_original": names_original,
-        "column_names": [
-            [index, name if index < 0 else natural(name)] for index, name in names_original
-        ],
+        "column_names": [[index, name if index < 0 else natural(name)] for index, name in names_original],
         "column_types": types,
         "primary_keys": [positions[(spec.name, "id")] for spec in domain.tables],
         "foreign_keys": foreign_keys,
@@ -275,7 +269,9 @@ def build_database(out_dir: Path, domain: DomainSpec, seed: int, wanted: int) ->
 
 
 def write_demo_benchmark(
-    out_dir: Path, seed: int = 0, train_variants: int = DEFAULT_TRAIN_VARIANTS,
+    out_dir: Path,
+    seed: int = 0,
+    train_variants: int = DEFAULT_TRAIN_VARIANTS,
     coined: int = DEFAULT_COINED_VARIANTS,
 ) -> dict:
     """Generate the demo benchmark into `out_dir` (created if needed); return counts.
@@ -349,13 +345,7 @@ FEATURE_PATTERNS = {
 def sql_features(sql: str) -> set[str]:
     """The names of FEATURE_PATTERNS that occur in one gold query of the demo's canonical style."""
     # BETWEEN's AND is no connective, and a JOIN in each half of an INTERSECT is no 3-table join.
-    parts = re.split(
-        r" (?:INTERSECT|UNION|EXCEPT) ", re.sub(r"BETWEEN (\S+) AND", r"BETWEEN \1", sql)
-    )
-    return {
-        name
-        for name, pattern in FEATURE_PATTERNS.items()
-        if any(re.search(pattern, p) for p in parts)
-    } | {
+    parts = re.split(r" (?:INTERSECT|UNION|EXCEPT) ", re.sub(r"BETWEEN (\S+) AND", r"BETWEEN \1", sql))
+    return {name for name, pattern in FEATURE_PATTERNS.items() if any(re.search(pattern, p) for p in parts)} | {
         name for name in ("intersect", "union", "except") if re.search(FEATURE_PATTERNS[name], sql)
     }

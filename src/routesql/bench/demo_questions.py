@@ -272,9 +272,7 @@ class QuestionContext:
         text = self.rng.choice(TEMPLATES[template_key]).format(**values)
         return text[0].upper() + text[1:]
 
-    def columns(
-        self, table: str, roles: Sequence[str], exclude: Sequence[str] = ()
-    ) -> list[ColumnSpec]:
+    def columns(self, table: str, roles: Sequence[str], exclude: Sequence[str] = ()) -> list[ColumnSpec]:
         return [c for c in self.tables[table].columns if c.role in roles and c.name not in exclude]
 
     def values(self, table: str, column: str) -> list[object]:
@@ -286,9 +284,7 @@ class QuestionContext:
         fits = [n for n in sorted(self.tables) if all(self.columns(n, g) for g in role_groups)]
         return self.tables[self.rng.choice(fits)]
 
-    def pick_column(
-        self, table: str, roles: Sequence[str], exclude: Sequence[str] = ()
-    ) -> ColumnSpec | None:
+    def pick_column(self, table: str, roles: Sequence[str], exclude: Sequence[str] = ()) -> ColumnSpec | None:
         found = self.columns(table, roles, exclude)
         return self.rng.choice(found) if found else None
 
@@ -329,9 +325,7 @@ class QuestionContext:
         ]
         return self.rng.choice(fits)
 
-    def condition(
-        self, table: str, column: ColumnSpec, alias: str = "", about: str = ""
-    ) -> Condition:
+    def condition(self, table: str, column: ColumnSpec, alias: str = "", about: str = "") -> Condition:
         """A filter on `column`: equality for text, a comparison for numbers and dates.
 
         `alias` prefixes the SQL column ("T2."), `about` prefixes the phrase ("department ").
@@ -496,9 +490,7 @@ def max_and_min(ctx: QuestionContext) -> Made:
     return question, f"SELECT max({column.name}), min({column.name}) FROM {table}"
 
 
-def list_where(
-    ctx: QuestionContext, table: str, rest: str, where: str, exclude: Sequence[str]
-) -> Made:
+def list_where(ctx: QuestionContext, table: str, rest: str, where: str, exclude: Sequence[str]) -> Made:
     """A LIST question that shows one column of the rows matching `where`."""
     shown = ctx.pick_shown(table, exclude=exclude)
     if shown is None:
@@ -781,9 +773,7 @@ def join_group_aggregate(ctx: QuestionContext) -> Made:
     shown = ctx.pick_label(parent)
     column = ctx.pick_column(child, ("number",))
     function, word = ctx.aggregate(column)
-    question = ctx.ask(
-        "join_group_aggregate", p=natural(parent), s=shown, w=word, n=column, ks=plural(child)
-    )
+    question = ctx.ask("join_group_aggregate", p=natural(parent), s=shown, w=word, n=column, ks=plural(child))
     select = f"SELECT T1.{shown.name}, {function}(T2.{column.name})"
     return question, f"{select} FROM {parent_first(edge)} GROUP BY T1.id"
 
@@ -804,9 +794,7 @@ def join_having(ctx: QuestionContext) -> Made:
     child, _fk, parent = edge
     shown = ctx.pick_label(parent)
     op, k = ctx.count_threshold(ctx.group_sizes(child, edge[1]))
-    question = ctx.ask(
-        "list", parent, s=shown, rest=f"that have {COUNT_WORDS[op]} {k} {plural(child)}"
-    )
+    question = ctx.ask("list", parent, s=shown, rest=f"that have {COUNT_WORDS[op]} {k} {plural(child)}")
     grouped = f"SELECT T1.{shown.name} FROM {parent_first(edge)} GROUP BY T1.id"
     return question, f"{grouped} HAVING count(*) {op} {k}"
 
@@ -929,9 +917,7 @@ def except_join(ctx: QuestionContext) -> Made:
     child, _fk, parent = edge
     shown = ctx.pick_label(parent)
     cond = ctx.random_condition(child, alias="T2.")
-    question = ctx.ask(
-        "list", parent, s=shown, rest=f"that have no {natural(child)} whose {cond.phrase}"
-    )
+    question = ctx.ask("list", parent, s=shown, rest=f"that have no {natural(child)} whose {cond.phrase}")
     matching = f"SELECT T1.{shown.name} FROM {parent_first(edge)} WHERE {cond.sql}"
     return question, f"SELECT {shown.name} FROM {parent} EXCEPT {matching}"
 

@@ -99,8 +99,7 @@ def column_key(column: ColumnSpec) -> str:
 
 # Coined words: consonant-vowel syllables that end in a vowel or a soft consonant, so their
 # regular plural is what `plural` builds ("kelo" → "kelos", "brandim" → "brandims").
-ONSETS = ("b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "t", "v", "z", "br", "dr", "gr", "kl", "pl",
-          "st", "tr")
+ONSETS = ("b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "t", "v", "z", "br", "dr", "gr", "kl", "pl", "st", "tr")
 VOWELS = ("a", "e", "i", "o", "u")
 CODAS = ("", "", "n", "r", "l", "m")
 
@@ -213,9 +212,7 @@ def _variant_slots(count: int, key: str, letter: str, seed: int) -> list[tuple[D
     return slots
 
 
-def variant_domains(
-    count: int = DEFAULT_TRAIN_VARIANTS, seed: int = 0
-) -> tuple[DomainSpec, ...]:
+def variant_domains(count: int = DEFAULT_TRAIN_VARIANTS, seed: int = 0) -> tuple[DomainSpec, ...]:
     """`count` renamed variants, round-robin over the training domains (``school_v1``, ...).
 
     A variant redraws while an earlier variant of the same domain has its exact table names.

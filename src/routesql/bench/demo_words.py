@@ -23,35 +23,27 @@ from __future__ import annotations
 # Keyed by the training table name; "department" is shared by the hospital and company domains.
 TABLE_WORDS: dict[str, tuple[str, ...]] = {
     # school
-    "teacher": ("tutor", "instructor", "lecturer", "mentor", "educator", "professor",
-                "schoolmaster"),
+    "teacher": ("tutor", "instructor", "lecturer", "mentor", "educator", "professor", "schoolmaster"),
     "course": ("module", "class", "lesson", "seminar", "workshop", "lecture", "tutorial"),
     "student": ("pupil", "learner", "scholar", "trainee", "apprentice", "cadet", "undergrad"),
-    "enrollment": ("registration", "enrolment", "signup", "participation", "admission",
-                   "roster_entry"),
+    "enrollment": ("registration", "enrolment", "signup", "participation", "admission", "roster_entry"),
     # library
     "author": ("writer", "novelist", "poet", "essayist", "scribe", "columnist", "wordsmith"),
-    "book": ("volume", "novel", "tome", "publication", "edition", "manuscript", "paperback",
-             "hardcover"),
-    "member": ("patron", "subscriber", "reader", "borrower", "cardholder", "affiliate",
-               "library_client"),
+    "book": ("volume", "novel", "tome", "publication", "edition", "manuscript", "paperback", "hardcover"),
+    "member": ("patron", "subscriber", "reader", "borrower", "cardholder", "affiliate", "library_client"),
     "loan": ("borrowing", "checkout", "lending", "withdrawal", "circulation", "issuance"),
     # hospital (and company_hr for "department")
     "department": ("division", "section", "office", "bureau", "wing", "service", "directorate"),
-    "doctor": ("physician", "surgeon", "clinician", "medic", "practitioner", "specialist",
-               "internist"),
+    "doctor": ("physician", "surgeon", "clinician", "medic", "practitioner", "specialist", "internist"),
     "patient": ("client", "inpatient", "outpatient", "sufferer", "admittee", "convalescent"),
-    "appointment": ("consultation", "visit", "checkup", "encounter", "booking",
-                    "examination"),
+    "appointment": ("consultation", "visit", "checkup", "encounter", "booking", "examination"),
     # retail_store
-    "store": ("shop", "outlet", "boutique", "emporium", "kiosk", "supermarket", "storefront",
-              "mart"),
+    "store": ("shop", "outlet", "boutique", "emporium", "kiosk", "supermarket", "storefront", "mart"),
     "product": ("item", "article", "commodity", "ware", "gadget", "offering"),
     "customer": ("shopper", "buyer", "patron", "purchaser", "consumer", "client"),
     "sale": ("purchase", "receipt", "invoice", "basket", "order_line", "acquisition"),
     # airline
-    "airport": ("airfield", "aerodrome", "terminal", "hub", "airstrip", "gateway",
-                "landing_field"),
+    "airport": ("airfield", "aerodrome", "terminal", "hub", "airstrip", "gateway", "landing_field"),
     "plane": ("jet", "airliner", "airplane", "jetliner", "aeroplane", "turboprop"),
     "pilot": ("aviator", "flyer", "captain", "navigator", "copilot"),
     "flight": ("trip", "journey", "voyage", "sortie", "leg", "crossing", "shuttle"),
@@ -67,10 +59,8 @@ TABLE_WORDS: dict[str, tuple[str, ...]] = {
     "game": ("fixture", "contest", "bout", "clash", "meet", "showdown", "duel"),
     # company_hr
     "employee": ("worker", "staffer", "associate", "colleague", "contractor", "operative"),
-    "project": ("initiative", "venture", "program", "scheme", "undertaking", "mission",
-                "endeavour"),
-    "assignment": ("posting", "task", "duty", "deployment", "engagement", "placement",
-                   "secondment"),
+    "project": ("initiative", "venture", "program", "scheme", "undertaking", "mission", "endeavour"),
+    "assignment": ("posting", "task", "duty", "deployment", "engagement", "placement", "secondment"),
 }
 
 # Keyed by the training column name; "person_name" is the key of a ``name`` column that holds
@@ -78,18 +68,15 @@ TABLE_WORDS: dict[str, tuple[str, ...]] = {
 COLUMN_WORDS: dict[str, tuple[str, ...]] = {
     # shared by several domains
     "name": ("label", "designation", "moniker", "alias", "tag", "display_label", "caption"),
-    "person_name": ("moniker", "alias", "nickname", "handle", "full_label", "signature",
-                    "display_label"),
+    "person_name": ("moniker", "alias", "nickname", "handle", "full_label", "signature", "display_label"),
     "title": ("heading", "caption", "headline", "label", "designation", "tagline"),
-    "city": ("town", "hometown", "municipality", "locality", "location", "home_base",
-             "metro_area", "settlement"),
+    "city": ("town", "hometown", "municipality", "locality", "location", "home_base", "metro_area", "settlement"),
     "country": ("nation", "homeland", "land", "origin", "territory", "home_nation"),
     "age": ("maturity", "lifetime", "birthdays"),
     "salary": ("wage", "pay", "earnings", "income", "stipend", "compensation", "remuneration"),
     "price": ("charge", "tariff", "amount", "list_amount", "outlay", "asking_amount"),
     "hire_date": ("hire_time", "onboarding_time", "recruitment_time", "employment_since"),
-    "budget": ("funding", "allocation", "allowance", "spending_limit", "grant_amount",
-               "appropriation"),
+    "budget": ("funding", "allocation", "allowance", "spending_limit", "grant_amount", "appropriation"),
     "nationality": ("citizenship", "passport", "heritage", "descent"),
     "genre": ("style", "kind", "classification", "section", "tradition"),
     "attendance": ("audience", "crowd", "turnout", "headcount", "spectators"),
@@ -120,8 +107,7 @@ COLUMN_WORDS: dict[str, tuple[str, ...]] = {
     "floor_area": ("floor_space", "footprint", "surface_area", "square_footage", "sales_area"),
     "category": ("section", "aisle", "product_line", "segment", "family"),
     "stock": ("inventory", "supply", "on_hand", "reserve", "stockpile", "units_available"),
-    "loyalty_level": ("membership_tier", "reward_tier", "loyalty_tier", "loyalty_band",
-                      "perk_level", "club_status"),
+    "loyalty_level": ("membership_tier", "reward_tier", "loyalty_tier", "loyalty_band", "perk_level", "club_status"),
     "quantity": ("units", "volume", "qty", "item_count", "pieces"),
     "sale_date": ("purchase_time", "sold_time", "checkout_time", "billing_time"),
     # airline

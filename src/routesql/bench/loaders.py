@@ -66,8 +66,11 @@ def detect_format(root: Path) -> str:
     if len(found) == 1:
         return found[0]
     if found:
-        raise InputError(root, f"holds files of several benchmarks ({', '.join(found)}); "
-                               "name the one to load with --format (or data.format)")
+        raise InputError(
+            root,
+            f"holds files of several benchmarks ({', '.join(found)}); "
+            "name the one to load with --format (or data.format)",
+        )
     looked_for = ", ".join((*_SPIDER_FILES, _DK_FILE, _REALISTIC_FILE, _MINIDEV_FILE, *_BIRD_MARKERS))
     raise InputError(root, f"no benchmark files found (looked for {looked_for})")
 
@@ -153,8 +156,9 @@ def _load_spider_dk(root: Path, split: str, spider_root: Path | None) -> Benchma
     own = root / "database"
     needs_spider = any(not (own / ex.db_id / f"{ex.db_id}.sqlite").is_file() for ex in examples)
     spider = _resolve_spider_root(root, spider_root, "spider-dk") if needs_spider else None
-    return Benchmark("spider-dk", split, examples, own, tables,
-                     fallback_database_dir=None if spider is None else spider / "database")
+    return Benchmark(
+        "spider-dk", split, examples, own, tables, fallback_database_dir=None if spider is None else spider / "database"
+    )
 
 
 def _load_spider_realistic(root: Path, split: str, spider_root: Path | None) -> Benchmark:
@@ -178,8 +182,9 @@ def _load_bird_minidev(root: Path, split: str, spider_root: Path | None) -> Benc
     question_id and difficulty simple / moderate / challenging), dev_tables.json, dev_databases/."""
     _require_dev_only(root, split, "bird-minidev")
     path = root / _MINIDEV_FILE
-    examples = [_bird_example(record, path, index, "bird-minidev", split)
-                for index, record in enumerate(_read_records(path))]
+    examples = [
+        _bird_example(record, path, index, "bird-minidev", split) for index, record in enumerate(_read_records(path))
+    ]
     return Benchmark("bird-minidev", split, examples, root / "dev_databases", _existing(root / "dev_tables.json"))
 
 
@@ -264,14 +269,13 @@ def _db_id(record: dict[str, Any], path: Path, index: int) -> str:
     """A db_id names a folder and a file under the database folder: a plain name, nothing else."""
     db_id = _required(record, "db_id", path, index)
     if db_id in ("", ".") or ".." in db_id or any(c in db_id for c in "/\\\0") or Path(db_id).is_absolute():
-        raise InputError(path, f"record {index} db_id {db_id!r} must be a plain name "
-                               "(no '/', '\\', '..', NUL, nor an absolute path)")
+        raise InputError(
+            path, f"record {index} db_id {db_id!r} must be a plain name (no '/', '\\', '..', NUL, nor an absolute path)"
+        )
     return db_id
 
 
-def _optional(
-    record: dict[str, Any], key: str, types: type | tuple[type, ...], path: Path, index: int
-) -> Any:
+def _optional(record: dict[str, Any], key: str, types: type | tuple[type, ...], path: Path, index: int) -> Any:
     value = record.get(key)
     if value is not None and not isinstance(value, types):
         got = type(value).__name__
@@ -294,8 +298,11 @@ def _resolve_spider_root(root: Path, spider_root: Path | None, fmt: str) -> Path
 
 def _require_dev_only(root: Path, split: str, fmt: str) -> None:
     if split != "dev":
-        raise InputError(root, f"{fmt} has only a dev split, not {split!r}: it is for evaluation only "
-                               "(list it under evaluate.benchmarks and train on another benchmark)")
+        raise InputError(
+            root,
+            f"{fmt} has only a dev split, not {split!r}: it is for evaluation only "
+            "(list it under evaluate.benchmarks and train on another benchmark)",
+        )
 
 
 def _require_folder(root: Path) -> None:

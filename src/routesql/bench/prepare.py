@@ -46,10 +46,7 @@ def benchmark_root(params: Params) -> Path:
 def main_source(params: Params) -> BenchmarkSource:
     """data.benchmark: the benchmark trained on (when it has a train split) and evaluated first."""
     root = benchmark_root(params)
-    if params.data.benchmark == "demo":
-        name = "demo"
-    else:
-        name = (params.data.format or detect_format(root)).replace("-", "_")
+    name = "demo" if params.data.benchmark == "demo" else (params.data.format or detect_format(root)).replace("-", "_")
     return BenchmarkSource(name, root, params.data.format, params.data.spider_root_path(), params.data.evidence)
 
 
@@ -59,18 +56,28 @@ def eval_sources(params: Params) -> list[BenchmarkSource]:
     sources = [main]
     for entry in params.evaluate.benchmarks:
         if entry.name == main.name:
-            raise InputError("params.yaml: evaluate.benchmarks",
-                             f"name {entry.name!r} is the main benchmark's (data.benchmark); pick another")
+            raise InputError(
+                "params.yaml: evaluate.benchmarks",
+                f"name {entry.name!r} is the main benchmark's (data.benchmark); pick another",
+            )
         root = Path(entry.path).expanduser()
         if not root.is_dir():
-            raise InputError(f"params.yaml: evaluate.benchmarks ({entry.name})", f"benchmark folder {root} does not exist")
-        sources.append(BenchmarkSource(entry.name, root, entry.format, params.data.spider_root_path(), params.data.evidence))
+            raise InputError(
+                f"params.yaml: evaluate.benchmarks ({entry.name})", f"benchmark folder {root} does not exist"
+            )
+        sources.append(
+            BenchmarkSource(entry.name, root, entry.format, params.data.spider_root_path(), params.data.evidence)
+        )
     return sources
 
 
-def prepare_data(params: Params, examples_dir: Path = Path("data/examples"),
-                 check_path: Path = Path("data/data_check.json"), eval_dir: Path = Path("data/eval"),
-                 progress: bool = True) -> dict:
+def prepare_data(
+    params: Params,
+    examples_dir: Path = Path("data/examples"),
+    check_path: Path = Path("data/data_check.json"),
+    eval_dir: Path = Path("data/eval"),
+    progress: bool = True,
+) -> dict:
     """Generate the demo if asked; write canonical examples per split of the main benchmark (dev
     only for an evaluation-only one) and the dev examples of each evaluation benchmark to
     `eval_dir/<name>.jsonl`; check every gold query; write the report."""
@@ -84,27 +91,38 @@ def prepare_data(params: Params, examples_dir: Path = Path("data/examples"),
     # Each folder is replaced as a set: no file of a split or benchmark since dropped lingers.
     with folder_atomic(examples_dir) as examples_staging, folder_atomic(eval_dir) as eval_staging:
         for split in main.splits():
-            bench, summary["splits"][split] = _write_checked(main, split, examples_staging / f"{split}.jsonl",
-                                                              params.execution.workers, limits, progress)
+            bench, summary["splits"][split] = _write_checked(
+                main, split, examples_staging / f"{split}.jsonl", params.execution.workers, limits, progress
+            )
         summary["format"] = bench.name
         summary["evaluation_only"] = main.splits() == ("dev",)
         for source in extra:
-            extra_bench, cell = _write_checked(source, "dev", eval_staging / f"{source.name}.jsonl",
-                                               params.execution.workers, limits, progress)
+            extra_bench, cell = _write_checked(
+                source, "dev", eval_staging / f"{source.name}.jsonl", params.execution.workers, limits, progress
+            )
             summary["evaluate"][source.name] = {"path": str(source.root), "format": extra_bench.name, **cell}
         # Always written, so the stage's eval_dir output exists with no evaluation benchmarks too.
-        write_json_atomic(eval_staging / "index.json",
-                          {name: cell["format"] for name, cell in summary["evaluate"].items()})
+        write_json_atomic(
+            eval_staging / "index.json", {name: cell["format"] for name, cell in summary["evaluate"].items()}
+        )
     write_json_atomic(check_path, summary)
     return summary
 
 
-def _write_checked(source: BenchmarkSource, split: str, out: Path, workers: int, limits: QueryLimits,
-                   progress: bool) -> tuple[Benchmark, dict]:
+def _write_checked(
+    source: BenchmarkSource, split: str, out: Path, workers: int, limits: QueryLimits, progress: bool
+) -> tuple[Benchmark, dict]:
     bench = source.load(split)
     write_jsonl_atomic(out, [{**ex.to_dict(), "hardness": example_hardness(ex.sql)} for ex in bench.examples])
-    check = check_gold_queries(source.root, split, source.format, workers=workers, limits=limits,
-                               progress=progress, spider_root=source.spider_root)
+    check = check_gold_queries(
+        source.root,
+        split,
+        source.format,
+        workers=workers,
+        limits=limits,
+        progress=progress,
+        spider_root=source.spider_root,
+    )
     cell = {key: check[key] for key in ("n_examples", "n_executed", "n_missing_database", "missing_databases")}
     cell["failures"] = [{k: f[k] for k in ("id", "db_id", "error")} for f in check["failures"]]
     return bench, cell

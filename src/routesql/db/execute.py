@@ -72,9 +72,14 @@ def value_size(value: object) -> int:
 class QueryRunner:
     """Executes queries read-only against SQLite files, one process's worth of state."""
 
-    def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S, row_cap: int = DEFAULT_ROW_CAP,
-                 result_cap_mb: float = DEFAULT_RESULT_CAP_MB, max_connections: int = 16,
-                 cache_size: int = 4096) -> None:
+    def __init__(
+        self,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        row_cap: int = DEFAULT_ROW_CAP,
+        result_cap_mb: float = DEFAULT_RESULT_CAP_MB,
+        max_connections: int = 16,
+        cache_size: int = 4096,
+    ) -> None:
         check_limits(timeout_s, row_cap, result_cap_mb)
         self.timeout_s = timeout_s
         self.row_cap = row_cap
@@ -126,8 +131,10 @@ class QueryRunner:
             rows, nbytes, problem = self._fetch_within_caps(cursor)
         except sqlite3.Error as error:
             kind = classify_sqlite_error(str(error))
-            message = {"timeout": f"timed out after {self.timeout_s:g} s",
-                       "too_large": f"a value is larger than the result cap of {self._cap_text()}"}.get(kind, str(error))
+            message = {
+                "timeout": f"timed out after {self.timeout_s:g} s",
+                "too_large": f"a value is larger than the result cap of {self._cap_text()}",
+            }.get(kind, str(error))
             return ExecResult(None, message, kind, time.monotonic() - started)
         except (ValueError, OverflowError) as error:  # e.g. a NUL byte or an int too big for SQLite
             return ExecResult(None, str(error), "runtime", time.monotonic() - started)

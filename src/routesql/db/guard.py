@@ -22,8 +22,19 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)
 FORBIDDEN_FUNCTIONS = frozenset({"load_extension", "writefile", "readfile", "edit", "fts3_tokenizer"})
 
 # A DML or DDL node anywhere (e.g. a data-modifying CTE) makes the statement a write.
-_WRITE_NODES = (exp.DML, exp.DDL, exp.Command, exp.Pragma, exp.Attach, exp.Detach, exp.Transaction,
-                exp.Commit, exp.Rollback, exp.Alter, exp.Merge)
+_WRITE_NODES = (
+    exp.DML,
+    exp.DDL,
+    exp.Command,
+    exp.Pragma,
+    exp.Attach,
+    exp.Detach,
+    exp.Transaction,
+    exp.Commit,
+    exp.Rollback,
+    exp.Alter,
+    exp.Merge,
+)
 
 
 class RefusedStatement(ValueError):
@@ -63,12 +74,12 @@ def _function_name(node: exp.Func) -> str:
     return name.lower()
 
 
-_ALLOWED_ACTIONS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
-                              getattr(sqlite3, "SQLITE_RECURSIVE", 33)})
+_ALLOWED_ACTIONS = frozenset(
+    {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, getattr(sqlite3, "SQLITE_RECURSIVE", 33)}
+)
 
 
-def read_only_authorizer(action: int, arg1: str | None, arg2: str | None, _db: str | None,
-                         _trigger: str | None) -> int:
+def read_only_authorizer(action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None) -> int:
     """SQLite authorizer: allow reads and ordinary functions, deny everything else."""
     if action not in _ALLOWED_ACTIONS:
         return sqlite3.SQLITE_DENY

@@ -91,9 +91,7 @@ class DatabaseSchema:
         """table → column → declared type: the shape sqlglot's MappingSchema takes."""
         return {t.name: {c.name: c.type for c in t.columns} for t in self.tables}
 
-    def restricted(
-        self, tables_and_columns: Mapping[str, Collection[str] | None]
-    ) -> DatabaseSchema:
+    def restricted(self, tables_and_columns: Mapping[str, Collection[str] | None]) -> DatabaseSchema:
         """Only the named tables and, per table, the named columns (None keeps all columns).
 
         Names match case-insensitively; names the schema lacks are ignored, since the caller's
@@ -102,9 +100,7 @@ class DatabaseSchema:
         """
         wanted = {name.lower(): columns for name, columns in tables_and_columns.items()}
         kept = [
-            _restrict_table(table, wanted[table.name.lower()])
-            for table in self.tables
-            if table.name.lower() in wanted
+            _restrict_table(table, wanted[table.name.lower()]) for table in self.tables if table.name.lower() in wanted
         ]
         return DatabaseSchema(self.db_id, tuple(_drop_dangling_keys(kept)))
 
@@ -133,10 +129,7 @@ def _drop_dangling_keys(tables: list[Table]) -> list[Table]:
             and (key.ref_column == "" or key.ref_column.lower() in ref_columns)
         )
 
-    return [
-        Table(t.name, t.columns, tuple(k for k in t.foreign_keys if stays(t, k)), t.sample_rows)
-        for t in tables
-    ]
+    return [Table(t.name, t.columns, tuple(k for k in t.foreign_keys if stays(t, k)), t.sample_rows) for t in tables]
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -180,12 +173,8 @@ def _read_table(conn: sqlite3.Connection, name: str, sample_rows: int) -> Table:
     )
     # Rows are (id, seq, table, from, to, ...); SQLite numbers keys last-declared first, so
     # sorting by descending id restores declaration order; seq orders a composite key's columns.
-    key_rows = sorted(
-        conn.execute(f"PRAGMA foreign_key_list({quoted})"), key=lambda row: (-row[0], row[1])
-    )
-    foreign_keys = tuple(
-        ForeignKey(column=row[3], ref_table=row[2], ref_column=row[4] or "") for row in key_rows
-    )
+    key_rows = sorted(conn.execute(f"PRAGMA foreign_key_list({quoted})"), key=lambda row: (-row[0], row[1]))
+    foreign_keys = tuple(ForeignKey(column=row[3], ref_table=row[2], ref_column=row[4] or "") for row in key_rows)
     rows = _read_sample_rows(conn, quoted, columns, sample_rows) if sample_rows > 0 else ()
     return Table(name, columns, foreign_keys, rows)
 
@@ -233,18 +222,155 @@ _PLAIN_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # SQLite's keywords (sqlite.org/lang_keywords.html); any of them as a name needs quoting.
 SQLITE_KEYWORDS = frozenset(
-    """ABORT ACTION ADD AFTER ALL ALTER ALWAYS ANALYZE AND AS ASC ATTACH AUTOINCREMENT BEFORE
-    BEGIN BETWEEN BY CASCADE CASE CAST CHECK COLLATE COLUMN COMMIT CONFLICT CONSTRAINT CREATE
-    CROSS CURRENT CURRENT_DATE CURRENT_TIME CURRENT_TIMESTAMP DATABASE DEFAULT DEFERRABLE
-    DEFERRED DELETE DESC DETACH DISTINCT DO DROP EACH ELSE END ESCAPE EXCEPT EXCLUDE EXCLUSIVE
-    EXISTS EXPLAIN FAIL FILTER FIRST FOLLOWING FOR FOREIGN FROM FULL GENERATED GLOB GROUP GROUPS
-    HAVING IF IGNORE IMMEDIATE IN INDEX INDEXED INITIALLY INNER INSERT INSTEAD INTERSECT INTO IS
-    ISNULL JOIN KEY LAST LEFT LIKE LIMIT MATCH MATERIALIZED NATURAL NO NOT NOTHING NOTNULL NULL
-    NULLS OF OFFSET ON OR ORDER OTHERS OUTER OVER PARTITION PLAN PRAGMA PRECEDING PRIMARY QUERY
-    RAISE RANGE RECURSIVE REFERENCES REGEXP REINDEX RELEASE RENAME REPLACE RESTRICT RETURNING
-    RIGHT ROLLBACK ROW ROWS SAVEPOINT SELECT SET TABLE TEMP TEMPORARY THEN TIES TO TRANSACTION
-    TRIGGER UNBOUNDED UNION UNIQUE UPDATE USING VACUUM VALUES VIEW VIRTUAL WHEN WHERE WINDOW
-    WITH WITHOUT""".split()
+    [
+        "ABORT",
+        "ACTION",
+        "ADD",
+        "AFTER",
+        "ALL",
+        "ALTER",
+        "ALWAYS",
+        "ANALYZE",
+        "AND",
+        "AS",
+        "ASC",
+        "ATTACH",
+        "AUTOINCREMENT",
+        "BEFORE",
+        "BEGIN",
+        "BETWEEN",
+        "BY",
+        "CASCADE",
+        "CASE",
+        "CAST",
+        "CHECK",
+        "COLLATE",
+        "COLUMN",
+        "COMMIT",
+        "CONFLICT",
+        "CONSTRAINT",
+        "CREATE",
+        "CROSS",
+        "CURRENT",
+        "CURRENT_DATE",
+        "CURRENT_TIME",
+        "CURRENT_TIMESTAMP",
+        "DATABASE",
+        "DEFAULT",
+        "DEFERRABLE",
+        "DEFERRED",
+        "DELETE",
+        "DESC",
+        "DETACH",
+        "DISTINCT",
+        "DO",
+        "DROP",
+        "EACH",
+        "ELSE",
+        "END",
+        "ESCAPE",
+        "EXCEPT",
+        "EXCLUDE",
+        "EXCLUSIVE",
+        "EXISTS",
+        "EXPLAIN",
+        "FAIL",
+        "FILTER",
+        "FIRST",
+        "FOLLOWING",
+        "FOR",
+        "FOREIGN",
+        "FROM",
+        "FULL",
+        "GENERATED",
+        "GLOB",
+        "GROUP",
+        "GROUPS",
+        "HAVING",
+        "IF",
+        "IGNORE",
+        "IMMEDIATE",
+        "IN",
+        "INDEX",
+        "INDEXED",
+        "INITIALLY",
+        "INNER",
+        "INSERT",
+        "INSTEAD",
+        "INTERSECT",
+        "INTO",
+        "IS",
+        "ISNULL",
+        "JOIN",
+        "KEY",
+        "LAST",
+        "LEFT",
+        "LIKE",
+        "LIMIT",
+        "MATCH",
+        "MATERIALIZED",
+        "NATURAL",
+        "NO",
+        "NOT",
+        "NOTHING",
+        "NOTNULL",
+        "NULL",
+        "NULLS",
+        "OF",
+        "OFFSET",
+        "ON",
+        "OR",
+        "ORDER",
+        "OTHERS",
+        "OUTER",
+        "OVER",
+        "PARTITION",
+        "PLAN",
+        "PRAGMA",
+        "PRECEDING",
+        "PRIMARY",
+        "QUERY",
+        "RAISE",
+        "RANGE",
+        "RECURSIVE",
+        "REFERENCES",
+        "REGEXP",
+        "REINDEX",
+        "RELEASE",
+        "RENAME",
+        "REPLACE",
+        "RESTRICT",
+        "RETURNING",
+        "RIGHT",
+        "ROLLBACK",
+        "ROW",
+        "ROWS",
+        "SAVEPOINT",
+        "SELECT",
+        "SET",
+        "TABLE",
+        "TEMP",
+        "TEMPORARY",
+        "THEN",
+        "TIES",
+        "TO",
+        "TRANSACTION",
+        "TRIGGER",
+        "UNBOUNDED",
+        "UNION",
+        "UNIQUE",
+        "UPDATE",
+        "USING",
+        "VACUUM",
+        "VALUES",
+        "VIEW",
+        "VIRTUAL",
+        "WHEN",
+        "WHERE",
+        "WINDOW",
+        "WITH",
+        "WITHOUT",
+    ]
 )
 
 

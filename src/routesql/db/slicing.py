@@ -29,8 +29,13 @@ class SchemaSlice:
         return [table.name for table in self.tables]
 
 
-def slice_schema(schema: DatabaseSchema, token_budget: int, sample_rows: int = 3,
-                 count_tokens: TokenCounter = approx_token_count, style: str = "ddl") -> list[SchemaSlice]:
+def slice_schema(
+    schema: DatabaseSchema,
+    token_budget: int,
+    sample_rows: int = 3,
+    count_tokens: TokenCounter = approx_token_count,
+    style: str = "ddl",
+) -> list[SchemaSlice]:
     """Slices whose rendered text stays within `token_budget` (a lone oversized table is kept whole)."""
     rendered = {t.name: render_table(t, sample_rows, style) for t in schema.tables}
     cost = {name: count_tokens(text) + 1 for name, text in rendered.items()}
@@ -48,8 +53,10 @@ def slice_schema(schema: DatabaseSchema, token_budget: int, sample_rows: int = 3
         else:
             slices.append(list(group))
             used = group_cost
-    return [SchemaSlice(tuple(by_name[n] for n in names), join_tables((rendered[n] for n in names), style))
-            for names in slices]
+    return [
+        SchemaSlice(tuple(by_name[n] for n in names), join_tables((rendered[n] for n in names), style))
+        for names in slices
+    ]
 
 
 def _neighbours(schema: DatabaseSchema) -> dict[str, set[str]]:
@@ -132,9 +139,17 @@ def link_over_slices(items: list[SliceQuestion], ask: Callable[[list[str]], list
     steps = max((len(item.slices) for item in items), default=0)
     for step in range(steps):
         active = [i for i, item in enumerate(items) if step < len(item.slices)]
-        prompts = [slice_linking_prompt(items[i].slices[step].text, items[i].question, selected[i],
-                                        step + 1, len(items[i].slices), items[i].evidence).text
-                   for i in active]
+        prompts = [
+            slice_linking_prompt(
+                items[i].slices[step].text,
+                items[i].question,
+                selected[i],
+                step + 1,
+                len(items[i].slices),
+                items[i].evidence,
+            ).text
+            for i in active
+        ]
         for i, answer in zip(active, ask(prompts)):
             in_slice = {name.lower(): name for name in items[i].slices[step].table_names}
             for name in parse_slice_linking(answer):

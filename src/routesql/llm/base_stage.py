@@ -26,8 +26,14 @@ POINTER_FILE = "routesql_base.json"
 PROVENANCE_FILE = "base.json"
 
 
-def pretraining_texts(root: Path, fmt: str | None, sample_rows: int, schema_style: str = "ddl",
-                      spider_root: Path | None = None, evidence: bool = True) -> list[str]:
+def pretraining_texts(
+    root: Path,
+    fmt: str | None,
+    sample_rows: int,
+    schema_style: str = "ddl",
+    spider_root: Path | None = None,
+    evidence: bool = True,
+) -> list[str]:
     """One text per training example: its text-to-SQL prompt (schema + question) and the gold SQL."""
     bench = load_benchmark(root, "train", fmt, spider_root, evidence)
     missing = missing_databases(bench)
@@ -61,8 +67,14 @@ def build_base_model(params, root: Path, out_dir: Path) -> Path:  # params: rout
         out_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out_dir / POINTER_FILE, {"base": params.model.base})
         return out_dir
-    texts = pretraining_texts(root, params.data.format, params.schema_.sample_rows, params.schema_.style,
-                              params.data.spider_root_path(), params.data.evidence)
+    texts = pretraining_texts(
+        root,
+        params.data.format,
+        params.schema_.sample_rows,
+        params.schema_.style,
+        params.data.spider_root_path(),
+        params.data.evidence,
+    )
     return build_tiny_base(texts, out_dir, params.model.tiny, seed=params.seed)
 
 

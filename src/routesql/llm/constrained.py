@@ -163,8 +163,11 @@ class NameConstraintProcessor:
                 failed += 1
                 continue
             # A lone first look needs no screening by first character: it is one check either way.
-            if quick is not None and token not in eos_ids and (
-                    token in special or not quick.allows(piece, screen=screen)):
+            if (
+                quick is not None
+                and token not in eos_ids
+                and (token in special or not quick.allows(piece, screen=screen))
+            ):
                 failed += 1
                 continue
             if self._allows(row, checker, constraint, tokens, token, prepared):
@@ -196,7 +199,12 @@ class NameConstraintProcessor:
         return self.decode(tokens)
 
     def _allows(
-        self, row: int, checker: NameChecker, constraint: NameConstraint, tokens: list[int], token: int,
+        self,
+        row: int,
+        checker: NameChecker,
+        constraint: NameConstraint,
+        tokens: list[int],
+        token: int,
         prepared: PreparedText | None,
     ) -> bool:
         """The verdict on the text the row would really have (decoded whole, as tokens can decode
@@ -206,7 +214,7 @@ class NameConstraintProcessor:
         if token in self.special:
             return False
         ending = token in self.eos_ids
-        ids = tokens if ending else tokens + [token]
+        ids = tokens if ending else [*tokens, token]
         text = self.decode(ids)
         if not ending:
             self.decoded[row] = (len(ids), token, text)
@@ -218,8 +226,11 @@ class NameConstraintProcessor:
         if ending and constraint.compiles is not None and not constraint.compiles(constraint.lead + sql):
             return False  # the query may end only where it compiles on the schema
         # (With stop sequences the quick check is skipped, so the whole check runs.)
-        if prepared is not None and not self.stop and constraint.lead + sql == prepared.text + (
-                "" if ending else self._piece(token)):
+        if (
+            prepared is not None
+            and not self.stop
+            and constraint.lead + sql == prepared.text + ("" if ending else self._piece(token))
+        ):
             return checker.allows_after(prepared, "", complete=True) if ending else True
         # A token that ends inside a UTF-8 character decodes to U+FFFD, which the check refuses
         # outside quotes: SQL's names and keywords are ASCII.
@@ -243,7 +254,7 @@ class _QuickCheck:
     def __init__(self, checker: NameChecker, prepared: PreparedText) -> None:
         self.checker = checker
         self.prepared = prepared
-        self.after_space = prepared.text[prepared.cut:].isspace()
+        self.after_space = prepared.text[prepared.cut :].isspace()
         self.prefixes: dict[str, bool] = {}  # verdicts on the SQL plus a piece's first one or two characters
 
     def allows(self, piece: str, screen: bool = True) -> bool:

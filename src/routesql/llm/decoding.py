@@ -70,8 +70,14 @@ def decode(
         elif step == 0:
             logits = _prefill(model, cache, input_ids, mask, positions, last_only)
         else:
-            logits = model(input_ids=step_input, attention_mask=mask, position_ids=positions,
-                           past_key_values=cache, use_cache=True, **last_only).logits
+            logits = model(
+                input_ids=step_input,
+                attention_mask=mask,
+                position_ids=positions,
+                past_key_values=cache,
+                use_cache=True,
+                **last_only,
+            ).logits
         scores = logits[:, -1, :].float()
         if constrain is not None:
             scores = constrain(sequences, scores, alive)
@@ -97,8 +103,12 @@ def decode(
 
 
 def _prefill(
-    model: PreTrainedModel, cache: DynamicCache, input_ids: torch.Tensor, mask: torch.Tensor,
-    positions: torch.Tensor, last_only: dict[str, int],
+    model: PreTrainedModel,
+    cache: DynamicCache,
+    input_ids: torch.Tensor,
+    mask: torch.Tensor,
+    positions: torch.Tensor,
+    last_only: dict[str, int],
 ) -> torch.Tensor:
     """The prompts' forward pass: fills `cache` and gives the logits at the last position.
 
@@ -110,16 +120,26 @@ def _prefill(
     rows, width = input_ids.shape
     groups = _length_groups(mask.sum(-1).tolist(), PREFILL_GROUP_ROWS)
     if len(groups) == 1 or not all(isinstance(layer, PreallocatedLayer) for layer in cache.layers):
-        return model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                     past_key_values=cache, use_cache=True, **last_only).logits[:, -1:]
+        return model(
+            input_ids=input_ids,
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+            **last_only,
+        ).logits[:, -1:]
     logits = None
     for group_rows, group_width in groups:
         index = torch.tensor(group_rows, device=input_ids.device)
         part = DynamicCache(config=model.config)
-        group_logits = model(input_ids=input_ids[index, width - group_width :],
-                             attention_mask=mask[index, width - group_width :],
-                             position_ids=positions[index, width - group_width :],
-                             past_key_values=part, use_cache=True, **last_only).logits[:, -1:]
+        group_logits = model(
+            input_ids=input_ids[index, width - group_width :],
+            attention_mask=mask[index, width - group_width :],
+            position_ids=positions[index, width - group_width :],
+            past_key_values=part,
+            use_cache=True,
+            **last_only,
+        ).logits[:, -1:]
         if logits is None:
             logits = group_logits.new_zeros(rows, 1, group_logits.shape[-1])
         logits[index] = group_logits
@@ -129,8 +149,13 @@ def _prefill(
 
 
 def _prefill_shared(
-    model: PreTrainedModel, cache: DynamicCache, input_ids: torch.Tensor, mask: torch.Tensor,
-    positions: torch.Tensor, prefix: int, last_only: dict[str, int],
+    model: PreTrainedModel,
+    cache: DynamicCache,
+    input_ids: torch.Tensor,
+    mask: torch.Tensor,
+    positions: torch.Tensor,
+    prefix: int,
+    last_only: dict[str, int],
 ) -> torch.Tensor:
     """The prefill of rows laid out as [shared prefix | padding | own suffix]: the prefix's keys and
     values are computed once (one row) and copied to every row's first `prefix` positions; then
@@ -142,12 +167,23 @@ def _prefill_shared(
         return _prefill(model, cache, input_ids, mask, positions, last_only)
     rows, width = input_ids.shape
     part = DynamicCache(config=model.config)
-    model(input_ids=input_ids[:1, :prefix], position_ids=positions[:1, :prefix], past_key_values=part,
-          use_cache=True, **last_only)
+    model(
+        input_ids=input_ids[:1, :prefix],
+        position_ids=positions[:1, :prefix],
+        past_key_values=part,
+        use_cache=True,
+        **last_only,
+    )
     for layer, filled in zip(cache.layers, part.layers):
         layer.write_prefix(filled.keys, filled.values, rows, width)
-    return model(input_ids=input_ids[:, prefix:], attention_mask=mask, position_ids=positions[:, prefix:],
-                 past_key_values=cache, use_cache=True, **last_only).logits[:, -1:]
+    return model(
+        input_ids=input_ids[:, prefix:],
+        attention_mask=mask,
+        position_ids=positions[:, prefix:],
+        past_key_values=cache,
+        use_cache=True,
+        **last_only,
+    ).logits[:, -1:]
 
 
 def _length_groups(lengths: list[int], group_rows: int) -> list[tuple[list[int], int]]:
@@ -181,7 +217,9 @@ class PreallocatedLayer(DynamicLayer):
         self.length = 0
         self.is_initialized = True
 
-    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.is_initialized:
             self.lazy_initialization(key_states, value_states)
         end = self.length + key_states.shape[-2]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from routesql.sqlkit.names import NameConstraint
 
+
 @dataclass(frozen=True)
 class GenerationSettings:
     n: int = 1
@@ -26,8 +27,7 @@ class GenerationSettings:
 class Generator(Protocol):
     """prompts → for each prompt, `settings.n` completions (text after the prompt, stop removed)."""
 
-    def generate(self, prompts: list[str], settings: GenerationSettings) -> list[list[str]]:
-        ...
+    def generate(self, prompts: list[str], settings: GenerationSettings) -> list[list[str]]: ...
 
 
 @runtime_checkable
@@ -39,5 +39,4 @@ class NameConstrainedGenerator(Protocol):
 
     def generate_constrained(
         self, prompts: list[str], settings: GenerationSettings, constraints: list[NameConstraint | None]
-    ) -> list[list[str]]:
-        ...
+    ) -> list[list[str]]: ...

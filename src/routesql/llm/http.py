@@ -12,12 +12,11 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import socket
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,7 +196,7 @@ def _post_json(request: _Request, timeout_s: float) -> Any:
         retryable = exc.code == 429 or exc.code >= 500
         detail = _error_detail(exc)
         raise GenerationError(request.url, f"HTTP {exc.code} {exc.reason}{detail}", retryable) from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise GenerationError(request.url, f"timed out after {timeout_s:g} s", True) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         # HTTPException: the server closed or garbled the connection mid-reply (often transient).

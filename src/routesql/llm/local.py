@@ -19,10 +19,9 @@ from routesql.errors import InputError
 from routesql.llm.constrained import NameConstraintProcessor
 from routesql.llm.decoding import decode
 from routesql.llm.generator import GenerationSettings
+from routesql.llm.http import cut_at_stop
 from routesql.llm.prompting import render_messages, render_prompt
 from routesql.sqlkit.names import NameConstraint
-from routesql.llm.http import cut_at_stop
-
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
@@ -35,7 +34,7 @@ def resolve_device(device: str) -> torch.device:
 
 
 def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
-    """"auto": bfloat16 on a GPU that supports it (float16 otherwise), float32 on CPU."""
+    """ "auto": bfloat16 on a GPU that supports it (float16 otherwise), float32 on CPU."""
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype == "auto":
@@ -139,7 +138,10 @@ class TransformersGenerator:
         return self.generate_constrained(prompts, settings, [None] * len(prompts), render=False)
 
     def generate_constrained(
-        self, prompts: list[str], settings: GenerationSettings, constraints: list[NameConstraint | None],
+        self,
+        prompts: list[str],
+        settings: GenerationSettings,
+        constraints: list[NameConstraint | None],
         render: bool = True,
     ) -> list[list[str]]:
         """`generate`, with the names of `prompts[i]`'s completion held to `constraints[i]`
@@ -163,8 +165,7 @@ class TransformersGenerator:
             torch.manual_seed(settings.seed)
             for batch in prefix_batches([encoded[i] for i in order], self.batch_size):
                 batch = [order[i] for i in batch]
-                outputs = self._generate_batch([encoded[i] for i in batch], settings,
-                                               [constraints[i] for i in batch])
+                outputs = self._generate_batch([encoded[i] for i in batch], settings, [constraints[i] for i in batch])
                 for index, completions in zip(batch, outputs):
                     results[index] = completions
         self.last_finish_reasons = [[reason for _, reason in row] for row in results]
@@ -185,12 +186,22 @@ class TransformersGenerator:
         repeated_mask = attention_mask.repeat_interleave(per_prompt, dim=0)
         constrain = None
         if any(c is not None for c in constraints):
-            constrain = NameConstraintProcessor(self.tokenizer, constraints, width, eos_ids, sampling,
-                                                rows_per_prompt=per_prompt, stop=settings.stop)
+            constrain = NameConstraintProcessor(
+                self.tokenizer, constraints, width, eos_ids, sampling, rows_per_prompt=per_prompt, stop=settings.stop
+            )
         stops = StopOnText(self.tokenizer, settings.stop, width) if settings.stop else None
-        new_tokens = decode(self.model, repeated_ids, repeated_mask, settings.max_new_tokens, eos_ids,
-                            temperature=settings.temperature, top_p=settings.top_p, constrain=constrain, stops=stops,
-                            shared_prefix=shared)
+        new_tokens = decode(
+            self.model,
+            repeated_ids,
+            repeated_mask,
+            settings.max_new_tokens,
+            eos_ids,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            constrain=constrain,
+            stops=stops,
+            shared_prefix=shared,
+        )
         finished = []
         for tokens in new_tokens:
             text, stopped = cut_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), settings.stop)
@@ -253,15 +264,18 @@ def prefix_batches(rows: list[list[int]], batch_size: int) -> list[list[int]]:
     return batches
 
 
-def left_pad(rows: list[list[int]], pad_id: int, device: torch.device | str = "cpu",
-             shared: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def left_pad(
+    rows: list[list[int]], pad_id: int, device: torch.device | str = "cpu", shared: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Token rows → (input ids padded to the longest row, attention mask). The padding goes on the
     left, or, with `shared` > 0, after the rows' common first `shared` tokens (see `decode`)."""
     width = max(len(row) for row in rows)
-    input_ids = torch.tensor([row[:shared] + [pad_id] * (width - len(row)) + row[shared:] for row in rows],
-                             device=device)
-    attention_mask = torch.tensor([[1] * shared + [0] * (width - len(row)) + [1] * (len(row) - shared)
-                                   for row in rows], device=device)
+    input_ids = torch.tensor(
+        [row[:shared] + [pad_id] * (width - len(row)) + row[shared:] for row in rows], device=device
+    )
+    attention_mask = torch.tensor(
+        [[1] * shared + [0] * (width - len(row)) + [1] * (len(row) - shared) for row in rows], device=device
+    )
     return input_ids, attention_mask
 
 
@@ -281,7 +295,7 @@ def _load_model(model_dir: Path, dtype: torch.dtype) -> PreTrainedModel:
         raise InputError(model_dir, "not a model folder (no config.json)")
     try:
         return AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype)
-    except Exception as exc:  # noqa: BLE001 (a damaged file raises anything: OSError, SafetensorError, ...)
+    except Exception as exc:
         first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise InputError(model_dir, f"cannot load the model: {first_line}") from None
 

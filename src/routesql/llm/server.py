@@ -93,13 +93,17 @@ def settings_from_request(body: dict[str, Any], limits: ServerLimits = DEFAULT_L
     if temperature < 0:
         raise RequestError(f"'temperature' must be >= 0, got {temperature}", param="temperature")
     if temperature != 0 and not MIN_SAMPLING_TEMPERATURE <= temperature <= MAX_TEMPERATURE:
-        raise RequestError(f"'temperature' must be 0 (greedy) or between {MIN_SAMPLING_TEMPERATURE} and "
-                           f"{MAX_TEMPERATURE}, got {temperature}", param="temperature")
+        raise RequestError(
+            f"'temperature' must be 0 (greedy) or between {MIN_SAMPLING_TEMPERATURE} and "
+            f"{MAX_TEMPERATURE}, got {temperature}",
+            param="temperature",
+        )
     if not math.isfinite(top_p) or not 0 < top_p <= 1:
         raise RequestError(f"'top_p' must be in (0, 1], got {top_p}", param="top_p")
     if not 1 <= max_tokens <= limits.max_tokens:
-        raise RequestError(f"'{token_field}' must be between 1 and {limits.max_tokens}, got {max_tokens}",
-                           param=token_field)
+        raise RequestError(
+            f"'{token_field}' must be between 1 and {limits.max_tokens}, got {max_tokens}", param=token_field
+        )
     if not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
         raise RequestError(f"'seed' must be a 64-bit signed integer, got {seed}", param="seed")
     return GenerationSettings(
@@ -145,15 +149,19 @@ def prompts_from_request(body: dict[str, Any], limits: ServerLimits = DEFAULT_LI
     elif isinstance(prompt, list) and prompt and all(isinstance(item, str) for item in prompt):
         prompts = list(prompt)
     else:
-        raise RequestError("'prompt' must be a string or a non-empty list of strings (token ids are not supported)",
-                           param="prompt")
+        raise RequestError(
+            "'prompt' must be a string or a non-empty list of strings (token ids are not supported)", param="prompt"
+        )
     if len(prompts) > limits.max_prompts:
-        raise RequestError(f"'prompt' has {len(prompts)} prompts, at most {limits.max_prompts} are allowed",
-                           param="prompt")
+        raise RequestError(
+            f"'prompt' has {len(prompts)} prompts, at most {limits.max_prompts} are allowed", param="prompt"
+        )
     for position, text in enumerate(prompts):
         if len(text) > limits.max_prompt_chars:
-            raise RequestError(f"prompt[{position}] has {len(text)} characters, at most "
-                               f"{limits.max_prompt_chars} are allowed", param="prompt")
+            raise RequestError(
+                f"prompt[{position}] has {len(text)} characters, at most {limits.max_prompt_chars} are allowed",
+                param="prompt",
+            )
     return prompts
 
 
@@ -163,8 +171,9 @@ def messages_from_request(body: dict[str, Any], limits: ServerLimits = DEFAULT_L
     if not isinstance(messages, list) or not messages:
         raise RequestError("'messages' must be a non-empty list", param="messages")
     if len(messages) > limits.max_messages:
-        raise RequestError(f"'messages' has {len(messages)} messages, at most {limits.max_messages} are allowed",
-                           param="messages")
+        raise RequestError(
+            f"'messages' has {len(messages)} messages, at most {limits.max_messages} are allowed", param="messages"
+        )
     cleaned = []
     for position, message in enumerate(messages):
         where = f"messages[{position}]"
@@ -172,13 +181,17 @@ def messages_from_request(body: dict[str, Any], limits: ServerLimits = DEFAULT_L
             raise RequestError(f"{where} must be an object with a string 'role'", param=where)
         content = _content_text(message.get("content"), f"{where}.content")
         if len(content) > limits.max_prompt_chars:
-            raise RequestError(f"{where}.content has {len(content)} characters, at most "
-                               f"{limits.max_prompt_chars} are allowed", param=f"{where}.content")
+            raise RequestError(
+                f"{where}.content has {len(content)} characters, at most {limits.max_prompt_chars} are allowed",
+                param=f"{where}.content",
+            )
         cleaned.append({"role": message["role"], "content": content})
     total = sum(len(message["content"]) for message in cleaned)
     if total > limits.max_prompt_chars:
-        raise RequestError(f"'messages' have {total} characters of content together, at most "
-                           f"{limits.max_prompt_chars} are allowed", param="messages")
+        raise RequestError(
+            f"'messages' have {total} characters of content together, at most {limits.max_prompt_chars} are allowed",
+            param="messages",
+        )
     return cleaned
 
 
@@ -191,8 +204,10 @@ def _content_text(content: Any, where: str) -> str:
     texts = []
     for position, part in enumerate(content):
         if not isinstance(part, dict) or part.get("type", "text") != "text" or not isinstance(part.get("text"), str):
-            raise RequestError(f"{where}[{position}] must be a text part: {{\"type\": \"text\", \"text\": \"...\"}}",
-                               param=f"{where}[{position}]")
+            raise RequestError(
+                f'{where}[{position}] must be a text part: {{"type": "text", "text": "..."}}',
+                param=f"{where}[{position}]",
+            )
         texts.append(part["text"])
     return "".join(texts)
 
@@ -236,8 +251,11 @@ class CompletionService:
 
     def _check_total(self, prompts: int, n: int) -> None:
         if prompts * n > self.limits.max_completions:
-            raise RequestError(f"{prompts} prompts x n={n} asks for {prompts * n} completions, at most "
-                               f"{self.limits.max_completions} are allowed in one request", param="n")
+            raise RequestError(
+                f"{prompts} prompts x n={n} asks for {prompts * n} completions, at most "
+                f"{self.limits.max_completions} are allowed in one request",
+                param="n",
+            )
 
     def _chat_prompt(self, messages: list[dict[str, str]]) -> str:
         """The generator's own rendering of a chat when it has one, else the non-system contents joined
@@ -254,8 +272,10 @@ class CompletionService:
             texts = raw(prompts, settings) if callable(raw) else self.generator.generate(prompts, settings)
             reasons = getattr(self.generator, "last_finish_reasons", None)
         if len(texts) != len(prompts) or any(len(row) != settings.n for row in texts):
-            raise RuntimeError(f"the generator returned {[len(row) for row in texts]} completions "
-                               f"for {len(prompts)} prompts x n={settings.n}")
+            raise RuntimeError(
+                f"the generator returned {[len(row) for row in texts]} completions "
+                f"for {len(prompts)} prompts x n={settings.n}"
+            )
         shaped = isinstance(reasons, list) and [len(row) for row in reasons] == [len(row) for row in texts]
         return texts, reasons if shaped else [["stop"] * settings.n for _ in texts]
 
@@ -306,10 +326,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.timeout = self.server.timeout_s
         super().setup()
 
-    def do_GET(self) -> None:  # noqa: N802 (the name http.server dispatches to)
+    def do_GET(self) -> None:
         self._answer(self._get)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._answer(self._post)
 
     def _method_not_allowed(self) -> None:
@@ -318,7 +338,7 @@ class _Handler(BaseHTTPRequestHandler):
 
         self._answer(refuse)
 
-    do_PUT = do_DELETE = do_PATCH = _method_not_allowed  # noqa: N815
+    do_PUT = do_DELETE = do_PATCH = _method_not_allowed
 
     def _get(self) -> dict[str, Any]:
         if self.path.rstrip("/") != "/v1/models":
@@ -400,8 +420,10 @@ class _Handler(BaseHTTPRequestHandler):
                 chunks.append(chunk)
                 received += len(chunk)
         except TimeoutError:
-            raise RequestError(f"request body not received within {self.server.timeout_s:g} s "
-                               f"({received} of {length} bytes)", status=408) from None
+            raise RequestError(
+                f"request body not received within {self.server.timeout_s:g} s ({received} of {length} bytes)",
+                status=408,
+            ) from None
         except OSError:
             raise RequestError("request body could not be read") from None
         finally:
@@ -422,7 +444,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s - %s", self.address_string(), format % args)
 
 
@@ -433,8 +455,9 @@ def _error_body(message: str, kind: str, param: str | None = None) -> dict[str, 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], service: CompletionService, api_key: str | None,
-                 timeout_s: float) -> None:
+    def __init__(
+        self, address: tuple[str, int], service: CompletionService, api_key: str | None, timeout_s: float
+    ) -> None:
         self.service = service
         self.api_key = api_key
         self.timeout_s = timeout_s
@@ -465,8 +488,9 @@ def serve(
         raise ValueError(f"timeout_s must be a positive number of seconds, got {timeout_s}")
     server = _Server((host, port), CompletionService(generator, model_name, limits), api_key, timeout_s)
     # A short poll: `shutdown` waits up to one interval for the accept loop to notice.
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                              name="routesql-openai-server", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="routesql-openai-server", daemon=True
+    )
     thread.start()
     return server, thread
 

@@ -34,9 +34,7 @@ PAD, BOS, EOS = "<|pad|>", "<|bos|>", "<|eos|>"
 # Qwen2's published pre-tokenization pattern. transformers 5 always loads a qwen2 checkpoint's
 # tokenizer as Qwen2Tokenizer, which installs this pattern and NFC; training with the same ones makes
 # the tokenizer we train and the one `AutoTokenizer` loads back encode every string identically.
-QWEN2_SPLIT_PATTERN = (
-    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
-)
+QWEN2_SPLIT_PATTERN = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 
 # Files of which at least one marks a folder as holding a tokenizer Auto classes can load.
 TOKENIZER_FILES: tuple[str, ...] = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
@@ -122,8 +120,9 @@ def pretrain(model: Qwen2ForCausalLM, stream: torch.Tensor, settings: TinyModelS
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
     model.train()
     losses: list[float] = []
-    bar = tqdm(range(settings.pretrain_steps), desc="pretraining the tiny base", unit="step", disable=None,
-               dynamic_ncols=True)  # silent where stderr is not a terminal
+    bar = tqdm(
+        range(settings.pretrain_steps), desc="pretraining the tiny base", unit="step", disable=None, dynamic_ncols=True
+    )  # silent where stderr is not a terminal
     for step in bar:
         starts = torch.randint(0, len(stream) - window, (settings.pretrain_batch_size,), generator=generator)
         batch = torch.stack([stream[start : start + window] for start in starts.tolist()])

@@ -23,8 +23,7 @@ SEMANTICS = ("spider", "bird")
 _SPACED_OPERATORS = (("> =", ">="), ("< =", "<="), ("! =", "!="))
 _CUR_YEAR = re.compile(r"YEAR\s*\(\s*CURDATE\s*\(\s*\)\s*\)\s*", re.IGNORECASE)
 # A quoted string or identifier, or the bare word DISTINCT; quoted spans are kept as they are.
-_QUOTED_OR_DISTINCT = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\])|\bdistinct\b""",
-                                 re.IGNORECASE)
+_QUOTED_OR_DISTINCT = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\])|\bdistinct\b""", re.IGNORECASE)
 
 
 def fix_operator_spacing(sql: str) -> str:

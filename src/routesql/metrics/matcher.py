@@ -44,8 +44,9 @@ class MatchOutcome:
     error_kind: str | None = None  # from ExecResult, or "wrong_result" / "gold_failed"
 
 
-def match_one(runner: QueryRunner, job: MatchJob, semantics: str = "spider",
-              keep_distinct: bool = False) -> MatchOutcome:
+def match_one(
+    runner: QueryRunner, job: MatchJob, semantics: str = "spider", keep_distinct: bool = False
+) -> MatchOutcome:
     if semantics not in SEMANTICS:
         raise ValueError(f"unknown semantics {semantics!r}; choose one of {', '.join(SEMANTICS)}")
     if not job.db_path.is_file():
@@ -93,9 +94,15 @@ def _match_in_worker(job: MatchJob) -> MatchOutcome:
     return match_one(_worker_runner, job, *_worker_options)
 
 
-def match_many(jobs: list[MatchJob], semantics: str = "spider", workers: int = 1,
-               limits: QueryLimits = QueryLimits(), keep_distinct: bool = False, progress: bool = True,
-               description: str = "executing") -> list[MatchOutcome]:
+def match_many(
+    jobs: list[MatchJob],
+    semantics: str = "spider",
+    workers: int = 1,
+    limits: QueryLimits = QueryLimits(),
+    keep_distinct: bool = False,
+    progress: bool = True,
+    description: str = "executing",
+) -> list[MatchOutcome]:
     """Score every job; outcomes are returned in the order of `jobs`."""
     if semantics not in SEMANTICS:
         raise ValueError(f"unknown semantics {semantics!r}; choose one of {', '.join(SEMANTICS)}")
@@ -104,8 +111,7 @@ def match_many(jobs: list[MatchJob], semantics: str = "spider", workers: int = 1
     outcomes: list[MatchOutcome | None] = [None] * len(jobs)
     results = _run_ordered(ordered_jobs, semantics, workers, limits, keep_distinct)
     try:
-        bar = tqdm(results, total=len(jobs), desc=description, unit="query", disable=not progress,
-                   leave=False)
+        bar = tqdm(results, total=len(jobs), desc=description, unit="query", disable=not progress, leave=False)
         for position, outcome in zip(order, bar):
             outcomes[position] = outcome
     finally:
@@ -114,16 +120,18 @@ def match_many(jobs: list[MatchJob], semantics: str = "spider", workers: int = 1
     return [o for o in outcomes if o is not None]
 
 
-def _run_ordered(jobs: list[MatchJob], semantics: str, workers: int, limits: QueryLimits,
-                 keep_distinct: bool) -> Iterable[MatchOutcome]:
+def _run_ordered(
+    jobs: list[MatchJob], semantics: str, workers: int, limits: QueryLimits, keep_distinct: bool
+) -> Iterable[MatchOutcome]:
     if workers <= 1 or len(jobs) < 2:
         _init_worker(limits, semantics, keep_distinct)
         return (_match_in_worker(job) for job in jobs)
     return _pool_results(jobs, semantics, workers, limits, keep_distinct)
 
 
-def _pool_results(jobs: list[MatchJob], semantics: str, workers: int, limits: QueryLimits,
-                  keep_distinct: bool) -> Iterator[MatchOutcome]:
+def _pool_results(
+    jobs: list[MatchJob], semantics: str, workers: int, limits: QueryLimits, keep_distinct: bool
+) -> Iterator[MatchOutcome]:
     # spawn, not fork: the caller may hold threads (torch, tqdm) that fork would copy half-way.
     context = multiprocessing.get_context("spawn")
     chunk = max(1, min(64, len(jobs) // (workers * 8)))

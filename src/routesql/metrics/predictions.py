@@ -17,7 +17,7 @@ def read_text_strict(path: Path) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        bad = raw[error.start:error.start + 1].hex()
+        bad = raw[error.start : error.start + 1].hex()
         raise InputError(path, f"not UTF-8 text (byte 0x{bad} at offset {error.start})") from None
 
 
@@ -35,8 +35,10 @@ def read_predictions(path: Path, n_expected: int) -> list[str]:
     else:
         predictions = _sql_lines(text)
     if len(predictions) != n_expected:
-        raise InputError(path, f"{len(predictions)} predictions for {n_expected} examples; "
-                               "expected one per example, in the split's order")
+        raise InputError(
+            path,
+            f"{len(predictions)} predictions for {n_expected} examples; expected one per example, in the split's order",
+        )
     return predictions
 
 

@@ -32,9 +32,15 @@ def example_hardness(sql: str) -> str:
         return "unknown"
 
 
-def score_predictions(bench: Benchmark, predictions: list[str], semantics: str = "auto",
-                      workers: int = 1, limits: QueryLimits = QueryLimits(), keep_distinct: bool = False,
-                      progress: bool = True) -> dict:
+def score_predictions(
+    bench: Benchmark,
+    predictions: list[str],
+    semantics: str = "auto",
+    workers: int = 1,
+    limits: QueryLimits = QueryLimits(),
+    keep_distinct: bool = False,
+    progress: bool = True,
+) -> dict:
     """Score `predictions` (aligned with `bench.examples`) and return the report.
 
     Examples whose database is missing (or whose gold query fails) get ``exec_match: None`` and
@@ -45,9 +51,15 @@ def score_predictions(bench: Benchmark, predictions: list[str], semantics: str =
     if len(predictions) != len(bench.examples):
         raise ValueError(f"{len(predictions)} predictions for {len(bench.examples)} examples")
     jobs = [MatchJob(bench.db_path(ex.db_id), ex.sql, pred) for ex, pred in zip(bench.examples, predictions)]
-    outcomes = match_many(jobs, semantics=semantics, workers=workers, limits=limits,
-                          keep_distinct=keep_distinct, progress=progress,
-                          description=f"scoring {bench.name}/{bench.split}")
+    outcomes = match_many(
+        jobs,
+        semantics=semantics,
+        workers=workers,
+        limits=limits,
+        keep_distinct=keep_distinct,
+        progress=progress,
+        description=f"scoring {bench.name}/{bench.split}",
+    )
     # A benchmark's own difficulty labels (BIRD's) win over Spider's hardness of the gold SQL.
     hardness = [ex.difficulty or example_hardness(ex.sql) for ex in bench.examples]
     return {"semantics": semantics, **build_report(bench, outcomes, hardness)}
@@ -55,15 +67,20 @@ def score_predictions(bench: Benchmark, predictions: list[str], semantics: str =
 
 def build_report(bench: Benchmark, outcomes: list[MatchOutcome], hardness: list[str]) -> dict:
     examples = [
-        {"index": i, "db_id": ex.db_id, "hardness": level, "exec_match": outcome.exec_match,
-         "error": outcome.error, "error_kind": outcome.error_kind}
+        {
+            "index": i,
+            "db_id": ex.db_id,
+            "hardness": level,
+            "exec_match": outcome.exec_match,
+            "error": outcome.error,
+            "error_kind": outcome.error_kind,
+        }
         for i, (ex, outcome, level) in enumerate(zip(bench.examples, outcomes, hardness))
     ]
     unscorable = [e for e in examples if e["exec_match"] is None]
     if unscorable:
         missing = sorted({e["db_id"] for e in unscorable})
-        log.warning("%d examples cannot be scored (databases or gold queries: %s)",
-                    len(unscorable), ", ".join(missing))
+        log.warning("%d examples cannot be scored (databases or gold queries: %s)", len(unscorable), ", ".join(missing))
     return {"summary": summarize(examples), "examples": examples}
 
 
@@ -82,13 +99,16 @@ def summarize(examples: list[dict]) -> dict:
         "n_unscorable": len(unscorable),
         # why examples could not be scored: reason → count and the first message (names the file)
         "unscorable_reasons": {
-            kind: {"n": sum(1 for e in unscorable if str(e["error_kind"]) == kind),
-                   "example": next(e["error"] for e in unscorable if str(e["error_kind"]) == kind)}
+            kind: {
+                "n": sum(1 for e in unscorable if str(e["error_kind"]) == kind),
+                "example": next(e["error"] for e in unscorable if str(e["error_kind"]) == kind),
+            }
             for kind in sorted({str(e["error_kind"]) for e in unscorable})
         },
         # Spider hardness of the gold SQL, or the benchmark's own difficulty label (BIRD)
-        "by_hardness": {lvl: {"ex": _share(sum(by_level[lvl]), len(by_level[lvl])), "n": len(by_level[lvl])}
-                        for lvl in levels},
+        "by_hardness": {
+            lvl: {"ex": _share(sum(by_level[lvl]), len(by_level[lvl])), "n": len(by_level[lvl])} for lvl in levels
+        },
         "breakdown": "difficulty" if any(lvl in BIRD_DIFFICULTIES for lvl in levels) else "hardness",
     }
 

@@ -20,7 +20,7 @@ def extract_sql(completion: str) -> str:
     start = re.search(r"\b(SELECT|WITH)\b", text, re.IGNORECASE)
     if start is None:
         return ""
-    text = text[start.start():]
+    text = text[start.start() :]
     lines = []
     for line in text.splitlines():
         if line.strip().startswith("--"):

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Union
 
 AGGREGATES = frozenset({"max", "min", "count", "sum", "avg"})
 SET_OPERATORS = frozenset({"intersect", "union", "except"})
@@ -69,7 +68,7 @@ class Group:
         return bool(self.items) and _is_word(self.items[0], "select")
 
 
-Node = Union[Token, Group]
+Node = Token | Group
 
 
 @dataclass(frozen=True)
@@ -198,7 +197,7 @@ def _tokenize(sql: str) -> list[Token]:
     while position < len(sql):
         match = _TOKEN_PATTERN.match(sql, position)
         if match is None:
-            raise ValueError(f"cannot parse SQL: unexpected {sql[position:position + 20]!r}")
+            raise ValueError(f"cannot parse SQL: unexpected {sql[position : position + 20]!r}")
         position = match.end()
         kind = match.lastgroup or ""
         text = match.group()
@@ -255,9 +254,7 @@ def _split(nodes: list[Node], separator: str) -> list[list[Node]]:
 
 def _starts_with_aggregate(nodes: list[Node]) -> bool:
     nodes = _unwrap(nodes)
-    return (
-        len(nodes) >= 2 and _is_word(nodes[0], *AGGREGATES) and isinstance(nodes[1], Group)
-    )
+    return len(nodes) >= 2 and _is_word(nodes[0], *AGGREGATES) and isinstance(nodes[1], Group)
 
 
 def _parse_subquery(group: Group) -> None:
@@ -277,8 +274,7 @@ class _QueryParser:
         self._expect("select")
         self._skip_words("distinct", "all")
         shape.select_aggregated = [
-            _starts_with_aggregate(_strip_alias(item))
-            for item in _split(self._take_clause(), ",")
+            _starts_with_aggregate(_strip_alias(item)) for item in _split(self._take_clause(), ",")
         ]
         if self._accept("from"):
             shape.table_units, shape.join_conditions = _parse_from(self._take_clause())
@@ -310,17 +306,15 @@ class _QueryParser:
         assert isinstance(node, Token)
         self.position += 1
         self._skip_words("all")
-        _QueryParser(_unwrap(self.nodes[self.position:])).parse()
+        _QueryParser(_unwrap(self.nodes[self.position :])).parse()
         self.position = len(self.nodes)
         return node.text
 
     def _take_clause(self) -> list[Node]:
         start = self.position
-        while self.position < len(self.nodes) and not _is_word(
-            self.nodes[self.position], *CLAUSE_STOPS
-        ):
+        while self.position < len(self.nodes) and not _is_word(self.nodes[self.position], *CLAUSE_STOPS):
             self.position += 1
-        return self.nodes[start:self.position]
+        return self.nodes[start : self.position]
 
     def _accept(self, word: str) -> bool:
         if self.position < len(self.nodes) and _is_word(self.nodes[self.position], word):
@@ -377,7 +371,7 @@ def _parse_from(nodes: list[Node]) -> tuple[int, Conditions]:
             _parse_subquery(segment[0])
         on_at = next((i for i, node in enumerate(segment) if _is_word(node, "on")), None)
         if on_at is not None:
-            join_conditions.extend(_parse_conditions(segment[on_at + 1:]), joined_by="and")
+            join_conditions.extend(_parse_conditions(segment[on_at + 1 :]), joined_by="and")
     return len(segments), join_conditions
 
 
@@ -443,7 +437,7 @@ def _parse_condition(nodes: list[Node]) -> Condition:
     for node in nodes:
         if isinstance(node, Group) and node.is_subquery():
             _parse_subquery(node)
-    values = nodes[operator_at + 1:]
+    values = nodes[operator_at + 1 :]
     # The value read last: after BETWEEN's AND, else the one right after the operator.
     last_value = values[0]
     if operator.text == "between":
@@ -474,5 +468,5 @@ def _order_item(item: list[Node]) -> tuple[bool, bool]:
     item = _unwrap(item)
     for index, node in enumerate(item):
         if isinstance(node, Token) and node.kind == "operator" and node.text in ARITHMETIC:
-            return _starts_with_aggregate(item[:index]), _starts_with_aggregate(item[index + 1:])
+            return _starts_with_aggregate(item[:index]), _starts_with_aggregate(item[index + 1 :])
     return _starts_with_aggregate(item), False

@@ -20,7 +20,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.schema import MappingSchema
 
-from routesql.sqlkit.parse import DIALECT, SQLParseError, Schema, parse_sqlite, to_sql
+from routesql.sqlkit.parse import DIALECT, Schema, SQLParseError, parse_sqlite, to_sql
 
 Links = dict[str, list[str]]
 
@@ -84,9 +84,7 @@ def _schema_index_cached(key: tuple) -> SchemaIndex:
     tables = {table.lower(): table for table, _ in key}
     columns = {table.lower(): {name.lower(): name for name, _ in cols} for table, cols in key}
     # Types do not matter for qualification, and some declared types sqlglot cannot parse.
-    mapping = {
-        _quoted(table): {_quoted(name): "text" for name, _ in cols} for table, cols in key
-    }
+    mapping = {_quoted(table): {_quoted(name): "text" for name, _ in cols} for table, cols in key}
     return SchemaIndex(tables, columns, MappingSchema(mapping, dialect=DIALECT))
 
 
@@ -120,9 +118,7 @@ def _analyze_cached(sql: str, key: tuple) -> QueryAnalysis:
     return QueryAnalysis(expression, to_sql(expression), column_of, table_of, links)
 
 
-def _resolve(
-    qualified: exp.Expression, index: SchemaIndex
-) -> tuple[dict[int, tuple[str, str]], dict[int, str]]:
+def _resolve(qualified: exp.Expression, index: SchemaIndex) -> tuple[dict[int, tuple[str, str]], dict[int, str]]:
     column_of: dict[int, tuple[str, str]] = {}
     table_of: dict[int, str] = {}
     for scope in traverse_scope(qualified):
@@ -138,9 +134,7 @@ def _resolve(
     return column_of, table_of
 
 
-def _resolve_repeated_columns(
-    expression: exp.Expression, column_of: dict[int, tuple[str, str]]
-) -> None:
+def _resolve_repeated_columns(expression: exp.Expression, column_of: dict[int, tuple[str, str]]) -> None:
     """Give an unresolved column the resolution of the same name in the same SELECT.
 
     qualify turns ``ORDER BY age`` into a reference to the projection ``age``, so that node
@@ -180,9 +174,7 @@ def _resolve_column(scope: Scope, column: exp.Column, index: SchemaIndex) -> tup
     return None
 
 
-def _resolve_in_source(
-    source: exp.Table | Scope, name: str, index: SchemaIndex
-) -> tuple[str, str] | None:
+def _resolve_in_source(source: exp.Table | Scope, name: str, index: SchemaIndex) -> tuple[str, str] | None:
     if isinstance(source, exp.Table):
         table = index.table(source.name)
         column = index.column(table, name) if table else None

@@ -40,14 +40,81 @@ from dataclasses import dataclass, field
 from routesql.db.schema import DatabaseSchema
 
 SQL_WORDS = frozenset(
-    """
-    select from where group by order having limit offset join inner left outer on as and or not
-    in is null like between distinct all union intersect except asc desc case when then else end
-    exists with cast
-    count sum avg min max abs round length lower upper substr substring trim ltrim rtrim replace
-    instr ifnull coalesce nullif iif strftime date time datetime julianday typeof total
-    group_concat random printf char hex unicode sign
-    """.split()
+    [
+        "select",
+        "from",
+        "where",
+        "group",
+        "by",
+        "order",
+        "having",
+        "limit",
+        "offset",
+        "join",
+        "inner",
+        "left",
+        "outer",
+        "on",
+        "as",
+        "and",
+        "or",
+        "not",
+        "in",
+        "is",
+        "null",
+        "like",
+        "between",
+        "distinct",
+        "all",
+        "union",
+        "intersect",
+        "except",
+        "asc",
+        "desc",
+        "case",
+        "when",
+        "then",
+        "else",
+        "end",
+        "exists",
+        "with",
+        "cast",
+        "count",
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "abs",
+        "round",
+        "length",
+        "lower",
+        "upper",
+        "substr",
+        "substring",
+        "trim",
+        "ltrim",
+        "rtrim",
+        "replace",
+        "instr",
+        "ifnull",
+        "coalesce",
+        "nullif",
+        "iif",
+        "strftime",
+        "date",
+        "time",
+        "datetime",
+        "julianday",
+        "typeof",
+        "total",
+        "group_concat",
+        "random",
+        "printf",
+        "char",
+        "hex",
+        "unicode",
+        "sign",
+    ]
 )
 
 # Type names (CAST(x AS REAL)) follow AS, where any word may stand. Rare keywords (CROSS, NATURAL,
@@ -56,12 +123,12 @@ SQL_WORDS = frozenset(
 
 # Words that start a clause: inside a function's parentheses they mean the model lost its way.
 _CLAUSE_WORDS = frozenset(
-    "from where group order having limit join on union intersect except".split()
+    ["from", "where", "group", "order", "having", "limit", "join", "on", "union", "intersect", "except"]
 )
 
 # What may follow the table after FROM/JOIN, besides an alias.
 _AFTER_SOURCE = sorted(
-    "as where group order having limit join inner left on union intersect except".split()
+    ["as", "where", "group", "order", "having", "limit", "join", "inner", "left", "on", "union", "intersect", "except"]
 )
 
 # Aliases that need no definition before use: Spider-style SQL writes `SELECT T1.x ... AS T1`.
@@ -92,8 +159,9 @@ class SchemaNames:
     @classmethod
     def of(cls, schema: DatabaseSchema) -> SchemaNames:
         spellings = {t.name for t in schema.tables} | {c for t in schema.tables for c in t.column_names}
-        return cls({t.name.lower(): frozenset(c.lower() for c in t.column_names) for t in schema.tables},
-                   frozenset(spellings))
+        return cls(
+            {t.name.lower(): frozenset(c.lower() for c in t.column_names) for t in schema.tables}, frozenset(spellings)
+        )
 
     @property
     def tables(self) -> frozenset[str]:
@@ -105,8 +173,20 @@ class SchemaNames:
 
 
 _NUMBER_WORDS = {
-    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
-    "seven": "7", "eight": "8", "nine": "9", "ten": "10", "once": "1", "twice": "2", "single": "1",
+    "zero": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+    "once": "1",
+    "twice": "2",
+    "single": "1",
 }
 _QUESTION_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
@@ -200,12 +280,21 @@ class _Scan:
         return self.before in ("from", "join")
 
     def copy(self) -> _Scan:
-        return _Scan(list(self.previous), self.name_before, dict(self.aliases), set(self.sources),
-                     self.in_select_list, set(self.selected), list(self.parens), self.needs_select,
-                     self.source_named, self.table_outside)
+        return _Scan(
+            list(self.previous),
+            self.name_before,
+            dict(self.aliases),
+            set(self.sources),
+            self.in_select_list,
+            set(self.selected),
+            list(self.parens),
+            self.needs_select,
+            self.source_named,
+            self.table_outside,
+        )
 
     def push(self, token: str, name: bool) -> None:
-        self.previous = (self.previous + [token])[-2:]
+        self.previous = ([*self.previous, token])[-2:]
         self.name_before = name
         if not name:
             self.source_named = self.table_outside = False
@@ -267,8 +356,9 @@ class NameChecker:
         """`allows(prepared.text + piece, complete)`, scanning only the last token and the piece."""
         if prepared.scan is None:
             return False
-        return self._scan_from(prepared.scan.copy(), prepared.text + piece, prepared.cut, complete,
-                               growing=not complete)
+        return self._scan_from(
+            prepared.scan.copy(), prepared.text + piece, prepared.cut, complete, growing=not complete
+        )
 
     def _scan_from(self, scan: _Scan, text: str, start: int, complete: bool, growing: bool) -> bool:
         """Scans `text` from `start` on; `growing`: a word at the very end may still grow."""
@@ -289,7 +379,8 @@ class NameChecker:
                 if scan.after_source:
                     return False  # FROM takes a bare table name
                 if self.values is not None and not self._value_allowed(
-                        kind, value, match.end() == len(text) and growing, pattern=scan.before == "like"):
+                    kind, value, match.end() == len(text) and growing, pattern=scan.before == "like"
+                ):
                     return False
                 scan.push("<value>", name=False)
                 continue
@@ -349,9 +440,15 @@ class NameChecker:
         qualified = scan.before == "." and text[start - 1 : start] == "."
         in_source = scan.after_source
         scan.source_named = in_source and not last
-        scan.table_outside = (not in_source and not qualified and not last and scan.before != "as"
-                              and word in self.names.columns_of and word not in self._column_set
-                              and word not in scan.aliases)
+        scan.table_outside = (
+            not in_source
+            and not qualified
+            and not last
+            and scan.before != "as"
+            and word in self.names.columns_of
+            and word not in self._column_set
+            and word not in scan.aliases
+        )
         if last:
             scan.push(word, name=word not in SQL_WORDS)
             return
@@ -392,8 +489,7 @@ class NameChecker:
             return False  # `avg(rating FROM`
         if scan.before == "as":
             return True  # a new alias: any word
-        if scan.source_named and not (self._matches(_AFTER_SOURCE, word, last)
-                                      or _ALIAS_START.fullmatch(word)):
+        if scan.source_named and not (self._matches(_AFTER_SOURCE, word, last) or _ALIAS_START.fullmatch(word)):
             return False  # `FROM t` goes on with AS, an alias or the next clause
         if word == "from" and scan.before in ("select", "distinct", ","):
             return False  # an empty or unfinished SELECT list
@@ -436,7 +532,6 @@ class NameChecker:
             return False
         found = sorted_names[at]
         return found == word or (prefix_only and found.startswith(word))
-
 
 
 def _last_quoted_is_open(text: str) -> bool:

@@ -81,11 +81,7 @@ def _join_condition_nodes(expression: exp.Expression) -> set[int]:
 
 def _is_column_equality(node: exp.Expression) -> bool:
     """``a.x = b.y``: a join condition, whether written in ON or in WHERE."""
-    return (
-        isinstance(node, exp.EQ)
-        and isinstance(node.this, exp.Column)
-        and isinstance(node.expression, exp.Column)
-    )
+    return isinstance(node, exp.EQ) and isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Column)
 
 
 def _resolved_columns(query: QueryAnalysis, tree: exp.Expression) -> list[exp.Column]:
@@ -214,9 +210,7 @@ def _wrong_count(
     preferred = [
         c
         for c in columns
-        if c.sql().lower() not in grouped
-        and id(c) not in in_joins
-        and not (c.parent and _is_column_equality(c.parent))
+        if c.sql().lower() not in grouped and id(c) not in in_joins and not (c.parent and _is_column_equality(c.parent))
     ]
     column = rng.choice(preferred or columns).copy()
     return exp.Count(this=exp.Distinct(expressions=[column]))

@@ -36,15 +36,21 @@ def join_where(ctx: DbContext, rng: random.Random) -> Draft | None:
     column = choose(rng, ctx.columns(second))
     if target is None or column is None:
         return None
-    joined = (f"FROM {quote(first)} AS T1 JOIN {quote(second)} AS T2 "
-              f"ON {_on('T1', first, 'T2', second, edge)}")
+    joined = f"FROM {quote(first)} AS T1 JOIN {quote(second)} AS T2 ON {_on('T1', first, 'T2', second, edge)}"
     value = choose(rng, ctx.query_values(f"SELECT T2.{quote(column)} {joined} LIMIT {ROWS_READ}"))
     if value is None:
         return None
     sql = f"SELECT T1.{quote(target)} {joined} WHERE T2.{quote(column)} = {sql_literal(value)}"
-    question = verbalize("join_where", rng, target=natural_name(target), tables=plural(first),
-                         other_tables=plural(second), other_table=natural_name(second),
-                         column=natural_name(column), value=value_text(value))
+    question = verbalize(
+        "join_where",
+        rng,
+        target=natural_name(target),
+        tables=plural(first),
+        other_tables=plural(second),
+        other_table=natural_name(second),
+        column=natural_name(column),
+        value=value_text(value),
+    )
     return Draft("join_where", sql, question)
 
 
@@ -56,11 +62,18 @@ def join_group_count(ctx: DbContext, rng: random.Random) -> Draft | None:
     label = target_column(ctx, rng, edge.parent, exclude=(edge.parent_column,))
     if label is None:
         return None
-    sql = (f"SELECT T1.{quote(label)}, count(*) FROM {quote(edge.parent)} AS T1 "
-           f"JOIN {quote(edge.child)} AS T2 ON {_on('T1', edge.parent, 'T2', edge.child, edge)} "
-           f"GROUP BY T1.{quote(edge.parent_column)}")
-    question = verbalize("join_group_count", rng, parent=natural_name(edge.parent),
-                         children=plural(edge.child), label=natural_name(label))
+    sql = (
+        f"SELECT T1.{quote(label)}, count(*) FROM {quote(edge.parent)} AS T1 "
+        f"JOIN {quote(edge.child)} AS T2 ON {_on('T1', edge.parent, 'T2', edge.child, edge)} "
+        f"GROUP BY T1.{quote(edge.parent_column)}"
+    )
+    question = verbalize(
+        "join_group_count",
+        rng,
+        parent=natural_name(edge.parent),
+        children=plural(edge.child),
+        label=natural_name(label),
+    )
     return Draft("join_group_count", sql, question)
 
 
@@ -87,17 +100,26 @@ def join_three(ctx: DbContext, rng: random.Random) -> Draft | None:
     column = choose(rng, ctx.columns(last))
     if target is None or column is None:
         return None
-    joined = (f"FROM {quote(first)} AS T1 JOIN {quote(middle)} AS T2 "
-              f"ON {_on('T1', first, 'T2', middle, left)} "
-              f"JOIN {quote(last)} AS T3 ON {_on('T2', middle, 'T3', last, right)}")
+    joined = (
+        f"FROM {quote(first)} AS T1 JOIN {quote(middle)} AS T2 "
+        f"ON {_on('T1', first, 'T2', middle, left)} "
+        f"JOIN {quote(last)} AS T3 ON {_on('T2', middle, 'T3', last, right)}"
+    )
     value = choose(rng, ctx.query_values(f"SELECT T3.{quote(column)} {joined} LIMIT {ROWS_READ}"))
     if value is None:
         return None
     sql = f"SELECT T1.{quote(target)} {joined} WHERE T3.{quote(column)} = {sql_literal(value)}"
-    question = verbalize("join_three", rng, target=natural_name(target), tables=plural(first),
-                         middle_tables=plural(middle), far_tables=plural(last),
-                         far_table=natural_name(last), column=natural_name(column),
-                         value=value_text(value))
+    question = verbalize(
+        "join_three",
+        rng,
+        target=natural_name(target),
+        tables=plural(first),
+        middle_tables=plural(middle),
+        far_tables=plural(last),
+        far_table=natural_name(last),
+        column=natural_name(column),
+        value=value_text(value),
+    )
     return Draft("join_three", sql, question)
 
 
@@ -108,10 +130,18 @@ def nested_average(ctx: DbContext, rng: random.Random) -> Draft | None:
         return None
     table, column, target = setup
     op = rng.choice(sorted(COMPARISON_WORDS))
-    sql = (f"SELECT {quote(target)} FROM {quote(table)} WHERE {quote(column)} {op} "
-           f"(SELECT avg({quote(column)}) FROM {quote(table)})")
-    question = verbalize("nested_average", rng, target=natural_name(target), **name_slots(table),
-                         column=natural_name(column), op_words=COMPARISON_WORDS[op])
+    sql = (
+        f"SELECT {quote(target)} FROM {quote(table)} WHERE {quote(column)} {op} "
+        f"(SELECT avg({quote(column)}) FROM {quote(table)})"
+    )
+    question = verbalize(
+        "nested_average",
+        rng,
+        target=natural_name(target),
+        **name_slots(table),
+        column=natural_name(column),
+        op_words=COMPARISON_WORDS[op],
+    )
     return Draft("nested_average", sql, question)
 
 
@@ -123,11 +153,19 @@ def not_in_child(ctx: DbContext, rng: random.Random) -> Draft | None:
     target = target_column(ctx, rng, edge.parent, exclude=(edge.parent_column,))
     if target is None:
         return None
-    sql = (f"SELECT {quote(target)} FROM {quote(edge.parent)} WHERE {quote(edge.parent_column)} "
-           f"NOT IN (SELECT {quote(edge.child_column)} FROM {quote(edge.child)})")
-    question = verbalize("not_in_child", rng, target=natural_name(target),
-                         parents=plural(edge.parent), parent=natural_name(edge.parent),
-                         children=plural(edge.child), child=natural_name(edge.child))
+    sql = (
+        f"SELECT {quote(target)} FROM {quote(edge.parent)} WHERE {quote(edge.parent_column)} "
+        f"NOT IN (SELECT {quote(edge.child_column)} FROM {quote(edge.child)})"
+    )
+    question = verbalize(
+        "not_in_child",
+        rng,
+        target=natural_name(target),
+        parents=plural(edge.parent),
+        parent=natural_name(edge.parent),
+        children=plural(edge.child),
+        child=natural_name(edge.child),
+    )
     return Draft("not_in_child", sql, question)
 
 
@@ -148,12 +186,18 @@ def _set_operation(ctx: DbContext, rng: random.Random, operator: str) -> Draft |
         other = choose(rng, [v for v in ctx.values(table, second) if v != value2])
         value2 = value2 if other is None else other
     select = f"SELECT {quote(target)} FROM {quote(table)} WHERE"
-    sql = (f"{select} {quote(first)} = {sql_literal(value)} {operator} "
-           f"{select} {quote(second)} = {sql_literal(value2)}")
+    sql = f"{select} {quote(first)} = {sql_literal(value)} {operator} {select} {quote(second)} = {sql_literal(value2)}"
     pattern = f"set_{operator.lower()}"
-    question = verbalize(pattern, rng, target=natural_name(target), **name_slots(table),
-                         column=natural_name(first), value=value_text(value),
-                         column2=natural_name(second), value2=value_text(value2))
+    question = verbalize(
+        pattern,
+        rng,
+        target=natural_name(target),
+        **name_slots(table),
+        column=natural_name(first),
+        value=value_text(value),
+        column2=natural_name(second),
+        value2=value_text(value2),
+    )
     return Draft(pattern, sql, question)
 
 

@@ -24,13 +24,23 @@ def token_percentiles(records: list[dict]) -> dict[str, dict[str, dict[str, int]
         lengths[record["task"]]["total"].append(record["prompt_tokens"] + record["completion_tokens"])
     result = {}
     for task in sorted(lengths):
-        result[task] = {kind: {f"p{q}": percentile(sorted(values), q) for q in PERCENTILES}
-                        for kind, values in lengths[task].items()}
+        result[task] = {
+            kind: {f"p{q}": percentile(sorted(values), q) for q in PERCENTILES}
+            for kind, values in lengths[task].items()
+        }
     return result
 
 
-def build_manifest(records: list[dict], outputs: list[ExampleOutput], dropped: dict, noise_stats: dict,
-                   strong_stats: dict, n_examples: int, template_version: str, seconds: float) -> dict:
+def build_manifest(
+    records: list[dict],
+    outputs: list[ExampleOutput],
+    dropped: dict,
+    noise_stats: dict,
+    strong_stats: dict,
+    n_examples: int,
+    template_version: str,
+    seconds: float,
+) -> dict:
     per_task = Counter(r["task"] for r in records)
     per_origin = Counter(r["origin"] for r in records)
     nc_verdicts = Counter(r.get("noise_kind", "") for r in records if r["task"] == "noise_correction")
@@ -47,7 +57,10 @@ def build_manifest(records: list[dict], outputs: list[ExampleOutput], dropped: d
         "dropped": dropped,
         "strong": strong_stats,
         "tokens": tokens,
-        "lr_sql": {"longest_full_schema_prompt": full, "longest_slice_prompt": sliced,
-                   "ratio": round(sliced / full, 4) if full else None},
+        "lr_sql": {
+            "longest_full_schema_prompt": full,
+            "longest_slice_prompt": sliced,
+            "ratio": round(sliced / full, 4) if full else None,
+        },
         "seconds": round(seconds, 2),
     }

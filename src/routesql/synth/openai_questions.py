@@ -49,8 +49,7 @@ class EndpointQuestionWriter:
     def prompt(self, sql: str, schema_text: str) -> str:
         return PROMPT_TEMPLATE.format(schema=schema_text, sql=sql)
 
-    def write_questions(self, pairs: list[SyntheticPair],
-                        schema_text_by_db: Mapping[str, str]) -> list[SyntheticPair]:
+    def write_questions(self, pairs: list[SyntheticPair], schema_text_by_db: Mapping[str, str]) -> list[SyntheticPair]:
         """The pairs with model-written questions; a pair whose completion is empty keeps its own."""
         if not pairs:
             return []
@@ -60,8 +59,7 @@ class EndpointQuestionWriter:
         prompts = [self.prompt(pair.sql, schema_text_by_db[pair.db_id]) for pair in pairs]
         completions = self.generator.generate(prompts, self.settings)
         if len(completions) != len(prompts):
-            raise InputError("generator", f"returned {len(completions)} completion lists for "
-                                          f"{len(prompts)} prompts")
+            raise InputError("generator", f"returned {len(completions)} completion lists for {len(prompts)} prompts")
         rewritten = []
         for pair, outputs in zip(pairs, completions):
             question = first_line(outputs[0]) if outputs else ""

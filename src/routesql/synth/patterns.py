@@ -43,8 +43,7 @@ def choose(rng: random.Random, items: Sequence[T]) -> T | None:
     return rng.choice(items) if items else None
 
 
-def target_column(ctx: DbContext, rng: random.Random, table: str,
-                  exclude: tuple[str, ...] = ()) -> str | None:
+def target_column(ctx: DbContext, rng: random.Random, table: str, exclude: tuple[str, ...] = ()) -> str | None:
     """The column a question asks for: a text column by preference (names, titles), else any."""
     for kind, keys in ((TEXT, False), (None, False), (None, True)):
         columns = [c for c in ctx.columns(table, kind, keys=keys) if c not in exclude]
@@ -56,7 +55,8 @@ def target_column(ctx: DbContext, rng: random.Random, table: str,
 def table_with(ctx: DbContext, rng: random.Random, filters: int, kind: str | None = None) -> str | None:
     """A table with at least `filters` non-key columns of `kind` plus one more column to select."""
     tables = [
-        t for t in ctx.table_names()
+        t
+        for t in ctx.table_names()
         if len(ctx.columns(t, kind)) >= filters and len(ctx.columns(t, keys=True)) > filters
     ]
     return choose(rng, tables)
@@ -66,8 +66,7 @@ def name_slots(table: str) -> dict[str, str]:
     return {"table": natural_name(table), "tables": plural(table)}
 
 
-def filter_setup(ctx: DbContext, rng: random.Random, kind: str | None = None
-                  ) -> tuple[str, str, str] | None:
+def filter_setup(ctx: DbContext, rng: random.Random, kind: str | None = None) -> tuple[str, str, str] | None:
     """(table, filter column, target column) with target ≠ filter."""
     table = table_with(ctx, rng, 1, kind)
     if table is None:
@@ -87,8 +86,14 @@ def select_where_eq(ctx: DbContext, rng: random.Random) -> Draft | None:
     table, column, target = setup
     value = ctx.pick_value(rng, table, column)
     sql = f"SELECT {quote(target)} FROM {quote(table)} WHERE {quote(column)} = {sql_literal(value)}"
-    question = verbalize("select_where_eq", rng, target=natural_name(target), **name_slots(table),
-                         column=natural_name(column), value=value_text(value))
+    question = verbalize(
+        "select_where_eq",
+        rng,
+        target=natural_name(target),
+        **name_slots(table),
+        column=natural_name(column),
+        value=value_text(value),
+    )
     return Draft("select_where_eq", sql, question)
 
 
@@ -100,9 +105,15 @@ def select_where_compare(ctx: DbContext, rng: random.Random) -> Draft | None:
     value = ctx.pick_value(rng, table, column)
     op = rng.choice(sorted(COMPARISON_WORDS))
     sql = f"SELECT {quote(target)} FROM {quote(table)} WHERE {quote(column)} {op} {sql_literal(value)}"
-    question = verbalize("select_where_compare", rng, target=natural_name(target), **name_slots(table),
-                         column=natural_name(column), op_words=COMPARISON_WORDS[op],
-                         value=value_text(value))
+    question = verbalize(
+        "select_where_compare",
+        rng,
+        target=natural_name(target),
+        **name_slots(table),
+        column=natural_name(column),
+        op_words=COMPARISON_WORDS[op],
+        value=value_text(value),
+    )
     return Draft("select_where_compare", sql, question)
 
 
@@ -111,14 +122,19 @@ def select_where_like(ctx: DbContext, rng: random.Random) -> Draft | None:
     if setup is None:
         return None
     table, column, target = setup
-    words = sorted({w for v in ctx.values(table, column) for w in str(v).split()
-                    if w.isalpha() and len(w) >= 3})
+    words = sorted({w for v in ctx.values(table, column) for w in str(v).split() if w.isalpha() and len(w) >= 3})
     word = choose(rng, words)
     if word is None:
         return None
     sql = f"SELECT {quote(target)} FROM {quote(table)} WHERE {quote(column)} LIKE '%{word}%'"
-    question = verbalize("select_where_like", rng, target=natural_name(target), **name_slots(table),
-                         column=natural_name(column), word=str(word))
+    question = verbalize(
+        "select_where_like",
+        rng,
+        target=natural_name(target),
+        **name_slots(table),
+        column=natural_name(column),
+        word=str(word),
+    )
     return Draft("select_where_like", sql, question)
 
 
@@ -131,10 +147,19 @@ def select_where_between(ctx: DbContext, rng: random.Random) -> Draft | None:
     if len(values) < 2:
         return None
     low, high = sorted(rng.sample(values, 2))  # type: ignore[type-var]  # numbers only here
-    sql = (f"SELECT {quote(target)} FROM {quote(table)} "
-           f"WHERE {quote(column)} BETWEEN {sql_literal(low)} AND {sql_literal(high)}")
-    question = verbalize("select_where_between", rng, target=natural_name(target), **name_slots(table),
-                         column=natural_name(column), low=value_text(low), high=value_text(high))
+    sql = (
+        f"SELECT {quote(target)} FROM {quote(table)} "
+        f"WHERE {quote(column)} BETWEEN {sql_literal(low)} AND {sql_literal(high)}"
+    )
+    question = verbalize(
+        "select_where_between",
+        rng,
+        target=natural_name(target),
+        **name_slots(table),
+        column=natural_name(column),
+        low=value_text(low),
+        high=value_text(high),
+    )
     return Draft("select_where_between", sql, question)
 
 
@@ -148,11 +173,20 @@ def select_where_and(ctx: DbContext, rng: random.Random) -> Draft | None:
     if target is None or row is None:
         return None
     # Both values come from one row, so at least that row satisfies the conjunction.
-    sql = (f"SELECT {quote(target)} FROM {quote(table)} WHERE {quote(first)} = "
-           f"{sql_literal(row[first])} AND {quote(second)} = {sql_literal(row[second])}")
-    question = verbalize("select_where_and", rng, target=natural_name(target), **name_slots(table),
-                         column=natural_name(first), value=value_text(row[first]),
-                         column2=natural_name(second), value2=value_text(row[second]))
+    sql = (
+        f"SELECT {quote(target)} FROM {quote(table)} WHERE {quote(first)} = "
+        f"{sql_literal(row[first])} AND {quote(second)} = {sql_literal(row[second])}"
+    )
+    question = verbalize(
+        "select_where_and",
+        rng,
+        target=natural_name(target),
+        **name_slots(table),
+        column=natural_name(first),
+        value=value_text(row[first]),
+        column2=natural_name(second),
+        value2=value_text(row[second]),
+    )
     return Draft("select_where_and", sql, question)
 
 
@@ -163,13 +197,18 @@ def order_limit(ctx: DbContext, rng: random.Random) -> Draft | None:
     table, column, target = setup
     direction = rng.choice(sorted(ORDER_WORDS))
     limit = rng.choice((1, 1, 3, 5))
-    sql = (f"SELECT {quote(target)} FROM {quote(table)} "
-           f"ORDER BY {quote(column)} {direction} LIMIT {limit}")
+    sql = f"SELECT {quote(target)} FROM {quote(table)} ORDER BY {quote(column)} {direction} LIMIT {limit}"
     names = name_slots(table)
     limit_phrase = names["table"] if limit == 1 else f"{limit} {names['tables']}"
-    question = verbalize("order_limit", rng, target=natural_name(target), column=natural_name(column),
-                         is_are="is" if limit == 1 else "are", limit_phrase=limit_phrase,
-                         order_words=ORDER_WORDS[direction])
+    question = verbalize(
+        "order_limit",
+        rng,
+        target=natural_name(target),
+        column=natural_name(column),
+        is_are="is" if limit == 1 else "are",
+        limit_phrase=limit_phrase,
+        order_words=ORDER_WORDS[direction],
+    )
     return Draft("order_limit", sql, question)
 
 
@@ -183,8 +222,7 @@ def count_where(ctx: DbContext, rng: random.Random) -> Draft | None:
     table, column, _ = setup
     value = ctx.pick_value(rng, table, column)
     sql = f"SELECT count(*) FROM {quote(table)} WHERE {quote(column)} = {sql_literal(value)}"
-    question = verbalize("count_where", rng, **name_slots(table), column=natural_name(column),
-                         value=value_text(value))
+    question = verbalize("count_where", rng, **name_slots(table), column=natural_name(column), value=value_text(value))
     return Draft("count_where", sql, question)
 
 
@@ -212,8 +250,9 @@ def aggregate(ctx: DbContext, rng: random.Random) -> Draft | None:
     column = rng.choice(ctx.columns(table, NUMBER))
     function = aggregate_function(rng, column)
     sql = f"SELECT {function}({quote(column)}) FROM {quote(table)}"
-    question = verbalize("aggregate", rng, **name_slots(table), column=natural_name(column),
-                         agg_words=AGGREGATE_WORDS[function])
+    question = verbalize(
+        "aggregate", rng, **name_slots(table), column=natural_name(column), agg_words=AGGREGATE_WORDS[function]
+    )
     return Draft("aggregate", sql, question)
 
 
@@ -228,11 +267,16 @@ def aggregate_where(ctx: DbContext, rng: random.Random) -> Draft | None:
         return None
     value = ctx.pick_value(rng, table, filter_column)
     function = aggregate_function(rng, column)
-    sql = (f"SELECT {function}({quote(column)}) FROM {quote(table)} "
-           f"WHERE {quote(filter_column)} = {sql_literal(value)}")
-    question = verbalize("aggregate_where", rng, **name_slots(table), column=natural_name(column),
-                         agg_words=AGGREGATE_WORDS[function],
-                         filter_column=natural_name(filter_column), value=value_text(value))
+    sql = f"SELECT {function}({quote(column)}) FROM {quote(table)} WHERE {quote(filter_column)} = {sql_literal(value)}"
+    question = verbalize(
+        "aggregate_where",
+        rng,
+        **name_slots(table),
+        column=natural_name(column),
+        agg_words=AGGREGATE_WORDS[function],
+        filter_column=natural_name(filter_column),
+        value=value_text(value),
+    )
     return Draft("aggregate_where", sql, question)
 
 
@@ -261,10 +305,15 @@ def group_aggregate(ctx: DbContext, rng: random.Random) -> Draft | None:
     if column is None:
         return None
     function = aggregate_function(rng, column)
-    sql = (f"SELECT {quote(group)}, {function}({quote(column)}) FROM {quote(table)} "
-           f"GROUP BY {quote(group)}")
-    question = verbalize("group_aggregate", rng, **name_slots(table), group=natural_name(group),
-                         column=natural_name(column), agg_words=AGGREGATE_WORDS[function])
+    sql = f"SELECT {quote(group)}, {function}({quote(column)}) FROM {quote(table)} GROUP BY {quote(group)}"
+    question = verbalize(
+        "group_aggregate",
+        rng,
+        **name_slots(table),
+        group=natural_name(group),
+        column=natural_name(column),
+        agg_words=AGGREGATE_WORDS[function],
+    )
     return Draft("group_aggregate", sql, question)
 
 
@@ -274,10 +323,8 @@ def group_having(ctx: DbContext, rng: random.Random) -> Draft | None:
         return None
     table, group = picked
     count = rng.choice((1, 1, 2))
-    sql = (f"SELECT {quote(group)} FROM {quote(table)} GROUP BY {quote(group)} "
-           f"HAVING count(*) > {count}")
-    question = verbalize("group_having", rng, **name_slots(table), group=natural_name(group),
-                         count=str(count))
+    sql = f"SELECT {quote(group)} FROM {quote(table)} GROUP BY {quote(group)} HAVING count(*) > {count}"
+    question = verbalize("group_having", rng, **name_slots(table), group=natural_name(group), count=str(count))
     return Draft("group_having", sql, question)
 
 
@@ -286,7 +333,6 @@ def group_top(ctx: DbContext, rng: random.Random) -> Draft | None:
     if picked is None:
         return None
     table, group = picked
-    sql = (f"SELECT {quote(group)} FROM {quote(table)} GROUP BY {quote(group)} "
-           f"ORDER BY count(*) DESC LIMIT 1")
+    sql = f"SELECT {quote(group)} FROM {quote(table)} GROUP BY {quote(group)} ORDER BY count(*) DESC LIMIT 1"
     question = verbalize("group_top", rng, **name_slots(table), group=natural_name(group))
     return Draft("group_top", sql, question)

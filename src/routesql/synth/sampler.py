@@ -79,8 +79,7 @@ def usable_value(value: Value) -> bool:
 class DbContext:
     """One database as the sampler sees it; built once per database by `load`."""
 
-    def __init__(self, db_path: Path, runner: QueryRunner, tables: dict[str, TableData],
-                 edges: list[Edge]) -> None:
+    def __init__(self, db_path: Path, runner: QueryRunner, tables: dict[str, TableData], edges: list[Edge]) -> None:
         self.db_path = db_path
         self.runner = runner
         self.tables = tables  # only tables with at least one row read
@@ -104,7 +103,8 @@ class DbContext:
         """Columns of `table` with usable values, of `kind` if given; key columns only if `keys`."""
         data = self.tables[table]
         return [
-            column for column in data.columns
+            column
+            for column in data.columns
             if data.kinds[column] != OTHER
             and (kind is None or data.kinds[column] == kind)
             and (keys or column not in data.keys)
@@ -154,12 +154,10 @@ class DbContext:
         return self._query_cache[sql]
 
 
-def _read_table(db_path: Path, runner: QueryRunner, schema: DatabaseSchema,
-                name: str) -> TableData | None:
+def _read_table(db_path: Path, runner: QueryRunner, schema: DatabaseSchema, name: str) -> TableData | None:
     table = schema.table(name)
     select_list = ", ".join(quote_identifier(c, always=True) for c in table.column_names)
-    result = runner.run(db_path, f"SELECT {select_list} FROM {quote_identifier(name, always=True)} "
-                                 f"LIMIT {ROWS_READ}")
+    result = runner.run(db_path, f"SELECT {select_list} FROM {quote_identifier(name, always=True)} LIMIT {ROWS_READ}")
     if not result.ok or result.rows is None:
         return None  # e.g. a virtual table this SQLite cannot read: the sampler ignores it
     columns = tuple(table.column_names)

@@ -8,6 +8,7 @@ byte-identical for the same seed and inputs; only the manifest's `seconds` varie
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import random
@@ -24,16 +25,15 @@ from tqdm import tqdm
 from routesql.atomic import write_json_atomic, write_jsonl_atomic
 from routesql.bench.example import Benchmark, Example
 from routesql.bench.loaders import load_benchmark, missing_databases
-from routesql.errors import InputError
 from routesql.db.limits import QueryLimits
 from routesql.db.schema import approx_token_count, read_schema, render_schema
 from routesql.db.slicing import slice_schema
+from routesql.errors import InputError
 from routesql.metrics.matcher import MatchJob, match_many
 from routesql.sqlkit.noise import CORRUPTIONS
 from routesql.synth.manifest import build_manifest
 from routesql.tasks.build import ExampleOutput, TaskSettings, build_example, make_record, noise_record
 from routesql.tasks.templates import prompt_version, text_to_sql_prompt
-
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,6 @@ class SynthSettings:
     evidence: bool = True  # data.evidence: BIRD's evidence in the prompts
 
 
-
-
 @lru_cache(maxsize=4)
 def token_counts(tokenizer_path: str | None) -> Callable[[list[str]], list[int]]:
     """The token counts of many texts, in one batch (see `encode_texts`), or the estimate."""
@@ -94,10 +92,17 @@ def _build_database_group(args: tuple[Path, list[Example], SynthSettings]) -> li
     db_path, examples, settings = args
     schema = read_schema(db_path, settings.tasks.sample_rows)
     schema_text = render_schema(schema, settings.tasks.sample_rows, style=settings.tasks.schema_style)
-    slices = slice_schema(schema, settings.slice_token_budget, settings.tasks.sample_rows,
-                          token_counter(settings.tokenizer_path), style=settings.tasks.schema_style)
-    outputs = [build_example(ex, schema, schema_text, slices, settings.tasks,
-                             random.Random(f"{settings.seed}:{ex.id}")) for ex in examples]
+    slices = slice_schema(
+        schema,
+        settings.slice_token_budget,
+        settings.tasks.sample_rows,
+        token_counter(settings.tokenizer_path),
+        style=settings.tasks.schema_style,
+    )
+    outputs = [
+        build_example(ex, schema, schema_text, slices, settings.tasks, random.Random(f"{settings.seed}:{ex.id}"))
+        for ex in examples
+    ]
     add_token_counts([record for out in outputs for record in out.records], token_counts(settings.tokenizer_path))
     return outputs
 
@@ -112,8 +117,9 @@ def add_token_counts(records: list[dict], counts: Callable[[list[str]], list[int
         record["completion_tokens"] = completion_tokens
 
 
-def build_all(bench: Benchmark, examples: list[Example], settings: SynthSettings,
-              progress: bool) -> list[ExampleOutput]:
+def build_all(
+    bench: Benchmark, examples: list[Example], settings: SynthSettings, progress: bool
+) -> list[ExampleOutput]:
     """Run the task builders for every example, one database per job; results in example order."""
     by_db: dict[str, list[int]] = defaultdict(list)
     for index, ex in enumerate(examples):
@@ -145,8 +151,9 @@ def spread(items: list, limit: int | None) -> list:
     return [items[int(i * stride)] for i in range(limit)]
 
 
-def run_synthesize(root: Path, out_dir: Path, settings: SynthSettings, fmt: str | None = None,
-                   progress: bool = True) -> dict:
+def run_synthesize(
+    root: Path, out_dir: Path, settings: SynthSettings, fmt: str | None = None, progress: bool = True
+) -> dict:
     started = time.monotonic()
     _check_weak(settings.weak)
     bench = load_benchmark(root, "train", fmt, settings.spider_root, settings.evidence)
@@ -171,15 +178,23 @@ def run_synthesize(root: Path, out_dir: Path, settings: SynthSettings, fmt: str 
     write_jsonl_atomic(out_dir / "sft.jsonl", records)
     write_jsonl_atomic(out_dir / "preferences.jsonl", preferences)
     dropped["missing_database"] = sum(1 for ex in bench.examples if ex.db_id in missing)
-    manifest = build_manifest(records, outputs, dropped, noise_stats, strong_stats,
-                              n_examples=len(bench.examples), template_version=version,
-                              seconds=time.monotonic() - started)
+    manifest = build_manifest(
+        records,
+        outputs,
+        dropped,
+        noise_stats,
+        strong_stats,
+        n_examples=len(bench.examples),
+        template_version=version,
+        seconds=time.monotonic() - started,
+    )
     write_json_atomic(out_dir / "manifest.json", manifest)
     return manifest
 
 
-def execute_and_select(bench: Benchmark, examples: list[Example], outputs: list[ExampleOutput],
-                       settings: SynthSettings, progress: bool) -> tuple[list[list[dict]], dict, dict]:
+def execute_and_select(
+    bench: Benchmark, examples: list[Example], outputs: list[ExampleOutput], settings: SynthSettings, progress: bool
+) -> tuple[list[list[dict]], dict, dict]:
     """Execute every gold query and noise candidate at once; keep what the rules allow.
 
     An example whose gold query fails is dropped whole (with SQLite's reason); a noise candidate
@@ -192,8 +207,14 @@ def execute_and_select(bench: Benchmark, examples: list[Example], outputs: list[
         for candidate in out.noise:
             jobs.append(MatchJob(bench.db_path(ex.db_id), ex.sql, candidate.sql))
             owners.append((i, candidate))
-    outcomes = match_many(jobs, semantics="spider", workers=settings.workers, limits=settings.limits,
-                          progress=progress, description="executing gold and noise")
+    outcomes = match_many(
+        jobs,
+        semantics="spider",
+        workers=settings.workers,
+        limits=settings.limits,
+        progress=progress,
+        description="executing gold and noise",
+    )
     gold_failed = {i: o.error for (i, cand), o in zip(owners, outcomes) if cand is None and o.exec_match is None}
     per_kind: dict[str, Counter] = {kind: Counter() for kind in CORRUPTIONS}
     kept: list[list[dict]] = [[] if i in gold_failed else list(out.records) for i, out in enumerate(outputs)]
@@ -205,8 +226,9 @@ def execute_and_select(bench: Benchmark, examples: list[Example], outputs: list[
         if outcome.exec_match is False:
             stats["kept_error" if outcome.error_kind != "wrong_result" else "kept_wrong_result"] += 1
             error = outcome.error if outcome.error_kind != "wrong_result" else None
-            schema_text = _schema_text(bench.db_path(examples[i].db_id), settings.tasks.sample_rows,
-                                       settings.tasks.schema_style)
+            schema_text = _schema_text(
+                bench.db_path(examples[i].db_id), settings.tasks.sample_rows, settings.tasks.schema_style
+            )
             kept[i].append(noise_record(examples[i], schema_text, candidate, error))
         else:
             stats["dropped_same_result"] += 1
@@ -229,18 +251,24 @@ def strong_synthesis(root: Path, bench: Benchmark, settings: SynthSettings, fmt:
     from routesql.synth.strong import synthesize_strong
 
     avoid = [ex.sql for ex in bench.examples]
-    try:
+    with contextlib.suppress(InputError):  # a benchmark without a dev split: its train split alone
         avoid += [ex.sql for ex in load_benchmark(root, "dev", fmt, settings.spider_root).examples]
-    except Exception:  # a benchmark without a dev split still gets its train split deduplicated
-        pass
-    pairs, stats = synthesize_strong(bench, avoid, per_db=settings.strong_per_db, seed=settings.seed,
-                                     question_writer=_endpoint_writer(settings))
+    pairs, stats = synthesize_strong(
+        bench, avoid, per_db=settings.strong_per_db, seed=settings.seed, question_writer=_endpoint_writer(settings)
+    )
     records = []
     for number, pair in enumerate(pairs):
-        example = Example(id=f"strong/{pair.db_id}/{number}", db_id=pair.db_id, question=pair.question,
-                          sql=pair.sql, source="sense-strong")
-        prompt = text_to_sql_prompt(_schema_text(bench.db_path(pair.db_id), settings.tasks.sample_rows,
-                                                 settings.tasks.schema_style), pair.question)
+        example = Example(
+            id=f"strong/{pair.db_id}/{number}",
+            db_id=pair.db_id,
+            question=pair.question,
+            sql=pair.sql,
+            source="sense-strong",
+        )
+        prompt = text_to_sql_prompt(
+            _schema_text(bench.db_path(pair.db_id), settings.tasks.sample_rows, settings.tasks.schema_style),
+            pair.question,
+        )
         records.append(make_record(prompt, pair.sql, example, origin="sense_strong", pattern=pair.pattern))
     return records, {"enabled": True, **stats}
 
@@ -254,15 +282,18 @@ def _endpoint_writer(settings: SynthSettings):  # -> EndpointQuestionWriter | No
     from routesql.llm.http import OpenAIHTTPGenerator
     from routesql.synth.openai_questions import EndpointQuestionWriter
 
-    generator = OpenAIHTTPGenerator(settings.strong_endpoint, "strong", api_key=os.environ.get(settings.api_key_env),
-                                    use_chat=True)
+    generator = OpenAIHTTPGenerator(
+        settings.strong_endpoint, "strong", api_key=os.environ.get(settings.api_key_env), use_chat=True
+    )
     return EndpointQuestionWriter(generator)
 
 
 def _check_weak(weak: WeakSettings) -> None:
     if weak.enabled and weak.model_path is None:
-        raise InputError("synthesize.weak.enabled", "weak sampling needs the base model: run "
-                                                    "`routesql synthesize --base models/base`")
+        raise InputError(
+            "synthesize.weak.enabled",
+            "weak sampling needs the base model: run `routesql synthesize --base models/base`",
+        )
 
 
 def weak_preferences(bench: Benchmark, strong_records: list[dict], settings: SynthSettings) -> tuple[list[dict], dict]:
@@ -278,28 +309,55 @@ def weak_preferences(bench: Benchmark, strong_records: list[dict], settings: Syn
     from routesql.llm.local import TransformersGenerator
     from routesql.synth.weak import build_preference_pairs
 
-    examples = [Example(id=r["example_id"], db_id=r["db_id"], question="", sql=r["completion"],
-                        source="sense-strong") for r in chosen]
+    examples = [
+        Example(id=r["example_id"], db_id=r["db_id"], question="", sql=r["completion"], source="sense-strong")
+        for r in chosen
+    ]
     generator = TransformersGenerator.load(weak.model_path, batch_size=weak.batch_size, dtype=weak.dtype)
-    data = build_preference_pairs(examples, [r["prompt"] for r in chosen], generator, bench, k=weak.samples,
-                                  temperature=weak.temperature, seed=settings.seed, workers=settings.workers,
-                                  max_new_tokens=weak.max_new_tokens)
+    data = build_preference_pairs(
+        examples,
+        [r["prompt"] for r in chosen],
+        generator,
+        bench,
+        k=weak.samples,
+        temperature=weak.temperature,
+        seed=settings.seed,
+        workers=settings.workers,
+        max_new_tokens=weak.max_new_tokens,
+    )
     pairs = [{key: value for key, value in pair.items() if key != "rejected_error"} for pair in data.pairs]
     return pairs, {"enabled": True, **data.stats}
 
 
 def settings_from_params(params) -> SynthSettings:  # params: routesql.config.Params
     synth = params.synthesize
-    tasks = TaskSettings(sample_rows=params.schema_.sample_rows, schema_style=params.schema_.style,
-                         noise_per_example=synth.noise_per_example,
-                         correct_share=synth.correct_share,
-                         continuation_per_example=synth.continuation_per_example)
-    weak = WeakSettings(enabled=synth.weak.enabled, questions=synth.weak.questions, samples=synth.weak.samples,
-                        temperature=synth.weak.temperature, max_new_tokens=synth.weak.max_new_tokens,
-                        batch_size=params.generator.batch_size, dtype=params.model.dtype)
-    return SynthSettings(seed=params.seed, tasks=tasks, slice_token_budget=synth.slice_token_budget,
-                         strong_per_db=synth.strong.per_db, workers=params.execution.workers,
-                         limits=QueryLimits.of(params.execution), max_examples=synth.max_examples,
-                         strong_endpoint=synth.strong.endpoint, api_key_env=params.generator.api_key_env,
-                         weak=weak, evidence=params.data.evidence,
-                         spider_root=params.data.spider_root_path())
+    tasks = TaskSettings(
+        sample_rows=params.schema_.sample_rows,
+        schema_style=params.schema_.style,
+        noise_per_example=synth.noise_per_example,
+        correct_share=synth.correct_share,
+        continuation_per_example=synth.continuation_per_example,
+    )
+    weak = WeakSettings(
+        enabled=synth.weak.enabled,
+        questions=synth.weak.questions,
+        samples=synth.weak.samples,
+        temperature=synth.weak.temperature,
+        max_new_tokens=synth.weak.max_new_tokens,
+        batch_size=params.generator.batch_size,
+        dtype=params.model.dtype,
+    )
+    return SynthSettings(
+        seed=params.seed,
+        tasks=tasks,
+        slice_token_budget=synth.slice_token_budget,
+        strong_per_db=synth.strong.per_db,
+        workers=params.execution.workers,
+        limits=QueryLimits.of(params.execution),
+        max_examples=synth.max_examples,
+        strong_endpoint=synth.strong.endpoint,
+        api_key_env=params.generator.api_key_env,
+        weak=weak,
+        evidence=params.data.evidence,
+        spider_root=params.data.spider_root_path(),
+    )

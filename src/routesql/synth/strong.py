@@ -59,8 +59,10 @@ PATTERNS: dict[str, Pattern] = {
 
 # The SQL feature each pattern exercises; tests check that sampling covers every family.
 PATTERN_FAMILY: dict[str, str] = {
-    **dict.fromkeys(("select_where_eq", "select_where_compare", "select_where_like",
-                     "select_where_between", "select_where_and"), "selection"),
+    **dict.fromkeys(
+        ("select_where_eq", "select_where_compare", "select_where_like", "select_where_between", "select_where_and"),
+        "selection",
+    ),
     "order_limit": "order_limit",
     **dict.fromkeys(("count_where", "count_distinct", "aggregate", "aggregate_where"), "aggregate"),
     **dict.fromkeys(("group_count", "group_aggregate", "group_having", "group_top"), "group_by"),
@@ -84,9 +86,9 @@ class SyntheticPair:
 class QuestionWriter(Protocol):
     """Replaces template questions, e.g. by asking an LLM (see `openai_questions`)."""
 
-    def write_questions(self, pairs: list[SyntheticPair],
-                        schema_text_by_db: Mapping[str, str]) -> list[SyntheticPair]:
-        ...
+    def write_questions(
+        self, pairs: list[SyntheticPair], schema_text_by_db: Mapping[str, str]
+    ) -> list[SyntheticPair]: ...
 
 
 _QUOTED = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*")""")
@@ -112,9 +114,15 @@ def normalize_sql(sql: str) -> str:
     return "".join(parts).strip()
 
 
-def sample_strong_pairs(db_path: Path, db_id: str, n: int, rng: random.Random, runner: QueryRunner,
-                        avoid_normalized: frozenset[str] = frozenset(),
-                        counts: Counter[str] | None = None) -> list[SyntheticPair]:
+def sample_strong_pairs(
+    db_path: Path,
+    db_id: str,
+    n: int,
+    rng: random.Random,
+    runner: QueryRunner,
+    avoid_normalized: frozenset[str] = frozenset(),
+    counts: Counter[str] | None = None,
+) -> list[SyntheticPair]:
     """Up to `n` executable pairs for one database (fewer when its schema offers too little).
 
     Patterns are drawn in shuffled rounds so every applicable pattern appears. A draft whose
@@ -164,10 +172,15 @@ def _verdict(ctx: DbContext, sql: str, seen: set[str], avoid_normalized: frozens
 # --- every training database -----------------------------------------------------------------
 
 
-def synthesize_strong(bench_train: Benchmark, avoid: Iterable[str], per_db: int, seed: int,
-                      workers: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S,
-                      question_writer: QuestionWriter | None = None
-                      ) -> tuple[list[SyntheticPair], dict]:
+def synthesize_strong(
+    bench_train: Benchmark,
+    avoid: Iterable[str],
+    per_db: int,
+    seed: int,
+    workers: int = 1,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    question_writer: QuestionWriter | None = None,
+) -> tuple[list[SyntheticPair], dict]:
     """Pairs for every database of `bench_train`, none repeating a benchmark query.
 
     `avoid` holds SQL to keep out (train + dev gold); comparison is by `normalize_sql`. Databases
@@ -200,11 +213,11 @@ def synthesize_strong(bench_train: Benchmark, avoid: Iterable[str], per_db: int,
     return pairs, stats
 
 
-def _rewrite_questions(pairs: list[SyntheticPair], bench: Benchmark, writer: QuestionWriter,
-                       totals: Counter[str]) -> list[SyntheticPair]:
+def _rewrite_questions(
+    pairs: list[SyntheticPair], bench: Benchmark, writer: QuestionWriter, totals: Counter[str]
+) -> list[SyntheticPair]:
     schema_text = {
-        db_id: render_schema(read_schema(bench.db_path(db_id)))
-        for db_id in sorted({pair.db_id for pair in pairs})
+        db_id: render_schema(read_schema(bench.db_path(db_id))) for db_id in sorted({pair.db_id for pair in pairs})
     }
     rewritten = writer.write_questions(pairs, schema_text)
     totals["questions_from_endpoint"] = sum(a.question != b.question for a, b in zip(pairs, rewritten))
@@ -233,13 +246,15 @@ def _one_database(task: tuple[str, str, int, int, float]) -> tuple[list[Syntheti
     return pairs, counts
 
 
-def _run_tasks(tasks: list[tuple[str, str, int, int, float]], avoid_normalized: frozenset[str],
-               workers: int) -> list[tuple[list[SyntheticPair], Counter[str]]]:
+def _run_tasks(
+    tasks: list[tuple[str, str, int, int, float]], avoid_normalized: frozenset[str], workers: int
+) -> list[tuple[list[SyntheticPair], Counter[str]]]:
     if workers <= 1 or len(tasks) < 2:
         _init_worker(avoid_normalized)
         return [_one_database(task) for task in tasks]
     # spawn, not fork: the caller may hold threads (torch, tqdm) that fork would copy half-way.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                             initargs=(avoid_normalized,)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(avoid_normalized,)
+    ) as pool:
         return list(pool.map(_one_database, tasks))

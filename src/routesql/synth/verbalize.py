@@ -15,8 +15,22 @@ import re
 _CAMEL_BREAK = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _SEPARATORS = re.compile(r"[\s_\-.]+")
 # Nouns whose plural is the noun itself (common in Spider's table names).
-_UNCOUNTABLE = frozenset({"people", "staff", "information", "data", "equipment", "personnel",
-                          "news", "series", "species", "software", "furniture", "music"})
+_UNCOUNTABLE = frozenset(
+    {
+        "people",
+        "staff",
+        "information",
+        "data",
+        "equipment",
+        "personnel",
+        "news",
+        "series",
+        "species",
+        "software",
+        "furniture",
+        "music",
+    }
+)
 
 AGGREGATE_WORDS = {"avg": "average", "sum": "total", "min": "minimum", "max": "maximum"}
 COMPARISON_WORDS = {">": "greater than", "<": "less than"}
@@ -45,8 +59,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "Show the {target} for {tables} having a {column} between {low} and {high}.",
     ),
     "select_where_and": (
-        "What is the {target} of the {tables} whose {column} is {value} and whose {column2} is "
-        "{value2}?",
+        "What is the {target} of the {tables} whose {column} is {value} and whose {column2} is {value2}?",
         "Show the {target} of {tables} with {column} {value} and {column2} {value2}.",
     ),
     "count_where": (
@@ -91,8 +104,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "List the {target} of the {limit_phrase} ranked by {order_words} {column}.",
     ),
     "join_where": (
-        "What is the {target} of the {tables} related to {other_tables} whose {column} is "
-        "{value}?",
+        "What is the {target} of the {tables} related to {other_tables} whose {column} is {value}?",
         "Show the {target} of {tables} linked to a {other_table} with {column} {value}.",
         "For {other_tables} with {column} {value}, list the {target} of their {tables}.",
     ),
@@ -104,14 +116,12 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     "join_three": (
         "What is the {target} of the {tables} connected through {middle_tables} to {far_tables} "
         "whose {column} is {value}?",
-        "List the {target} of {tables} linked via {middle_tables} to a {far_table} with {column} "
-        "{value}.",
+        "List the {target} of {tables} linked via {middle_tables} to a {far_table} with {column} {value}.",
     ),
     "nested_average": (
         "Which {tables} have a {column} {op_words} the average? Give their {target}.",
         "List the {target} of {tables} whose {column} is {op_words} the average {column}.",
-        "Show the {target} of every {table} with {column} {op_words} the mean {column} of all "
-        "{tables}.",
+        "Show the {target} of every {table} with {column} {op_words} the mean {column} of all {tables}.",
     ),
     "not_in_child": (
         "Which {parents} have no {children}? Give their {target}.",
@@ -119,15 +129,12 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "Show the {target} of every {parent} without a {child}.",
     ),
     "set_intersect": (
-        "Which {target} values belong both to {tables} with {column} {value} and to {tables} "
-        "with {column2} {value2}?",
-        "List the {target} shared by {tables} whose {column} is {value} and {tables} whose "
-        "{column2} is {value2}.",
+        "Which {target} values belong both to {tables} with {column} {value} and to {tables} with {column2} {value2}?",
+        "List the {target} shared by {tables} whose {column} is {value} and {tables} whose {column2} is {value2}.",
     ),
     "set_union": (
         "List the {target} of {tables} whose {column} is {value} or whose {column2} is {value2}.",
-        "Show every {target} of {tables} with {column} {value}, together with those with "
-        "{column2} {value2}.",
+        "Show every {target} of {tables} with {column} {value}, together with those with {column2} {value2}.",
     ),
     "set_except": (
         "Which {target} values occur among {tables} with {column} {value} but never among "
@@ -157,7 +164,7 @@ def plural(identifier: str) -> str:
         last = last[:-1] + "ies"
     else:
         last += "s"
-    return " ".join(words[:-1] + [last])
+    return " ".join([*words[:-1], last])
 
 
 def value_text(value: object) -> str:

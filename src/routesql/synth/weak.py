@@ -54,10 +54,19 @@ def extract_sql(completion: str) -> str:
     return first_statement(text).strip()
 
 
-def build_preference_pairs(examples: list[Example], prompts: list[str], generator: Generator,
-                           bench: Benchmark, k: int, temperature: float, seed: int, workers: int = 1,
-                           max_pairs_per_question: int = 2, max_new_tokens: int = 256,
-                           semantics: str = "spider") -> PreferenceData:
+def build_preference_pairs(
+    examples: list[Example],
+    prompts: list[str],
+    generator: Generator,
+    bench: Benchmark,
+    k: int,
+    temperature: float,
+    seed: int,
+    workers: int = 1,
+    max_pairs_per_question: int = 2,
+    max_new_tokens: int = 256,
+    semantics: str = "spider",
+) -> PreferenceData:
     """Sample, execute, and pair every wrong sample with the gold SQL (≤ max_pairs per question).
 
     `prompts[i]` is the weak model's prompt for `examples[i]` and is stored with its pairs.
@@ -68,19 +77,18 @@ def build_preference_pairs(examples: list[Example], prompts: list[str], generato
         raise InputError("prompts", f"{len(prompts)} prompts for {len(examples)} examples")
     if k < 1 or max_pairs_per_question < 1:
         raise InputError("synthesize.weak", "k and max_pairs_per_question must be >= 1")
-    settings = GenerationSettings(n=k, temperature=temperature, max_new_tokens=max_new_tokens,
-                                  seed=seed)
+    settings = GenerationSettings(n=k, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
     completions = generator.generate(list(prompts), settings) if prompts else []
     if len(completions) != len(prompts):
-        raise InputError("generator", f"returned {len(completions)} completion lists for "
-                                      f"{len(prompts)} prompts")
+        raise InputError("generator", f"returned {len(completions)} completion lists for {len(prompts)} prompts")
     samples = [[extract_sql(text) for text in outputs] for outputs in completions]
     verdicts = _execute_distinct(examples, samples, bench, workers, semantics)
     return _assemble(examples, prompts, samples, verdicts, max_pairs_per_question)
 
 
-def _execute_distinct(examples: list[Example], samples: list[list[str]], bench: Benchmark,
-                      workers: int, semantics: str) -> list[dict[str, MatchOutcome]]:
+def _execute_distinct(
+    examples: list[Example], samples: list[list[str]], bench: Benchmark, workers: int, semantics: str
+) -> list[dict[str, MatchOutcome]]:
     """Per example, the outcome of each distinct sample (by normalised text), run in one batch."""
     jobs: list[MatchJob] = []
     owners: list[tuple[int, str]] = []
@@ -95,8 +103,13 @@ def _execute_distinct(examples: list[Example], samples: list[list[str]], bench: 
     return verdicts
 
 
-def _assemble(examples: list[Example], prompts: list[str], samples: list[list[str]],
-              verdicts: list[dict[str, MatchOutcome]], max_pairs: int) -> PreferenceData:
+def _assemble(
+    examples: list[Example],
+    prompts: list[str],
+    samples: list[list[str]],
+    verdicts: list[dict[str, MatchOutcome]],
+    max_pairs: int,
+) -> PreferenceData:
     counts: Counter[str] = Counter()
     pairs: list[dict] = []
     wrong_samples: dict[str, list[str]] = {}
@@ -112,16 +125,20 @@ def _assemble(examples: list[Example], prompts: list[str], samples: list[list[st
         chosen = rejected[:max_pairs]
         counts["questions_with_pairs"] += bool(chosen)
         for sql, outcome in chosen:
-            pairs.append({
-                "prompt": prompt,
-                "chosen": example.sql,
-                "rejected": sql,
-                "db_id": example.db_id,
-                "example_id": example.id,
-                "rejected_error": None if outcome.error_kind == "wrong_result" else outcome.error,
-            })
-    stats = {key: counts[key] for key in ("questions", "samples", "correct", "wrong", "errors",
-                                          "unscorable", "questions_with_pairs")}
+            pairs.append(
+                {
+                    "prompt": prompt,
+                    "chosen": example.sql,
+                    "rejected": sql,
+                    "db_id": example.db_id,
+                    "example_id": example.id,
+                    "rejected_error": None if outcome.error_kind == "wrong_result" else outcome.error,
+                }
+            )
+    stats = {
+        key: counts[key]
+        for key in ("questions", "samples", "correct", "wrong", "errors", "unscorable", "questions_with_pairs")
+    }
     stats["pairs"] = len(pairs)
     return PreferenceData(pairs, stats, wrong_samples)
 
@@ -134,8 +151,9 @@ def _category(outcome: MatchOutcome) -> str:
     return "wrong" if outcome.error_kind == "wrong_result" else "errors"
 
 
-def _rejected_candidates(example: Example, samples: list[str],
-                         verdict: dict[str, MatchOutcome]) -> list[tuple[str, MatchOutcome]]:
+def _rejected_candidates(
+    example: Example, samples: list[str], verdict: dict[str, MatchOutcome]
+) -> list[tuple[str, MatchOutcome]]:
     """Distinct non-empty wrong samples: wrong results first, then failures, in sample order."""
     seen = {normalize_sql(example.sql)}
     wrong_results, failures = [], []

@@ -56,19 +56,31 @@ class ExampleOutput:
     skipped: dict[str, str] = field(default_factory=dict)  # task → reason
 
 
-def make_record(prompt: Prompt, completion: str, example: Example, origin: str = "benchmark",
-                **extra: object) -> dict:
+def make_record(prompt: Prompt, completion: str, example: Example, origin: str = "benchmark", **extra: object) -> dict:
     """One SFT record; the synthesize stage stamps its `template_version` (`prompt_version`)."""
-    return {"task": prompt.task, "prompt": prompt.text, "completion": completion, "db_id": example.db_id,
-            "example_id": example.id, "origin": origin, **extra}
+    return {
+        "task": prompt.task,
+        "prompt": prompt.text,
+        "completion": completion,
+        "db_id": example.db_id,
+        "example_id": example.id,
+        "origin": origin,
+        **extra,
+    }
 
 
 def clean_sql(sql: str) -> str:
     return " ".join(sql.strip().rstrip(";").split())
 
 
-def build_example(example: Example, schema: DatabaseSchema, schema_text: str, slices: list[SchemaSlice],
-                  settings: TaskSettings, rng: random.Random) -> ExampleOutput:
+def build_example(
+    example: Example,
+    schema: DatabaseSchema,
+    schema_text: str,
+    slices: list[SchemaSlice],
+    settings: TaskSettings,
+    rng: random.Random,
+) -> ExampleOutput:
     """Every task's records for one training example (NC candidates still to be executed).
 
     `schema_text` is `render_schema(schema, settings.sample_rows, style=settings.schema_style)`,
@@ -77,8 +89,7 @@ def build_example(example: Example, schema: DatabaseSchema, schema_text: str, sl
     out = ExampleOutput()
     mapping = schema.to_mapping()
     gold = clean_sql(example.sql)
-    out.records.append(make_record(text_to_sql_prompt(schema_text, example.question, example.evidence),
-                                   gold, example))
+    out.records.append(make_record(text_to_sql_prompt(schema_text, example.question, example.evidence), gold, example))
     try:
         links = schema_links(example.sql, mapping)
     except ValueError as error:
@@ -91,14 +102,16 @@ def build_example(example: Example, schema: DatabaseSchema, schema_text: str, sl
     out.noise.extend(noise_candidates(example, mapping, settings.noise_per_example, rng, out.skipped))
     if rng.random() < settings.correct_share:
         prompt = noise_correction_prompt(schema_text, example.question, gold, None, example.evidence)
-        out.records.append(make_record(prompt, noise_correction_completion(VERDICT_CORRECT, gold), example,
-                                       noise_kind="none"))
+        out.records.append(
+            make_record(prompt, noise_correction_completion(VERDICT_CORRECT, gold), example, noise_kind="none")
+        )
     out.records.extend(continuation_records(example, mapping, schema_text, settings, rng, out.skipped))
     return out
 
 
-def noise_candidates(example: Example, mapping: dict, count: int, rng: random.Random,
-                     skipped: dict[str, str]) -> list[NoiseCandidate]:
+def noise_candidates(
+    example: Example, mapping: dict, count: int, rng: random.Random, skipped: dict[str, str]
+) -> list[NoiseCandidate]:
     """Up to `count` corruptions of distinct kinds, tried in a random order of kinds."""
     kinds = sorted(CORRUPTIONS)
     rng.shuffle(kinds)
@@ -122,8 +135,14 @@ def noise_record(example: Example, schema_text: str, candidate: NoiseCandidate, 
     return make_record(prompt, completion, example, noise_kind=candidate.kind, noisy_sql=candidate.sql)
 
 
-def continuation_records(example: Example, mapping: dict, schema_text: str, settings: TaskSettings,
-                         rng: random.Random, skipped: dict[str, str]) -> list[dict]:
+def continuation_records(
+    example: Example,
+    mapping: dict,
+    schema_text: str,
+    settings: TaskSettings,
+    rng: random.Random,
+    skipped: dict[str, str],
+) -> list[dict]:
     """Prompts ending in a clause-boundary prefix of the gold query; the completion is the rest."""
     try:
         full = canonical_sql(example.sql, mapping)
@@ -135,7 +154,7 @@ def continuation_records(example: Example, mapping: dict, schema_text: str, sett
     records = []
     for prefix in sorted(chosen, key=len):
         prompt = continuation_prompt(schema_text, example.question, prefix, example.evidence)
-        records.append(make_record(prompt, full[len(prefix):], example))
+        records.append(make_record(prompt, full[len(prefix) :], example))
     return records
 
 
@@ -145,8 +164,7 @@ def slice_records(example: Example, slices: list[SchemaSlice], linked_tables: li
     records, selected = [], []
     for part, piece in enumerate(slices, start=1):
         here = [name for name in piece.table_names if name.lower() in wanted]
-        prompt = slice_linking_prompt(piece.text, example.question, list(selected), part, len(slices),
-                                      example.evidence)
+        prompt = slice_linking_prompt(piece.text, example.question, list(selected), part, len(slices), example.evidence)
         records.append(make_record(prompt, slice_linking_completion(here), example))
         selected.extend(here)
     return records

@@ -24,6 +24,7 @@ def prompt_version(schema_style: str) -> str:
     """
     return f"{TEMPLATE_VERSION}/{schema_style}"
 
+
 TASKS = ("text_to_sql", "schema_linking", "noise_correction", "continuation", "slice_linking")
 
 SYSTEM_MESSAGE = "You are a careful SQLite expert. Answer with exactly what the task asks for."
@@ -52,41 +53,56 @@ def _context(schema_text: str, question: str, evidence: str = "") -> str:
 
 
 def text_to_sql_prompt(schema_text: str, question: str, evidence: str = "") -> Prompt:
-    return Prompt("text_to_sql", "-- Task: write the SQLite query that answers the question.\n"
-                  + _context(schema_text, question, evidence) + "-- SQL:\n")
+    return Prompt(
+        "text_to_sql",
+        "-- Task: write the SQLite query that answers the question.\n"
+        + _context(schema_text, question, evidence)
+        + "-- SQL:\n",
+    )
 
 
 def schema_linking_prompt(schema_text: str, question: str, evidence: str = "") -> Prompt:
-    return Prompt("schema_linking",
-                  "-- Task: list the tables and columns needed to answer the question, "
-                  "one line per table as `table: column, column`.\n"
-                  + _context(schema_text, question, evidence) + "-- Tables and columns:\n")
+    return Prompt(
+        "schema_linking",
+        "-- Task: list the tables and columns needed to answer the question, "
+        "one line per table as `table: column, column`.\n"
+        + _context(schema_text, question, evidence)
+        + "-- Tables and columns:\n",
+    )
 
 
-def noise_correction_prompt(schema_text: str, question: str, sql: str, error: str | None,
-                            evidence: str = "") -> Prompt:
+def noise_correction_prompt(schema_text: str, question: str, sql: str, error: str | None, evidence: str = "") -> Prompt:
     failure = f"-- Execution error: {error.strip()}\n" if error else ""
-    return Prompt("noise_correction",
-                  "-- Task: say whether the SQL answers the question (correct/incorrect), "
-                  "then give the corrected SQL.\n"
-                  + _context(schema_text, question, evidence)
-                  + f"-- SQL to check:\n{sql.strip()}\n{failure}-- Verdict and SQL:\n")
+    return Prompt(
+        "noise_correction",
+        "-- Task: say whether the SQL answers the question (correct/incorrect), "
+        "then give the corrected SQL.\n"
+        + _context(schema_text, question, evidence)
+        + f"-- SQL to check:\n{sql.strip()}\n{failure}-- Verdict and SQL:\n",
+    )
 
 
 def continuation_prompt(schema_text: str, question: str, prefix: str, evidence: str = "") -> Prompt:
     """The prompt ends with the SQL prefix; the model writes the rest of the query."""
-    return Prompt("continuation", "-- Task: complete the SQLite query that answers the question.\n"
-                  + _context(schema_text, question, evidence) + f"-- SQL:\n{prefix}")
+    return Prompt(
+        "continuation",
+        "-- Task: complete the SQLite query that answers the question.\n"
+        + _context(schema_text, question, evidence)
+        + f"-- SQL:\n{prefix}",
+    )
 
 
-def slice_linking_prompt(slice_text: str, question: str, selected: list[str], part: int, parts: int,
-                         evidence: str = "") -> Prompt:
+def slice_linking_prompt(
+    slice_text: str, question: str, selected: list[str], part: int, parts: int, evidence: str = ""
+) -> Prompt:
     chosen = ", ".join(selected) if selected else NO_TABLES
-    return Prompt("slice_linking",
-                  f"-- Task: part {part} of {parts} of the database. Name the tables of this part "
-                  f"the query needs, or `{NO_TABLES}`.\n"
-                  + _context(slice_text, question, evidence)
-                  + f"-- Tables already selected: {chosen}\n-- Tables from this part:\n")
+    return Prompt(
+        "slice_linking",
+        f"-- Task: part {part} of {parts} of the database. Name the tables of this part "
+        f"the query needs, or `{NO_TABLES}`.\n"
+        + _context(slice_text, question, evidence)
+        + f"-- Tables already selected: {chosen}\n-- Tables from this part:\n",
+    )
 
 
 def noise_correction_completion(verdict: str, sql: str) -> str:
@@ -110,4 +126,4 @@ def parse_slice_linking(text: str) -> list[str]:
     first = text.strip().splitlines()[0] if text.strip() else ""
     if first.strip().lower() in ("", NO_TABLES):
         return []
-    return [name.strip().strip("`\"") for name in first.split(",") if name.strip()]
+    return [name.strip().strip('`"') for name in first.split(",") if name.strip()]

@@ -16,7 +16,7 @@ from routesql.errors import InputError
 from routesql.train.settings import DPOSettings, SFTSettings
 
 
-def warmup_cosine(warmup_steps: int, max_steps: int, floor: float = 0.1):  # noqa: ANN201 - a LambdaLR factor
+def warmup_cosine(warmup_steps: int, max_steps: int, floor: float = 0.1):
     """Linear warm-up to the base LR, then cosine decay to `floor` x base LR at `max_steps`."""
 
     def factor(step: int) -> float:

@@ -24,9 +24,7 @@ def sequence_log_probs(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
     logits, labels = logits[:, :-1, :].float(), batch["labels"][:, 1:]
     scored = labels != IGNORE_INDEX
-    token_log_probs = torch.gather(
-        torch.log_softmax(logits, dim=-1), 2, labels.clamp(min=0).unsqueeze(-1)
-    ).squeeze(-1)
+    token_log_probs = torch.gather(torch.log_softmax(logits, dim=-1), 2, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
     return (token_log_probs * scored).sum(dim=-1)
 
 

@@ -41,9 +41,7 @@ SAMPLE_SIZE = 64  # texts of the batch checked both ways before the line path is
 MIN_TEXTS = 1_000  # below this, the check costs more than it saves
 
 
-def encode_texts(
-    tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], add_special_tokens: bool
-) -> list[list[int]]:
+def encode_texts(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], add_special_tokens: bool) -> list[list[int]]:
     """`tokenizer(texts)["input_ids"]`, faster for large batches that repeat lines.
 
     A fast tokenizer's Rust backend is called directly (the wrapper's Python encoding objects

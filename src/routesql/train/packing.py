@@ -45,8 +45,9 @@ def tokenize_pairs(
     the tokenizer has one; the model's bos, if any), the completion without special tokens, so
     training sees exactly what generation continues.
     """
-    prompt_ids = encode_texts(tokenizer, [render_prompt(tokenizer, prompt) for prompt in prompts],
-                              add_special_tokens=True)
+    prompt_ids = encode_texts(
+        tokenizer, [render_prompt(tokenizer, prompt) for prompt in prompts], add_special_tokens=True
+    )
     completion_ids = encode_texts(tokenizer, completions, add_special_tokens=False)
     eos = tokenizer.eos_token_id
     return [(list(prompt), [*completion, eos]) for prompt, completion in zip(prompt_ids, completion_ids)]
@@ -128,14 +129,18 @@ def causal_lm(model: PreTrainedModel) -> PreTrainedModel:
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
-def completion_token_losses(model: PreTrainedModel, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+def completion_token_losses(
+    model: PreTrainedModel, batch: dict[str, torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The same per-token losses as `token_losses(packed_forward(...))`, computed cheaper.
 
     The loss only reads completion positions, so the vocabulary projection (for a small model
     as costly as the whole transformer body) runs on those positions alone instead of all of them.
     """
     lm = causal_lm(model)
-    hidden = lm.model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).last_hidden_state
+    hidden = lm.model(
+        input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False
+    ).last_hidden_state
     labels = batch["labels"][:, 1:]
     scored = labels != IGNORE_INDEX
     logits = lm.get_output_embeddings()(hidden[:, :-1][scored]).float()

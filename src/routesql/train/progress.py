@@ -22,11 +22,18 @@ class StepProgress(Callback):
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.is_global_zero:
-            self.bar = tqdm(total=trainer.max_steps, initial=trainer.global_step, desc=self.description,
-                            unit="step", disable=None, dynamic_ncols=True)
+            self.bar = tqdm(
+                total=trainer.max_steps,
+                initial=trainer.global_step,
+                desc=self.description,
+                unit="step",
+                disable=None,
+                dynamic_ncols=True,
+            )
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
-                           batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         if self.bar is None or trainer.global_step <= self.bar.n:
             return  # rank > 0, or a micro-batch inside gradient accumulation
         self.bar.update(trainer.global_step - self.bar.n)

@@ -53,7 +53,9 @@ def prepare_model(
         enable_activation_checkpointing(model)
     layers = decoder_layers(model)
     if settings.freeze_layers >= len(layers):
-        raise InputError("train.freeze_layers", f"must be below the model's {len(layers)} layers, got {settings.freeze_layers}")
+        raise InputError(
+            "train.freeze_layers", f"must be below the model's {len(layers)} layers, got {settings.freeze_layers}"
+        )
     if settings.freeze_layers:
         model.get_input_embeddings().requires_grad_(False)  # tied to the output head in most small models
         for layer in layers[: settings.freeze_layers]:
@@ -119,8 +121,11 @@ def build_trainer(
         limit_val_batches=0,
         num_sanity_val_steps=0,
         log_every_n_steps=1,
-        callbacks=[adapter_checkpoint_callback(out_dir, settings.checkpoint_every_n_steps),
-                   StepProgress(f"{kind.upper()} training"), *callbacks],
+        callbacks=[
+            adapter_checkpoint_callback(out_dir, settings.checkpoint_every_n_steps),
+            StepProgress(f"{kind.upper()} training"),
+            *callbacks,
+        ],
         logger=logger if logger is not None else CSVLogger(out_dir, name="logs"),  # version_N per session
         default_root_dir=out_dir,
         enable_progress_bar=False,  # StepProgress: steps of max_steps, not batches of an endless epoch
@@ -142,8 +147,9 @@ def _fit(
     """Fit (resuming from the latest checkpoint if any); export once `settings.max_steps` is reached."""
     max_steps = settings.max_steps if stop_at_step is None else min(stop_at_step, settings.max_steps)
     trainer = build_trainer(settings, out_dir, logger, max_steps, module.kind, callbacks)
-    trainer.logger.log_hyperparams(redact_params({"kind": module.kind, **manifest,
-                                                  "settings": settings.model_dump(mode="json")}))
+    trainer.logger.log_hyperparams(
+        redact_params({"kind": module.kind, **manifest, "settings": settings.model_dump(mode="json")})
+    )
     started = time.perf_counter()
     resume_from = latest_checkpoint(out_dir)
     # weights_only: our checkpoints hold tensors and plain values only, so the safe unpickler suffices.

@@ -57,9 +57,17 @@ def publish(export_dir: Path, out_dir: Path) -> Path:
     return out_dir
 
 
-def train_model(params, sft_path: Path, preferences_path: Path, base: str, out_dir: Path,
-                best_mix_path: Path | None = None, logger=None, stop_at_step: int | None = None,
-                work_root: Path = Path("checkpoints/train")) -> Path:
+def train_model(
+    params,
+    sft_path: Path,
+    preferences_path: Path,
+    base: str,
+    out_dir: Path,
+    best_mix_path: Path | None = None,
+    logger=None,
+    stop_at_step: int | None = None,
+    work_root: Path = Path("checkpoints/train"),
+) -> Path:
     """SFT then optional DPO; returns out_dir holding the final model's adapter/, merged/, routesql.json.
 
     Checkpoints live in work_root/<run key>, outside DVC's outputs (DVC deletes outputs before a
@@ -70,12 +78,18 @@ def train_model(params, sft_path: Path, preferences_path: Path, base: str, out_d
     final = run_sft(sft_path, base, work, settings, logger=logger, stop_at_step=stop_at_step)
     if params.dpo.enabled:
         if not preferences_path.is_file() or not preferences_path.read_text().strip():
-            raise InputError(preferences_path, "dpo.enabled is true but there are no preference pairs "
-                                               "(turn on synthesize.weak)")
+            raise InputError(
+                preferences_path, "dpo.enabled is true but there are no preference pairs (turn on synthesize.weak)"
+            )
         dpo_settings = params.dpo.model_copy(update={})
         data = {k: v for k, v in dpo_settings.model_dump().items() if k != "enabled"}
         from routesql.train.settings import DPOSettings
 
-        final = run_dpo(preferences_path, final / "merged", work / "dpo",
-                        settings_from_mapping(DPOSettings, data, "dpo"), logger=logger)
+        final = run_dpo(
+            preferences_path,
+            final / "merged",
+            work / "dpo",
+            settings_from_mapping(DPOSettings, data, "dpo"),
+            logger=logger,
+        )
     return publish(final, out_dir)

@@ -176,6 +176,7 @@ class SFTStream(IterableDataset):
                 micro_batch += 1
                 yield batch
 
+
 @dataclass(frozen=True)
 class TokenizedPair:
     prompt: tuple[int, ...]
