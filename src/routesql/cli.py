@@ -85,7 +85,8 @@ def run() -> None:
     try:  # recent Typer vendors Click; older ones use the package
         from typer._click import exceptions as click_errors
     except ImportError:
-        from click import exceptions as click_errors
+        # the same module in Typer versions before the vendoring; mypy sees only the installed one
+        from click import exceptions as click_errors  # type: ignore[no-redef]
 
     try:
         code = app(prog_name="routesql", standalone_mode=False)

@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from routesql.db.limits import DEFAULT_RESULT_CAP_MB, DEFAULT_ROW_CAP, DEFAULT_TIMEOUT_S
-from routesql.db.schema import SCHEMA_STYLES
+from routesql.db.schema import SchemaStyle
 from routesql.errors import InputError
 from routesql.train.settings import DPOSettings, SFTSettings, TinyModelSettings, validate_mix
 
@@ -40,7 +40,7 @@ class DataSettings(Section):
 
 class SchemaSettings(Section):
     sample_rows: int = Field(3, ge=0)
-    style: Literal[SCHEMA_STYLES] = Field(
+    style: SchemaStyle = Field(
         "ddl", description="'ddl': CREATE TABLE statements (real models); 'compact': one line per table"
     )
     token_budget: int = Field(1024, gt=0)

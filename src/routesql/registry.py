@@ -15,6 +15,7 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 
 from routesql.errors import InputError
@@ -33,7 +34,7 @@ PIP_REQUIREMENTS = [
 ]
 
 
-class RouteSQLModel(mlflow.pyfunc.PythonModel):
+class RouteSQLModel(PythonModel):
     """pyfunc: a DataFrame with `question` and `db_path` columns → a DataFrame with `sql` (and `error`)."""
 
     def load_context(self, context) -> None:

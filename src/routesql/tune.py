@@ -80,7 +80,7 @@ def suggest(trial: optuna.Trial, params) -> tuple[dict[str, float], dict]:  # pa
     low, high = params.tune.ratio_range
     for task in params.tune.tasks:
         mix[task] = trial.suggest_float(f"mix.{task}", low, high)
-    extra = {}
+    extra: dict[str, object] = {}
     if params.tune.tune_lr:
         extra["lr"] = trial.suggest_float("lr", params.train.lr / 4, params.train.lr * 4, log=True)
     if params.tune.tune_lora_rank:
@@ -213,6 +213,7 @@ def run_tuning(params, root: Path, sft_path: Path, base: str, out_path: Path, wo
         if not complete:
             raise RuntimeError("no tuning trial completed (all pruned or failed)")
         best = best_trial(complete)
+        assert best.value is not None  # optuna: a COMPLETE trial always holds its objective value
         mlflow.log_metric("best_val_ex", best.value)
     result = {
         "mix": best.user_attrs["mix"],

@@ -27,6 +27,7 @@ import os
 import random
 import re
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from routesql.bench.demo_domains import (
@@ -108,11 +109,13 @@ def generate_rows(domain: DomainSpec, rng: random.Random) -> dict[str, list[Row]
     sizes = {spec.name: spec.rows for spec in domain.tables}
     for spec in domain.tables:
         places = [rng.choice(CITY_COUNTRY) for _ in range(spec.rows)]
-        columns: list[list[object]] = []
+        columns: list[Sequence[object]] = []
         for column in spec.columns:
             if column.role == "id":
                 columns.append(list(range(1, spec.rows + 1)))
             elif column.role == "fk":
+                if column.references is None:
+                    raise ValueError(f"foreign key {spec.name}.{column.name} names no parent table")
                 columns.append(_foreign_key_values(sizes[column.references], spec.rows, rng))
             else:
                 columns.append(_column_values(column, spec.rows, places, rng))

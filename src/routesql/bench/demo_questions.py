@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from routesql.bench.demo_domains import ColumnSpec, DomainSpec, TableSpec
 
 Row = tuple[object, ...]
+Value = int | float | str  # what a cell of the generated rows holds, when it is not NULL
 Edge = tuple[str, str, str]  # (child table, foreign-key column, parent table)
 Made = tuple[str, str] | None  # (question, sql), or None when the pattern does not fit the draw
 
@@ -275,9 +276,17 @@ class QuestionContext:
     def columns(self, table: str, roles: Sequence[str], exclude: Sequence[str] = ()) -> list[ColumnSpec]:
         return [c for c in self.tables[table].columns if c.role in roles and c.name not in exclude]
 
-    def values(self, table: str, column: str) -> list[object]:
+    def values(self, table: str, column: str) -> list[Value]:
         index = [c.name for c in self.tables[table].columns].index(column)
-        return [row[index] for row in self.rows[table] if row[index] is not None]
+        found: list[Value] = []
+        for row in self.rows[table]:
+            value = row[index]
+            if value is None:
+                continue
+            if not isinstance(value, int | float | str):
+                raise TypeError(f"{table}.{column} holds {value!r}, not a number or a text")
+            found.append(value)
+        return found
 
     def pick_table(self, *role_groups: Sequence[str]) -> TableSpec:
         """A random table with, per group, a column whose role is in it (every domain has one)."""
@@ -288,6 +297,13 @@ class QuestionContext:
         found = self.columns(table, roles, exclude)
         return self.rng.choice(found) if found else None
 
+    def must_pick_column(self, table: str, roles: Sequence[str]) -> ColumnSpec:
+        """`pick_column` on a table drawn (`pick_table`, `pick_edge`) to have a column of `roles`."""
+        column = self.pick_column(table, roles)
+        if column is None:
+            raise ValueError(f"table {table} has no column whose role is one of {tuple(roles)}")
+        return column
+
     def pick_shown(self, table: str, exclude: Sequence[str] = ()) -> ColumnSpec | None:
         """A column to answer with: mostly the label (name/title), sometimes another column."""
         labels = self.columns(table, ("label",), exclude)
@@ -296,20 +312,30 @@ class QuestionContext:
             return self.rng.choice(labels)
         return self.rng.choice(others) if others else None
 
-    def pick_label(self, table: str) -> ColumnSpec | None:
-        """The label when the table has one: what names a group or a parent in an answer."""
-        labels = self.columns(table, ("label",))
-        return labels[0] if labels else self.pick_shown(table)
+    def must_pick_shown(self, table: str) -> ColumnSpec:
+        """`pick_shown` on a table drawn (`pick_table`, `pick_edge`) to have a column of FILTER_ROLES."""
+        shown = self.pick_shown(table)
+        if shown is None:
+            raise ValueError(f"table {table} has no column to show")
+        return shown
 
-    def pick_value(self, table: str, column: str) -> object:
+    def pick_label(self, table: str) -> ColumnSpec:
+        """The label when the table has one: what names a group or a parent in an answer.
+
+        The table must have a column of FILTER_ROLES, as those drawn with them do.
+        """
+        labels = self.columns(table, ("label",))
+        return labels[0] if labels else self.must_pick_shown(table)
+
+    def pick_value(self, table: str, column: str) -> Value:
         return self.rng.choice(self.values(table, column))
 
-    def pick_middle(self, table: str, column: str) -> object:
+    def pick_middle(self, table: str, column: str) -> Value:
         """A value from the middle of the column's range, so that both > and < select rows."""
         ordered = sorted(self.values(table, column))
         return ordered[self.rng.randint(len(ordered) // 5, (4 * len(ordered)) // 5)]
 
-    def pick_range(self, table: str, column: str) -> tuple[object, object]:
+    def pick_range(self, table: str, column: str) -> tuple[Value, Value]:
         """Two values from the lower and upper middle of the column, for BETWEEN."""
         ordered = sorted(self.values(table, column))
         n = len(ordered)
@@ -350,6 +376,13 @@ class QuestionContext:
     ) -> Condition | None:
         column = self.pick_column(table, roles, exclude)
         return None if column is None else self.condition(table, column, alias, about)
+
+    def must_random_condition(self, table: str, alias: str = "", about: str = "") -> Condition:
+        """`random_condition` on a table drawn (`pick_table`, `pick_edge`) to have a column of FILTER_ROLES."""
+        cond = self.random_condition(table, alias=alias, about=about)
+        if cond is None:
+            raise ValueError(f"table {table} has no column to filter on")
+        return cond
 
     def two_conditions(
         self, table: str, exclude: Sequence[str] = (), alias: str = ""
@@ -416,13 +449,13 @@ class Pattern:
 
 def select_column(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(FILTER_ROLES).name
-    shown = ctx.pick_shown(table)
+    shown = ctx.must_pick_shown(table)
     return ctx.ask("select_column", table, s=shown), f"SELECT {shown.name} FROM {table}"
 
 
 def select_two_columns(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(FILTER_ROLES).name
-    first = ctx.pick_shown(table)
+    first = ctx.must_pick_shown(table)
     second = ctx.pick_column(table, FILTER_ROLES, exclude=(first.name,))
     if second is None:
         return None
@@ -434,14 +467,14 @@ def select_star(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(FILTER_ROLES).name
     if ctx.rng.random() < 0.5:
         return ctx.ask("select_star", table), f"SELECT * FROM {table}"
-    cond = ctx.random_condition(table)
+    cond = ctx.must_random_condition(table)
     question = ctx.ask("select_star_where", table, c=cond.phrase)
     return question, f"SELECT * FROM {table} WHERE {cond.sql}"
 
 
 def select_distinct(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(("category",)).name
-    group = ctx.pick_column(table, ("category",))
+    group = ctx.must_pick_column(table, ("category",))
     return ctx.ask("select_distinct", table, g=group), f"SELECT DISTINCT {group.name} FROM {table}"
 
 
@@ -452,21 +485,21 @@ def count_all(ctx: QuestionContext) -> Made:
 
 def count_where(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(FILTER_ROLES).name
-    cond = ctx.random_condition(table)
+    cond = ctx.must_random_condition(table)
     question = ctx.ask("count_where", table, c=cond.phrase)
     return question, f"SELECT count(*) FROM {table} WHERE {cond.sql}"
 
 
 def count_distinct(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(("category",)).name
-    group = ctx.pick_column(table, ("category",))
+    group = ctx.must_pick_column(table, ("category",))
     question = ctx.ask("count_distinct", table, g=group)
     return question, f"SELECT count(DISTINCT {group.name}) FROM {table}"
 
 
 def aggregate(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(("number",)).name
-    column = ctx.pick_column(table, ("number",))
+    column = ctx.must_pick_column(table, ("number",))
     function, word = ctx.aggregate(column)
     question = ctx.ask("aggregate", table, w=word, n=column)
     return question, f"SELECT {function}({column.name}) FROM {table}"
@@ -474,7 +507,7 @@ def aggregate(ctx: QuestionContext) -> Made:
 
 def aggregate_where(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(("number",)).name
-    column = ctx.pick_column(table, ("number",))
+    column = ctx.must_pick_column(table, ("number",))
     cond = ctx.random_condition(table, exclude=(column.name,), roles=PROPERTY_ROLES)
     if cond is None:
         return None
@@ -485,7 +518,7 @@ def aggregate_where(ctx: QuestionContext) -> Made:
 
 def max_and_min(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(("number",)).name
-    column = ctx.pick_column(table, ("number",))
+    column = ctx.must_pick_column(table, ("number",))
     question = ctx.ask("max_and_min", table, n=column)
     return question, f"SELECT max({column.name}), min({column.name}) FROM {table}"
 
@@ -501,13 +534,13 @@ def list_where(ctx: QuestionContext, table: str, rest: str, where: str, exclude:
 
 def where_filter(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(FILTER_ROLES).name
-    cond = ctx.random_condition(table)
+    cond = ctx.must_random_condition(table)
     return list_where(ctx, table, f"whose {cond.phrase}", cond.sql, (cond.column,))
 
 
 def where_not_equal(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(("category",)).name
-    column = ctx.pick_column(table, ("category",))
+    column = ctx.must_pick_column(table, ("category",))
     value = ctx.pick_value(table, column.name)
     rest = f"whose {natural(column.name)} is not {value}"
     return list_where(ctx, table, rest, f"{column.name} != {sql_literal(value)}", (column.name,))
@@ -515,7 +548,7 @@ def where_not_equal(ctx: QuestionContext) -> Made:
 
 def where_like(ctx: QuestionContext, negated: bool = False) -> Made:
     table = ctx.pick_table(("label",)).name
-    column = ctx.pick_column(table, ("label",))
+    column = ctx.must_pick_column(table, ("label",))
     value = str(ctx.pick_value(table, column.name))
     words = [w for w in value.split() if w.isalpha() and len(w) >= 3]
     if not words:
@@ -532,7 +565,7 @@ def where_not_like(ctx: QuestionContext) -> Made:
 
 def where_between(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(ORDER_ROLES).name
-    column = ctx.pick_column(table, ORDER_ROLES)
+    column = ctx.must_pick_column(table, ORDER_ROLES)
     low, high = ctx.pick_range(table, column.name)
     if low == high:
         return None
@@ -543,7 +576,7 @@ def where_between(ctx: QuestionContext) -> Made:
 
 def where_in(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(("category",)).name
-    column = ctx.pick_column(table, ("category",))
+    column = ctx.must_pick_column(table, ("category",))
     distinct = sorted(set(ctx.values(table, column.name)))
     if len(distinct) < 3:
         return None
@@ -557,6 +590,8 @@ def where_in(ctx: QuestionContext) -> Made:
 def where_two_conditions(ctx: QuestionContext, connective: str) -> Made:
     table = ctx.pick_table(FILTER_ROLES).name
     first = ctx.random_condition(table, roles=PROPERTY_ROLES)
+    if first is None:
+        return None
     second = ctx.random_condition(table, exclude=(first.column,), roles=PROPERTY_ROLES)
     if second is None:
         return None
@@ -574,8 +609,10 @@ def where_or(ctx: QuestionContext) -> Made:
 
 def order_superlative(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(ORDER_ROLES).name
-    column = ctx.pick_column(table, ORDER_ROLES)
+    column = ctx.must_pick_column(table, ORDER_ROLES)
     shown = ctx.pick_shown(table, exclude=(column.name,))
+    if shown is None:
+        return None
     direction, word = ctx.direction(column)
     question = ctx.ask("order_superlative", table, s=shown, w=word, n=column)
     return question, f"SELECT {shown.name} FROM {table} ORDER BY {column.name} {direction} LIMIT 1"
@@ -583,8 +620,10 @@ def order_superlative(ctx: QuestionContext) -> Made:
 
 def top_k(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(ORDER_ROLES).name
-    column = ctx.pick_column(table, ORDER_ROLES)
+    column = ctx.must_pick_column(table, ORDER_ROLES)
     shown = ctx.pick_shown(table, exclude=(column.name,))
+    if shown is None:
+        return None
     direction, word = ctx.direction(column)
     k = ctx.rng.choice((3, 5))
     question = ctx.ask("top_k", table, s=shown, w=word, n=column, k=k)
@@ -594,8 +633,10 @@ def top_k(ctx: QuestionContext) -> Made:
 
 def sorted_list(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(ORDER_ROLES).name
-    column = ctx.pick_column(table, ORDER_ROLES)
+    column = ctx.must_pick_column(table, ORDER_ROLES)
     shown = ctx.pick_shown(table, exclude=(column.name,))
+    if shown is None:
+        return None
     direction = ctx.rng.choice(("DESC", "ASC"))
     word, route = SORT_WORDS[direction]
     question = ctx.ask("sorted_list", table, s=shown, n=column, w=word, r=route)
@@ -604,8 +645,10 @@ def sorted_list(ctx: QuestionContext) -> Made:
 
 def where_superlative(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(ORDER_ROLES).name
-    column = ctx.pick_column(table, ORDER_ROLES)
+    column = ctx.must_pick_column(table, ORDER_ROLES)
     shown = ctx.pick_shown(table, exclude=(column.name,))
+    if shown is None:
+        return None
     cond = ctx.random_condition(table, exclude=(shown.name, column.name), roles=PROPERTY_ROLES)
     if cond is None:
         return None
@@ -617,15 +660,15 @@ def where_superlative(ctx: QuestionContext) -> Made:
 
 def group_count(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(("category",)).name
-    group = ctx.pick_column(table, ("category",))
+    group = ctx.must_pick_column(table, ("category",))
     question = ctx.ask("group_count", table, g=group)
     return question, f"SELECT {group.name}, count(*) FROM {table} GROUP BY {group.name}"
 
 
 def group_aggregate(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(("category",), ("number",)).name
-    group = ctx.pick_column(table, ("category",))
-    column = ctx.pick_column(table, ("number",))
+    group = ctx.must_pick_column(table, ("category",))
+    column = ctx.must_pick_column(table, ("number",))
     function, word = ctx.aggregate(column)
     question = ctx.ask("group_aggregate", table, w=word, n=column, g=group)
     select = f"SELECT {group.name}, {function}({column.name})"
@@ -634,7 +677,7 @@ def group_aggregate(ctx: QuestionContext) -> Made:
 
 def group_where_count(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(("category",)).name
-    group = ctx.pick_column(table, ("category",))
+    group = ctx.must_pick_column(table, ("category",))
     cond = ctx.random_condition(table, exclude=(group.name,), roles=PROPERTY_ROLES)
     if cond is None:
         return None
@@ -645,7 +688,7 @@ def group_where_count(ctx: QuestionContext) -> Made:
 
 def having_count(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(("category",)).name
-    group = ctx.pick_column(table, ("category",))
+    group = ctx.must_pick_column(table, ("category",))
     op, k = ctx.count_threshold(ctx.group_sizes(table, group.name))
     question = ctx.ask("having_count", table, g=group, w=COUNT_WORDS[op], k=k)
     grouped = f"SELECT {group.name} FROM {table} GROUP BY {group.name}"
@@ -654,8 +697,8 @@ def having_count(ctx: QuestionContext) -> Made:
 
 def having_average(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(("category",), ("number",)).name
-    group = ctx.pick_column(table, ("category",))
-    column = ctx.pick_column(table, ("number",))
+    group = ctx.must_pick_column(table, ("category",))
+    column = ctx.must_pick_column(table, ("number",))
     op = ctx.rng.choice((">", "<"))
     value = ctx.pick_middle(table, column.name)
     word = ctx.rng.choice(COMPARE_WORDS[("number", op)])
@@ -666,7 +709,7 @@ def having_average(ctx: QuestionContext) -> Made:
 
 def most_common(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(("category",)).name
-    group = ctx.pick_column(table, ("category",))
+    group = ctx.must_pick_column(table, ("category",))
     direction = ctx.rng.choice(("DESC", "ASC"))
     most, largest = MOST_WORDS[direction]
     question = ctx.ask("most_common", table, g=group, m=most, l=largest)
@@ -676,7 +719,7 @@ def most_common(ctx: QuestionContext) -> Made:
 
 def above_average(ctx: QuestionContext, extra_condition: bool = False) -> Made:
     table = ctx.pick_table(("number",)).name
-    column = ctx.pick_column(table, ("number",))
+    column = ctx.must_pick_column(table, ("number",))
     op = ctx.rng.choice((">", "<"))
     word = ctx.rng.choice(COMPARE_WORDS[("number", op)])
     clause = f"{natural(column.name)} is {word} the average {natural(column.name)}"
@@ -695,7 +738,7 @@ def above_average_filtered(ctx: QuestionContext) -> Made:
 
 def intersect_values(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(("category",)).name
-    group = ctx.pick_column(table, ("category",))
+    group = ctx.must_pick_column(table, ("category",))
     conds = ctx.two_conditions(table, exclude=(group.name,))
     if conds is None:
         return None
@@ -710,7 +753,7 @@ def union_rows(ctx: QuestionContext) -> Made:
     if conds is None:
         return None
     rest = f"whose {conds[0].phrase}, together with those whose {conds[1].phrase}"
-    shown = ctx.pick_shown(table)
+    shown = ctx.must_pick_shown(table)
     select = f"SELECT {shown.name} FROM {table} WHERE"
     question = ctx.ask("list", table, s=shown, rest=rest)
     return question, f"{select} {conds[0].sql} UNION {select} {conds[1].sql}"
@@ -718,7 +761,7 @@ def union_rows(ctx: QuestionContext) -> Made:
 
 def except_values(ctx: QuestionContext) -> Made:
     table = ctx.pick_table(("category",)).name
-    group = ctx.pick_column(table, ("category",))
+    group = ctx.must_pick_column(table, ("category",))
     cond = ctx.random_condition(table, exclude=(group.name,), roles=PROPERTY_ROLES)
     if cond is None:
         return None
@@ -734,8 +777,8 @@ def join_filter_parent(ctx: QuestionContext) -> Made:
     """Children filtered by their parent: "employees whose department name is Sales"."""
     edge = ctx.pick_edge(child_roles=FILTER_ROLES, parent_roles=FILTER_ROLES)
     child, _fk, parent = edge
-    shown = ctx.pick_shown(child)
-    cond = ctx.random_condition(parent, alias="T2.", about=f"{natural(parent)} ")
+    shown = ctx.must_pick_shown(child)
+    cond = ctx.must_random_condition(parent, alias="T2.", about=f"{natural(parent)} ")
     question = ctx.ask("list", child, s=shown, rest=f"whose {cond.phrase}")
     return question, f"SELECT T1.{shown.name} FROM {child_first(edge)} WHERE {cond.sql}"
 
@@ -744,8 +787,8 @@ def join_filter_child(ctx: QuestionContext) -> Made:
     """Parents with a matching child: "departments that have an employee whose ..."."""
     edge = ctx.pick_edge(child_roles=FILTER_ROLES, parent_roles=FILTER_ROLES)
     child, _fk, parent = edge
-    shown = ctx.pick_shown(parent)
-    cond = ctx.random_condition(child, alias="T2.")
+    shown = ctx.must_pick_shown(parent)
+    cond = ctx.must_random_condition(child, alias="T2.")
     rest = f"that have {article(child)} {natural(child)} whose {cond.phrase}"
     question = ctx.ask("list", parent, s=shown, rest=rest)
     return question, f"SELECT DISTINCT T1.{shown.name} FROM {parent_first(edge)} WHERE {cond.sql}"
@@ -754,7 +797,7 @@ def join_filter_child(ctx: QuestionContext) -> Made:
 def join_show_both(ctx: QuestionContext) -> Made:
     edge = ctx.pick_edge(child_roles=FILTER_ROLES, parent_roles=FILTER_ROLES)
     child, _fk, parent = edge
-    first, second = ctx.pick_shown(child), ctx.pick_shown(parent)
+    first, second = ctx.must_pick_shown(child), ctx.must_pick_shown(parent)
     question = ctx.ask("join_show_both", s=first, n=second, k=natural(child), p=natural(parent))
     return question, f"SELECT T1.{first.name}, T2.{second.name} FROM {child_first(edge)}"
 
@@ -771,7 +814,7 @@ def join_group_aggregate(ctx: QuestionContext) -> Made:
     edge = ctx.pick_edge(child_roles=("number",), parent_roles=FILTER_ROLES)
     child, _fk, parent = edge
     shown = ctx.pick_label(parent)
-    column = ctx.pick_column(child, ("number",))
+    column = ctx.must_pick_column(child, ("number",))
     function, word = ctx.aggregate(column)
     question = ctx.ask("join_group_aggregate", p=natural(parent), s=shown, w=word, n=column, ks=plural(child))
     select = f"SELECT T1.{shown.name}, {function}(T2.{column.name})"
@@ -802,8 +845,8 @@ def join_having(ctx: QuestionContext) -> Made:
 def join_aggregate_filter(ctx: QuestionContext) -> Made:
     edge = ctx.pick_edge(child_roles=("number",), parent_roles=FILTER_ROLES)
     child, _fk, parent = edge
-    column = ctx.pick_column(child, ("number",))
-    cond = ctx.random_condition(parent, alias="T2.", about=f"{natural(parent)} ")
+    column = ctx.must_pick_column(child, ("number",))
+    cond = ctx.must_random_condition(parent, alias="T2.", about=f"{natural(parent)} ")
     function, word = ctx.aggregate(column)
     question = ctx.ask("join_aggregate_filter", w=word, n=column, ks=plural(child), c=cond.phrase)
     select = f"SELECT {function}(T1.{column.name})"
@@ -813,7 +856,7 @@ def join_aggregate_filter(ctx: QuestionContext) -> Made:
 def join_count_filter(ctx: QuestionContext) -> Made:
     edge = ctx.pick_edge(parent_roles=FILTER_ROLES)
     child, _fk, parent = edge
-    cond = ctx.random_condition(parent, alias="T2.", about=f"{natural(parent)} ")
+    cond = ctx.must_random_condition(parent, alias="T2.", about=f"{natural(parent)} ")
     question = ctx.ask("join_count_filter", ks=plural(child), c=cond.phrase)
     return question, f"SELECT count(*) FROM {child_first(edge)} WHERE {cond.sql}"
 
@@ -821,11 +864,11 @@ def join_count_filter(ctx: QuestionContext) -> Made:
 def join_superlative_filter(ctx: QuestionContext) -> Made:
     edge = ctx.pick_edge(child_roles=ORDER_ROLES, parent_roles=FILTER_ROLES)
     child, _fk, parent = edge
-    column = ctx.pick_column(child, ORDER_ROLES)
+    column = ctx.must_pick_column(child, ORDER_ROLES)
     shown = ctx.pick_shown(child, exclude=(column.name,))
     if shown is None:
         return None
-    cond = ctx.random_condition(parent, alias="T2.", about=f"{natural(parent)} ")
+    cond = ctx.must_random_condition(parent, alias="T2.", about=f"{natural(parent)} ")
     direction, word = ctx.direction(column)
     question = ctx.ask(
         "join_superlative_filter",
@@ -843,7 +886,7 @@ def join_superlative_filter(ctx: QuestionContext) -> Made:
 def parents_without_children(ctx: QuestionContext, two_columns: bool = False) -> Made:
     edge = ctx.pick_edge(parent_roles=FILTER_ROLES)
     child, fk_column, parent = edge
-    shown = ctx.pick_shown(parent)
+    shown = ctx.must_pick_shown(parent)
     names, columns = natural(shown.name), shown.name
     if two_columns:
         other = ctx.pick_column(parent, FILTER_ROLES, exclude=(shown.name,))
@@ -884,8 +927,8 @@ def join_three_tables(ctx: QuestionContext) -> Made:
     ]
     start, first, middle, second, end = ctx.rng.choice(paths)
     hops = ("up" if start == first[0] else "down", "up" if middle == second[0] else "down")
-    shown = ctx.pick_shown(start)
-    cond = ctx.random_condition(end, alias="T3.")
+    shown = ctx.must_pick_shown(start)
+    cond = ctx.must_random_condition(end, alias="T3.")
     rest = THREE_TABLE_CLAUSES[hops].format(
         b=natural(middle), c=natural(end), ab=article(middle), ac=article(end), cond=cond.phrase
     )
@@ -916,7 +959,7 @@ def except_join(ctx: QuestionContext) -> Made:
     edge = ctx.pick_edge(child_roles=FILTER_ROLES, parent_roles=FILTER_ROLES)
     child, _fk, parent = edge
     shown = ctx.pick_label(parent)
-    cond = ctx.random_condition(child, alias="T2.")
+    cond = ctx.must_random_condition(child, alias="T2.")
     question = ctx.ask("list", parent, s=shown, rest=f"that have no {natural(child)} whose {cond.phrase}")
     matching = f"SELECT T1.{shown.name} FROM {parent_first(edge)} WHERE {cond.sql}"
     return question, f"SELECT {shown.name} FROM {parent} EXCEPT {matching}"

@@ -57,6 +57,8 @@ def check_read_only(sql: str) -> exp.Expression:
     if len(statements) != 1:
         raise RefusedStatement(f"exactly one statement is accepted, found {len(statements)}")
     statement = statements[0]
+    # sqlglot builds only concrete nodes, all Expression subclasses (Expr is the bare trait base)
+    assert isinstance(statement, exp.Expression)
     query = statement.this if isinstance(statement, exp.Subquery) else statement
     if not isinstance(query, (exp.Select, exp.SetOperation)):
         kind = statement.key.upper()

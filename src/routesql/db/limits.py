@@ -22,11 +22,18 @@ def check_limits(timeout_s: float, row_cap: int, result_cap_mb: float) -> None:
 
 
 class ExecutionLimits(Protocol):
-    """What the runner needs from params.yaml's `execution` section (routesql.config.ExecutionSettings)."""
+    """What the runner needs from params.yaml's `execution` section (routesql.config.ExecutionSettings).
 
-    timeout_s: float
-    row_cap: int
-    result_cap_mb: float
+    Read-only members: the settings model is frozen, and the runner only reads them."""
+
+    @property
+    def timeout_s(self) -> float: ...
+
+    @property
+    def row_cap(self) -> int: ...
+
+    @property
+    def result_cap_mb(self) -> float: ...
 
 
 @dataclass(frozen=True)

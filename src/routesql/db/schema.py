@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 from routesql.db.connect import open_readonly
 from routesql.errors import InputError
@@ -394,7 +395,8 @@ def approx_token_count(text: str) -> int:
     return len(_TOKEN_PIECES.findall(text))
 
 
-SCHEMA_STYLES: tuple[str, ...] = ("ddl", "compact")
+SchemaStyle = Literal["ddl", "compact"]
+SCHEMA_STYLES: tuple[SchemaStyle, ...] = get_args(SchemaStyle)
 _TABLE_SEPARATOR = {"ddl": "\n\n", "compact": "\n"}
 
 
@@ -485,8 +487,8 @@ def _compact_table(table: Table) -> str:
     columns = []
     for column in table.columns:
         name = quote_identifier(column.name)
-        target = targets.get(column.name.lower())
-        columns.append(f"{name} -> {target}" if target else name)
+        link = targets.get(column.name.lower())
+        columns.append(f"{name} -> {link}" if link else name)
     return f"table {quote_identifier(table.name)}: {', '.join(columns)}"
 
 

@@ -279,7 +279,13 @@ def text_decoder(tokenizer: PreTrainedTokenizerBase) -> Callable[[list[int]], st
     every step, and the wrapper's argument checks cost more than the decoding."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None or getattr(tokenizer, "clean_up_tokenization_spaces", False):
-        return lambda ids: tokenizer.decode(ids, skip_special_tokens=True)
+
+        def decode(ids: list[int]) -> str:
+            text = tokenizer.decode(ids, skip_special_tokens=True)
+            assert isinstance(text, str)  # one sequence of ids decodes to one string
+            return text
+
+        return decode
     return lambda ids: backend.decode(ids, skip_special_tokens=True)
 
 

@@ -119,7 +119,8 @@ def _prefill(
     """
     rows, width = input_ids.shape
     groups = _length_groups(mask.sum(-1).tolist(), PREFILL_GROUP_ROWS)
-    if len(groups) == 1 or not all(isinstance(layer, PreallocatedLayer) for layer in cache.layers):
+    layers = _preallocated_layers(cache)
+    if len(groups) == 1 or layers is None:
         return model(
             input_ids=input_ids,
             attention_mask=mask,
@@ -143,8 +144,10 @@ def _prefill(
         if logits is None:
             logits = group_logits.new_zeros(rows, 1, group_logits.shape[-1])
         logits[index] = group_logits
-        for layer, filled in zip(cache.layers, part.layers):
-            layer.write_rows(index, filled.keys, filled.values, width, rows)
+        for layer, filled in zip(layers, part.layers):
+            layer.write_rows(index, *_filled_states(filled), width, rows)
+    if logits is None:
+        raise ValueError("prefill of an empty batch: no prompt rows")
     return logits
 
 
@@ -163,7 +166,8 @@ def _prefill_shared(
 
     When prompts repeat a long schema (every question of a database), this is most of the prefill.
     """
-    if not all(isinstance(layer, PreallocatedLayer) for layer in cache.layers):
+    layers = _preallocated_layers(cache)
+    if layers is None:
         return _prefill(model, cache, input_ids, mask, positions, last_only)
     rows, width = input_ids.shape
     part = DynamicCache(config=model.config)
@@ -174,8 +178,8 @@ def _prefill_shared(
         use_cache=True,
         **last_only,
     )
-    for layer, filled in zip(cache.layers, part.layers):
-        layer.write_prefix(filled.keys, filled.values, rows, width)
+    for layer, filled in zip(layers, part.layers):
+        layer.write_prefix(*_filled_states(filled), rows, width)
     return model(
         input_ids=input_ids[:, prefix:],
         attention_mask=mask,
@@ -184,6 +188,21 @@ def _prefill_shared(
         use_cache=True,
         **last_only,
     ).logits[:, -1:]
+
+
+def _preallocated_layers(cache: DynamicCache) -> list[PreallocatedLayer] | None:
+    """The cache's layers when every one is a `PreallocatedLayer` (a model of plain full-attention
+    layers only, see `preallocated_cache`), else None."""
+    layers = [layer for layer in cache.layers if isinstance(layer, PreallocatedLayer)]
+    return layers if len(layers) == len(cache.layers) else None
+
+
+def _filled_states(layer: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """The keys and values a forward pass left in a layer of a fresh `DynamicCache` of the model."""
+    # Only called when the model's cache is all `PreallocatedLayer`s, i.e. its fresh cache is all
+    # plain `DynamicLayer`s, which the forward pass has just filled.
+    assert isinstance(layer, DynamicLayer) and layer.keys is not None and layer.values is not None
+    return layer.keys, layer.values
 
 
 def _length_groups(lengths: list[int], group_rows: int) -> list[tuple[list[int], int]]:

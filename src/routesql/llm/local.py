@@ -117,7 +117,9 @@ class TransformersGenerator:
             if any((Path(adapter_path) / name).is_file() for name in _TOKENIZER_FILES):
                 tokenizer_dir = Path(adapter_path)
         tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-        return cls(model.to(target), tokenizer, batch_size=batch_size)
+        # transformers decorates `to` with functools.wraps, which typeshed types as an unbound
+        # callable: mypy takes the device for `self`
+        return cls(model.to(target), tokenizer, batch_size=batch_size)  # type: ignore[arg-type]
 
     @property
     def device(self) -> torch.device:
@@ -204,7 +206,9 @@ class TransformersGenerator:
         )
         finished = []
         for tokens in new_tokens:
-            text, stopped = cut_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), settings.stop)
+            decoded = self.tokenizer.decode(tokens, skip_special_tokens=True)
+            assert isinstance(decoded, str)  # one sequence of ids decodes to one string
+            text, stopped = cut_at_stop(decoded, settings.stop)
             ended = stopped or any(token in eos_ids for token in tokens)
             finished.append((text, "stop" if ended else "length"))
         grouped = [finished[i * per_prompt : (i + 1) * per_prompt] for i in range(len(rows))]

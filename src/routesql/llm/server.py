@@ -276,8 +276,9 @@ class CompletionService:
                 f"the generator returned {[len(row) for row in texts]} completions "
                 f"for {len(prompts)} prompts x n={settings.n}"
             )
-        shaped = isinstance(reasons, list) and [len(row) for row in reasons] == [len(row) for row in texts]
-        return texts, reasons if shaped else [["stop"] * settings.n for _ in texts]
+        if isinstance(reasons, list) and [len(row) for row in reasons] == [len(row) for row in texts]:
+            return texts, reasons
+        return texts, [["stop"] * settings.n for _ in texts]
 
     def _envelope(self, prefix: str, kind: str, choices: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -321,9 +322,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def setup(self) -> None:
-        # The socket timeout of this connection (StreamRequestHandler applies `timeout` in setup): a
-        # client that stops sending headers or body frees its thread after this many seconds.
-        self.timeout = self.server.timeout_s
+        # The socket timeout of this connection, set per server rather than through the class-level
+        # `timeout` StreamRequestHandler applies in setup: a client that stops sending headers or
+        # body frees its thread after this many seconds.
+        self.request.settimeout(self.server.timeout_s)
         super().setup()
 
     def do_GET(self) -> None:
@@ -503,6 +505,7 @@ def shutdown(server: ThreadingHTTPServer, thread: threading.Thread) -> None:
 
 def base_url(server: ThreadingHTTPServer) -> str:
     host, port = server.server_address[:2]
+    assert isinstance(host, str)  # a bound socket's getsockname() names the host as text
     return f"http://{host}:{port}"
 
 

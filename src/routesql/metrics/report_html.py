@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Sequence
 
 
 def _bar_chart(title: str, labels: list[str], values: list[float], ylabel: str, as_share: bool) -> str:
@@ -35,7 +36,7 @@ def _bar_chart(title: str, labels: list[str], values: list[float], ylabel: str, 
     return f'<img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
 
 
-def _table(header: list[str], rows: list[list[object]]) -> str:
+def _table(header: list[str], rows: Sequence[Sequence[object]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -66,6 +66,7 @@ def score_predictions(
 
 
 def build_report(bench: Benchmark, outcomes: list[MatchOutcome], hardness: list[str]) -> dict:
+    rows = list(zip(bench.examples, outcomes, hardness))
     examples = [
         {
             "index": i,
@@ -75,11 +76,11 @@ def build_report(bench: Benchmark, outcomes: list[MatchOutcome], hardness: list[
             "error": outcome.error,
             "error_kind": outcome.error_kind,
         }
-        for i, (ex, outcome, level) in enumerate(zip(bench.examples, outcomes, hardness))
+        for i, (ex, outcome, level) in enumerate(rows)
     ]
-    unscorable = [e for e in examples if e["exec_match"] is None]
+    unscorable = [ex.db_id for ex, outcome, _ in rows if outcome.exec_match is None]
     if unscorable:
-        missing = sorted({e["db_id"] for e in unscorable})
+        missing = sorted(set(unscorable))
         log.warning("%d examples cannot be scored (databases or gold queries: %s)", len(unscorable), ", ".join(missing))
     return {"summary": summarize(examples), "examples": examples}
 

@@ -84,7 +84,8 @@ def _schema_index_cached(key: tuple) -> SchemaIndex:
     tables = {table.lower(): table for table, _ in key}
     columns = {table.lower(): {name.lower(): name for name, _ in cols} for table, cols in key}
     # Types do not matter for qualification, and some declared types sqlglot cannot parse.
-    mapping = {_quoted(table): {_quoted(name): "text" for name, _ in cols} for table, cols in key}
+    # (annotated as MappingSchema takes it: a dict is invariant in its value type)
+    mapping: dict[str, object] = {_quoted(table): {_quoted(name): "text" for name, _ in cols} for table, cols in key}
     return SchemaIndex(tables, columns, MappingSchema(mapping, dialect=DIALECT))
 
 

@@ -364,6 +364,7 @@ class NameChecker:
         """Scans `text` from `start` on; `growing`: a word at the very end may still grow."""
         kind = ""
         for match in _TOKEN.finditer(text, start):
+            assert match.lastgroup is not None  # every alternative of _TOKEN is a named group
             kind, value = match.lastgroup, match.group()
             if kind == "other" and value.isspace():
                 if scan.before == ".":

@@ -79,7 +79,7 @@ def _join_condition_nodes(expression: exp.Expression) -> set[int]:
     return inside
 
 
-def _is_column_equality(node: exp.Expression) -> bool:
+def _is_column_equality(node: exp.Expr) -> bool:
     """``a.x = b.y``: a join condition, whether written in ON or in WHERE."""
     return isinstance(node, exp.EQ) and isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Column)
 
@@ -160,7 +160,7 @@ def wrong_join_key(query: QueryAnalysis, schema: Schema, rng: random.Random) -> 
     return _render(tree)
 
 
-_AGGREGATE_SWAPS: dict[type[exp.Expression], tuple[type[exp.Expression], ...]] = {
+_AGGREGATE_SWAPS: dict[type[exp.Expr], tuple[type[exp.Expression], ...]] = {
     exp.Max: (exp.Min,),
     exp.Min: (exp.Max,),
     exp.Avg: (exp.Sum, exp.Max, exp.Min),

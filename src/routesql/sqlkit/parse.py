@@ -72,6 +72,8 @@ def parse_sqlite(sql: str, schema: Schema | None = None) -> exp.Expression:
     if len(statements) != 1:
         raise SQLParseError(sql, f"expected exactly one statement, found {len(statements)}")
     expression = statements[0]
+    # sqlglot builds only concrete nodes, all Expression subclasses (Expr is the bare trait base)
+    assert isinstance(expression, exp.Expression)
     if schema is not None:
         _double_quoted_names_to_strings(expression, fixed, schema)
     return expression

@@ -14,7 +14,7 @@ import multiprocessing
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,7 +32,14 @@ from routesql.errors import InputError
 from routesql.metrics.matcher import MatchJob, match_many
 from routesql.sqlkit.noise import CORRUPTIONS
 from routesql.synth.manifest import build_manifest
-from routesql.tasks.build import ExampleOutput, TaskSettings, build_example, make_record, noise_record
+from routesql.tasks.build import (
+    ExampleOutput,
+    NoiseCandidate,
+    TaskSettings,
+    build_example,
+    make_record,
+    noise_record,
+)
 from routesql.tasks.templates import prompt_version, text_to_sql_prompt
 
 log = logging.getLogger(__name__)
@@ -128,6 +135,7 @@ def build_all(
     jobs = [(bench.db_path(db), [examples[i] for i in idx], settings) for db, idx in groups]
     outputs: list[ExampleOutput | None] = [None] * len(examples)
     bar = tqdm(total=len(examples), desc="building tasks", unit="example", disable=not progress, leave=False)
+    results: Iterator[list[ExampleOutput]]
     if settings.workers <= 1:
         results = map(_build_database_group, jobs)
     else:
@@ -200,13 +208,14 @@ def execute_and_select(
     An example whose gold query fails is dropped whole (with SQLite's reason); a noise candidate
     is kept only when its result differs from gold or it fails.
     """
-    jobs, owners = [], []
+    jobs: list[MatchJob] = []
+    owners: list[tuple[int, NoiseCandidate | None]] = []  # (example, its noise candidate or None for gold)
     for i, (ex, out) in enumerate(zip(examples, outputs)):
         jobs.append(MatchJob(bench.db_path(ex.db_id), ex.sql, ex.sql))
         owners.append((i, None))
-        for candidate in out.noise:
-            jobs.append(MatchJob(bench.db_path(ex.db_id), ex.sql, candidate.sql))
-            owners.append((i, candidate))
+        for noisy in out.noise:
+            jobs.append(MatchJob(bench.db_path(ex.db_id), ex.sql, noisy.sql))
+            owners.append((i, noisy))
     outcomes = match_many(
         jobs,
         semantics="spider",
@@ -288,12 +297,12 @@ def _endpoint_writer(settings: SynthSettings):  # -> EndpointQuestionWriter | No
     return EndpointQuestionWriter(generator)
 
 
+_WEAK_NEEDS_BASE = "weak sampling needs the base model: run `routesql synthesize --base models/base`"
+
+
 def _check_weak(weak: WeakSettings) -> None:
     if weak.enabled and weak.model_path is None:
-        raise InputError(
-            "synthesize.weak.enabled",
-            "weak sampling needs the base model: run `routesql synthesize --base models/base`",
-        )
+        raise InputError("synthesize.weak.enabled", _WEAK_NEEDS_BASE)
 
 
 def weak_preferences(bench: Benchmark, strong_records: list[dict], settings: SynthSettings) -> tuple[list[dict], dict]:
@@ -313,6 +322,8 @@ def weak_preferences(bench: Benchmark, strong_records: list[dict], settings: Syn
         Example(id=r["example_id"], db_id=r["db_id"], question="", sql=r["completion"], source="sense-strong")
         for r in chosen
     ]
+    if weak.model_path is None:  # run_synthesize checks first (_check_weak); a direct caller gets the same error
+        raise InputError("synthesize.weak.enabled", _WEAK_NEEDS_BASE)
     generator = TransformersGenerator.load(weak.model_path, batch_size=weak.batch_size, dtype=weak.dtype)
     data = build_preference_pairs(
         examples,

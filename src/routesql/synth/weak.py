@@ -156,7 +156,8 @@ def _rejected_candidates(
 ) -> list[tuple[str, MatchOutcome]]:
     """Distinct non-empty wrong samples: wrong results first, then failures, in sample order."""
     seen = {normalize_sql(example.sql)}
-    wrong_results, failures = [], []
+    wrong_results: list[tuple[str, MatchOutcome]] = []
+    failures: list[tuple[str, MatchOutcome]] = []
     for sql in samples:
         outcome = verdict[sql]
         key = normalize_sql(sql)

@@ -161,7 +161,8 @@ def continuation_records(
 def slice_records(example: Example, slices: list[SchemaSlice], linked_tables: list[str]) -> list[dict]:
     """LR-SQL: one record per slice, the gold tables of earlier slices carried as the hint."""
     wanted = {name.lower() for name in linked_tables}
-    records, selected = [], []
+    records: list[dict] = []
+    selected: list[str] = []
     for part, piece in enumerate(slices, start=1):
         here = [name for name in piece.table_names if name.lower() in wanted]
         prompt = slice_linking_prompt(piece.text, example.question, list(selected), part, len(slices), example.evidence)

@@ -19,7 +19,7 @@ from torch.nn import functional
 from transformers import AttentionInterface, PreTrainedModel
 from transformers.masking_utils import AttentionMaskInterface
 
-from routesql.train.packing import causal_lm
+from routesql.train.packing import WrappedLM, causal_lm
 
 PACKED_ATTENTION = "routesql_packed"
 
@@ -89,6 +89,6 @@ AttentionInterface.register(PACKED_ATTENTION, packed_attention_forward)
 AttentionMaskInterface.register(PACKED_ATTENTION, _no_mask)
 
 
-def use_packed_attention(model: PreTrainedModel, enabled: bool = True) -> None:
+def use_packed_attention(model: PreTrainedModel | WrappedLM, enabled: bool = True) -> None:
     """Switch a (possibly peft-wrapped) causal LM to record-by-record attention, or back to sdpa."""
     causal_lm(model).set_attn_implementation(PACKED_ATTENTION if enabled else "sdpa")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import math
 import resource
 import time
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pytorch_lightning as pl
 import torch
-from transformers import PreTrainedModel
+from pytorch_lightning.utilities.types import OptimizerLRSchedulerConfig
 
 from routesql.errors import InputError
 from routesql.train.settings import DPOSettings, SFTSettings
@@ -39,12 +39,17 @@ def trainable_names(model: torch.nn.Module, prefix: str = "model.") -> set[str]:
     return {prefix + name for name, parameter in model.named_parameters() if parameter.requires_grad}
 
 
-class TrainingModule(pl.LightningModule):
-    """Base of SFTModule and DPOModule. Subclasses set `kind` and implement the step and the data."""
+ModelT = TypeVar("ModelT", bound=torch.nn.Module)
+TrainSettingsT = TypeVar("TrainSettingsT", bound=SFTSettings | DPOSettings)
+
+
+class TrainingModule(pl.LightningModule, Generic[ModelT, TrainSettingsT]):
+    """Base of SFTModule and DPOModule. Subclasses set `kind` and implement the step and the data;
+    they name the model they train (a DPO model is always a peft model) and their settings."""
 
     kind = "base"
 
-    def __init__(self, model: PreTrainedModel, settings: SFTSettings | DPOSettings) -> None:
+    def __init__(self, model: ModelT, settings: TrainSettingsT) -> None:
         super().__init__()
         self.model = model.train()  # from_pretrained returns eval mode; LoRA dropout needs train mode
         self.settings = settings
@@ -58,7 +63,7 @@ class TrainingModule(pl.LightningModule):
         self._step_tokens = 0
 
     # ---- optimisation -------------------------------------------------------------------------
-    def configure_optimizers(self) -> dict[str, Any]:
+    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
         parameters = [parameter for parameter in self.model.parameters() if parameter.requires_grad]
         optimizer = torch.optim.AdamW(parameters, lr=self.settings.lr, weight_decay=self.settings.weight_decay)
         factor = warmup_cosine(self.settings.warmup_steps, self.settings.max_steps)

@@ -71,7 +71,7 @@ def export_model(
     """Write adapter/ (LoRA runs), merged/ and routesql.json; the model is merged in place, so last."""
     out_dir.mkdir(parents=True, exist_ok=True)
     if isinstance(model, PeftModel):
-        model.save_pretrained(out_dir / "adapter")
+        model.save_pretrained(str(out_dir / "adapter"))
         tokenizer.save_pretrained(out_dir / "adapter")
         merged = model.merge_and_unload()
     else:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import torch
 from peft import PeftModel
 from torch.utils.data import DataLoader
+from transformers import PreTrainedModel
 
 from routesql.errors import InputError
 from routesql.train.base import TrainingModule
@@ -39,10 +40,12 @@ def dpo_terms(
     return loss, chosen_reward.detach(), rejected_reward.detach()
 
 
-class DPOModule(TrainingModule):
+class DPOModule(TrainingModule[PeftModel, DPOSettings]):
     kind = "dpo"
 
-    def __init__(self, model: PeftModel, settings: DPOSettings, pairs: Sequence[TokenizedPair], pad_id: int) -> None:
+    def __init__(
+        self, model: PreTrainedModel | PeftModel, settings: DPOSettings, pairs: Sequence[TokenizedPair], pad_id: int
+    ) -> None:
         if not isinstance(model, PeftModel):
             raise InputError("dpo.lora.enabled", "DPO needs a LoRA adapter: its reference is the adapter off")
         super().__init__(model, settings)

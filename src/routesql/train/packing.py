@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -124,13 +125,24 @@ def token_losses(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tens
     return losses, shifted_labels != IGNORE_INDEX
 
 
-def causal_lm(model: PreTrainedModel) -> PreTrainedModel:
+@runtime_checkable
+class WrappedLM(Protocol):
+    """A wrapper around a causal LM (peft's `PeftModel`): anything with `get_base_model()`."""
+
+    def get_base_model(self) -> torch.nn.Module: ...
+
+
+def causal_lm(model: PreTrainedModel | WrappedLM) -> PreTrainedModel:
     """The causal LM inside a peft wrapper (LoRA layers are injected in place), or the model itself."""
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
+    if isinstance(model, WrappedLM):
+        base = model.get_base_model()
+        assert isinstance(base, PreTrainedModel)  # peft wraps the transformers model it was given
+        return base
+    return model
 
 
 def completion_token_losses(
-    model: PreTrainedModel, batch: dict[str, torch.Tensor]
+    model: PreTrainedModel | WrappedLM, batch: dict[str, torch.Tensor]
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The same per-token losses as `token_losses(packed_forward(...))`, computed cheaper.
 

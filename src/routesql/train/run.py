@@ -24,7 +24,6 @@ from routesql.errors import InputError
 from routesql.llm.prompting import model_prompt_version
 from routesql.llm.tiny import load_base
 from routesql.redact import redact_params
-from routesql.train.base import TrainingModule
 from routesql.train.checkpoint import (
     adapter_checkpoint_callback,
     export_model,
@@ -36,7 +35,14 @@ from routesql.train.mix import normalise_mix
 from routesql.train.packing import TokenizedRecord, tokenize_pairs, tokenize_records
 from routesql.train.progress import StepProgress
 from routesql.train.records import SFTRecord, load_preference_records, load_sft_records, template_version_of
-from routesql.train.settings import SFT_TASKS, DPOSettings, LoraSettings, SFTSettings, settings_from_mapping
+from routesql.train.settings import (
+    SFT_TASKS,
+    DPOSettings,
+    LoraSettings,
+    SFTSettings,
+    is_precision,
+    settings_from_mapping,
+)
 from routesql.train.sft import SFTModule
 from routesql.train.stream import TokenizedPair
 
@@ -88,7 +94,8 @@ def with_lora(model: PreTrainedModel, lora: LoraSettings, first_layer: int = 0) 
         return model
     config = LoraConfig(
         r=lora.r,
-        lora_alpha=lora.alpha,
+        # peft annotates lora_alpha as int but only divides by it (scaling = alpha / r): a float alpha is meant
+        lora_alpha=lora.alpha,  # type: ignore[arg-type]
         lora_dropout=lora.dropout,
         target_modules=list(lora.target_modules),
         layers_to_transform=list(range(first_layer, len(decoder_layers(model)))) if first_layer else None,
@@ -108,12 +115,14 @@ def build_trainer(
     kind: str,
     callbacks: Sequence[Callback] = (),
 ) -> pl.Trainer:
+    precision = settings.precision
+    assert is_precision(precision)  # the settings model's validator accepts nothing else
     return pl.Trainer(
         accelerator=settings.accelerator,
         strategy=settings.strategy,
         devices=settings.devices,
         num_nodes=settings.num_nodes,
-        precision=settings.precision,
+        precision=precision,
         accumulate_grad_batches=settings.grad_accumulation,
         gradient_clip_val=1.0,
         max_steps=max_steps,
@@ -135,7 +144,7 @@ def build_trainer(
 
 
 def _fit(
-    module: TrainingModule,
+    module: SFTModule | DPOModule,
     tokenizer: PreTrainedTokenizerBase,
     out_dir: Path,
     settings: SFTSettings | DPOSettings,
@@ -147,6 +156,7 @@ def _fit(
     """Fit (resuming from the latest checkpoint if any); export once `settings.max_steps` is reached."""
     max_steps = settings.max_steps if stop_at_step is None else min(stop_at_step, settings.max_steps)
     trainer = build_trainer(settings, out_dir, logger, max_steps, module.kind, callbacks)
+    assert trainer.logger is not None  # build_trainer always gives one (a CSVLogger by default)
     trainer.logger.log_hyperparams(
         redact_params({"kind": module.kind, **manifest, "settings": settings.model_dump(mode="json")})
     )

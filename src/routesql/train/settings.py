@@ -7,7 +7,7 @@ pydantic ValidationError into one `InputError` line such as `train.mix.foo: unkn
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeGuard, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -24,7 +24,7 @@ SFT_TASKS: tuple[str, ...] = (
 )
 
 # Lightning precision flags (trainer `precision=`); listed so a typo fails at config time.
-PRECISIONS: tuple[str, ...] = (
+Precision = Literal[
     "64-true",
     "32-true",
     "16-true",
@@ -33,9 +33,15 @@ PRECISIONS: tuple[str, ...] = (
     "bf16-mixed",
     "transformer-engine",
     "transformer-engine-float16",
-)
+]
+PRECISIONS: tuple[Precision, ...] = get_args(Precision)
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
+
+
+def is_precision(value: str) -> TypeGuard[Precision]:
+    """`value` is one of Lightning's precision flags (PRECISIONS)."""
+    return value in PRECISIONS
 
 
 def _key_error(key: str, problem: str, value: object) -> ValidationError:
@@ -113,7 +119,7 @@ class _TrainerSettings(_Settings):
     @field_validator("precision")
     @classmethod
     def _known_precision(cls, value: str) -> str:
-        if value not in PRECISIONS:
+        if not is_precision(value):
             raise ValueError(f"unknown precision {value!r} (known: {', '.join(PRECISIONS)})")
         return value
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+from peft import PeftModel
 from torch.utils.data import DataLoader
 from transformers import PreTrainedModel
 
@@ -24,12 +25,12 @@ from routesql.train.settings import SFT_TASKS, SFTSettings
 from routesql.train.stream import SFTStream, StreamLayout
 
 
-class SFTModule(TrainingModule):
+class SFTModule(TrainingModule[PreTrainedModel | PeftModel, SFTSettings]):
     kind = "sft"
 
     def __init__(
         self,
-        model: PreTrainedModel,
+        model: PreTrainedModel | PeftModel,
         settings: SFTSettings,
         by_task: Mapping[str, Sequence[TokenizedRecord]],
         pad_id: int,
