@@ -107,12 +107,43 @@ def run() -> None:
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False) -> None:
+def main(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log debug details, and the libraries' own notices.")
+    ] = False,
+) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not verbose:
+        quiet_libraries()
+
+
+# Notices of the libraries underneath that say nothing about the user's run: a stage prints its
+# own lines and progress bars. `--verbose` shows them again.
+LIBRARY_LOGGERS = {
+    "pytorch_lightning.utilities.rank_zero": logging.WARNING,  # tips, "GPU available: False", "stopped: max_steps"
+    "pytorch_lightning.loggers.mlflow": logging.ERROR,  # "Experiment ... not found. Creating it."
+    "mlflow.store.db.utils": logging.WARNING,  # "Creating initial MLflow database tables..."
+}
+LIBRARY_WARNINGS = (
+    # transformers 5 renames the cache argument; the old name keeps working through 5.x
+    (FutureWarning, r".*`past_key_values` is deprecated"),
+    # Lightning's own use of torch's pytree API
+    (Warning, r".*isinstance\(treespec, LeafSpec\)"),
+)
+
+
+def quiet_libraries() -> None:
+    """Silence the notices above (set before the libraries load: they keep child loggers' levels)."""
+    import warnings
+
+    for name, level in LIBRARY_LOGGERS.items():
+        logging.getLogger(name).setLevel(level)
+    for category, pattern in LIBRARY_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern, category=category)
 
 
 def _finite_positive(value: float | None) -> float | None:
