@@ -14,6 +14,7 @@ as its folder.
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 from pathlib import Path
 
@@ -59,8 +60,14 @@ def _imported_names(tree: ast.AST, package: str) -> set[str]:
 def module_imports(module: str) -> set[str]:
     path = module_file(module)
     assert path is not None, module
+    return set(_file_imports(path, path.read_text(encoding="utf-8"), module))
+
+
+@functools.lru_cache(maxsize=1024)
+def _file_imports(path: Path, text: str, module: str) -> frozenset[str]:
+    # keyed by the file's text too: a test edits copies of the sources
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    return _imported_names(ast.parse(path.read_text(encoding="utf-8")), package)
+    return frozenset(_imported_names(ast.parse(text), package))
 
 
 def closure(modules: set[str]) -> set[str]:
