@@ -105,10 +105,10 @@ def _command_name(node: ast.FunctionDef) -> str | None:
 
 def source_deps(command: str) -> list[str]:
     """The stage's source deps as dvc.yaml lists them: folders for whole packages, else files."""
-    files = {module_file(m) for m in closure(command_imports(command))}
-    files.discard(module_file(f"{PACKAGE}.cli"))
+    files = {path for m in closure(command_imports(command)) if (path := module_file(m)) is not None}
+    files.discard(CLI)
     listed: set[Path] = set()
-    for path in sorted(files):  # type: ignore[type-var]
+    for path in sorted(files):
         folder = path.parent
         package_files = set(folder.rglob("*.py"))
         whole = folder != SRC / PACKAGE and package_files <= files
@@ -144,7 +144,7 @@ def write(dvc_yaml: Path = REPO / "dvc.yaml") -> None:
     lines untouched)."""
     commands = stage_commands(dvc_yaml)
     out: list[str] = []
-    stage, block = None, None  # block: the current deps list's indent, while inside one
+    stage, block = "", None  # block: the current deps list's indent, while inside one
     for line in dvc_yaml.read_text(encoding="utf-8").splitlines():
         stripped = line.strip()
         if block is not None and not stripped.startswith("- "):
