@@ -445,9 +445,14 @@ def generator_from(params, model_dir: Path) -> Generator:
 
 
 def local_generator(params, model_path: str | Path) -> Generator:  # params: routesql.config.Params
-    """A model folder on the local backend, with generator.batch_size and model.dtype."""
+    """A model folder on the local backend, with generator.batch_size and model.dtype, showing a
+    progress bar over each generation pass (minutes per MCP step on a CPU)."""
     from routesql.llm.factory import make_generator
 
     return make_generator(
-        "local", model_path=model_path, batch_size=params.generator.batch_size, dtype=params.model.dtype
+        "local",
+        model_path=model_path,
+        batch_size=params.generator.batch_size,
+        dtype=params.model.dtype,
+        progress=True,
     )

@@ -202,3 +202,15 @@ def test_bad_folders_raise_input_error(tiny_lm_dir: Path, tmp_path: Path, make_p
 
 def test_no_prompts_gives_no_completions(tiny_generator: TransformersGenerator) -> None:
     assert tiny_generator.generate([], GREEDY) == []
+
+
+@pytest.mark.parametrize(("progress", "shown"), [(True, True), (False, False)])
+def test_a_progress_bar_counts_the_prompts_when_asked(
+    tiny_lm_dir: Path, prompts: list[str], capsys: pytest.CaptureFixture[str], progress: bool, shown: bool
+) -> None:
+    generator = TransformersGenerator.load(tiny_lm_dir, device="cpu", batch_size=2, progress=progress)
+    capsys.readouterr()
+    generator.generate(prompts, GREEDY)
+    err = capsys.readouterr().err
+    # the bar (which clears itself at the end) counts prompts out of all of them
+    assert (f"/{len(prompts)} [" in err and "generating" in err) is shown, err

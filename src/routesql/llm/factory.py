@@ -27,7 +27,7 @@ def _constructor(kind: str) -> Callable[..., Generator]:
 
 def make_generator(kind: str, **options: Any) -> Generator:
     """kind "local": TransformersGenerator.load(model_path, adapter_path=None, batch_size=8,
-    device="auto", dtype="auto"); kind "openai": OpenAIHTTPGenerator(base_url, model,
+    device="auto", dtype="auto", progress=False); kind "openai": OpenAIHTTPGenerator(base_url, model,
     api_key=None, timeout_s=30, max_retries=2, concurrency=8, use_chat=False)."""
     constructor = _constructor(kind)
     parameters = inspect.signature(constructor).parameters

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from routesql.errors import InputError
@@ -84,7 +85,9 @@ class TransformersGenerator:
     i) or "length" (max_new_tokens reached), for the last `generate` call.
     """
 
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, batch_size: int = 8) -> None:
+    def __init__(
+        self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, batch_size: int = 8, progress: bool = False
+    ) -> None:
         if batch_size < 1:
             raise InputError("generator.batch_size", f"must be at least 1, got {batch_size}")
         if tokenizer.eos_token_id is None:
@@ -92,6 +95,7 @@ class TransformersGenerator:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.batch_size = batch_size
+        self.progress = progress  # a progress bar over each call's prompts (long evaluations)
         # The tokenizer is never mutated (it may be shared with training): padding is done here.
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.last_finish_reasons: list[list[str]] = []
@@ -104,6 +108,7 @@ class TransformersGenerator:
         batch_size: int = 8,
         device: str = "auto",
         dtype: str = "auto",
+        progress: bool = False,
     ) -> TransformersGenerator:
         """A merged model folder, or a base model folder plus a peft adapter folder (merged on load).
 
@@ -119,7 +124,7 @@ class TransformersGenerator:
         tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
         # transformers decorates `to` with functools.wraps, which typeshed types as an unbound
         # callable: mypy takes the device for `self`
-        return cls(model.to(target), tokenizer, batch_size=batch_size)  # type: ignore[arg-type]
+        return cls(model.to(target), tokenizer, batch_size=batch_size, progress=progress)  # type: ignore[arg-type]
 
     @property
     def device(self) -> torch.device:
@@ -163,13 +168,15 @@ class TransformersGenerator:
         results: list[list[tuple[str, str]]] = [[] for _ in prompts]
         devices = [self.device] if self.device.type == "cuda" else []
         # A private RNG stream: the same seed gives the same samples; the caller's RNG is untouched.
-        with torch.random.fork_rng(devices=devices), torch.inference_mode():
+        bar = tqdm(total=len(prompts), desc="generating", unit="prompt", leave=False, disable=not self.progress)
+        with torch.random.fork_rng(devices=devices), torch.inference_mode(), bar:
             torch.manual_seed(settings.seed)
             for batch in prefix_batches([encoded[i] for i in order], self.batch_size):
                 batch = [order[i] for i in batch]
                 outputs = self._generate_batch([encoded[i] for i in batch], settings, [constraints[i] for i in batch])
                 for index, completions in zip(batch, outputs):
                     results[index] = completions
+                bar.update(len(batch))
         self.last_finish_reasons = [[reason for _, reason in row] for row in results]
         return [[text for text, _ in row] for row in results]
 
