@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from routesql.bench.loaders import load_benchmark
 from routesql.cli import app
 from routesql.errors import InputError
-from routesql.evaluate import check_prompt_version, evaluate_dev
+from routesql.evaluate import check_prompt_version, evaluate_benchmarks
 from routesql.mcp import MCPSettings
 from routesql.tasks.templates import TEMPLATE_VERSION
 from support import PETS_SCRIPT, make_sqlite
@@ -53,7 +53,9 @@ def test_rescoring_evaluate_predictions_gives_the_same_ex(tmp_path: Path) -> Non
     (tmp_path / "bench/train_spider.json").write_text("[]")
     bench = load_benchmark(tmp_path / "bench", "dev")
     settings = MCPSettings(noise_correction=False, continuation=False)
-    metrics = evaluate_dev(bench, TableGenerator(), settings, tmp_path / "eval", "route-v1", progress=False)
+    metrics = evaluate_benchmarks(
+        {"pets": bench}, TableGenerator(), settings, tmp_path / "eval", "route-v1", progress=False
+    )
     assert metrics["ex"] == 0.5 and metrics["n_scored"] == 4
     report = tmp_path / "rescored.json"
     result = CliRunner().invoke(
@@ -94,7 +96,7 @@ def _pets_benchmark(root: Path, questions: list[tuple[str, str, str]]) -> Path:
 def test_several_benchmarks_each_get_a_column_files_and_mlflow_metrics(tmp_path: Path) -> None:
     import mlflow
 
-    from routesql.evaluate import evaluate_benchmarks, log_eval_metrics
+    from routesql.evaluate import log_eval_metrics
 
     main = load_benchmark(_pets_benchmark(tmp_path / "main", DEV), "dev")
     other = load_benchmark(_pets_benchmark(tmp_path / "other", DEV[:2]), "dev")

@@ -115,31 +115,6 @@ def zero_shot_dev(
     }
 
 
-def evaluate_dev(
-    bench: Benchmark,
-    generator: Generator,
-    settings: MCPSettings,
-    out_dir: Path,
-    template_version: str,
-    scoring: ScoringOptions = ScoringOptions(),
-    limit: int | None = None,
-    progress: bool = True,
-    zero_shot: dict | None = None,
-) -> dict:
-    """MCP over one dev split (named after its format); see `evaluate_benchmarks`."""
-    return evaluate_benchmarks(
-        {bench.name.replace("-", "_"): bench},
-        generator,
-        settings,
-        out_dir,
-        template_version,
-        scoring,
-        limit,
-        progress,
-        zero_shot,
-    )
-
-
 @dataclass
 class DevRun:
     """One benchmark's dev split run through MCP and scored."""
