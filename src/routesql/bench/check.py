@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from routesql.bench.example import Benchmark
 from routesql.bench.loaders import load_benchmark, missing_databases
 from routesql.db.limits import QueryLimits
 from routesql.metrics.matcher import MatchJob, match_many
@@ -23,7 +24,11 @@ def check_gold_queries(
     Gold text gets the same Spider fixes the official evaluator applies (``> =`` spacing), so a
     query reported here fails there too.
     """
-    bench = load_benchmark(root, split, fmt, spider_root)
+    return check_gold(load_benchmark(root, split, fmt, spider_root), workers, limits, progress)
+
+
+def check_gold(bench: Benchmark, workers: int = 1, limits: QueryLimits = QueryLimits(), progress: bool = True) -> dict:
+    """`check_gold_queries` on a split already loaded."""
     missing = missing_databases(bench)
     present = [(i, ex) for i, ex in enumerate(bench.examples) if ex.db_id not in missing]
     jobs = [MatchJob(bench.db_path(ex.db_id), ex.sql, ex.sql) for _, ex in present]
@@ -33,7 +38,7 @@ def check_gold_queries(
         workers=workers,
         limits=limits,
         progress=progress,
-        description=f"checking {bench.name}/{split} gold",
+        description=f"checking {bench.name}/{bench.split} gold",
     )
     failures = [
         {
@@ -48,7 +53,7 @@ def check_gold_queries(
     ]
     return {
         "benchmark": bench.name,
-        "split": split,
+        "split": bench.split,
         "n_examples": len(bench.examples),
         "n_executed": len(present) - len(failures),
         "n_missing_database": len(bench.examples) - len(present),

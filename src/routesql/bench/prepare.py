@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from routesql.atomic import folder_atomic, write_json_atomic, write_jsonl_atomic
-from routesql.bench.check import check_gold_queries
+from routesql.bench.check import check_gold
 from routesql.bench.example import Benchmark
 from routesql.bench.loaders import detect_format, is_dev_only, load_benchmark
 from routesql.config import Params
@@ -114,15 +114,7 @@ def _write_checked(
 ) -> tuple[Benchmark, dict]:
     bench = source.load(split)
     write_jsonl_atomic(out, [{**ex.to_dict(), "hardness": example_hardness(ex.sql)} for ex in bench.examples])
-    check = check_gold_queries(
-        source.root,
-        split,
-        source.format,
-        workers=workers,
-        limits=limits,
-        progress=progress,
-        spider_root=source.spider_root,
-    )
+    check = check_gold(bench, workers, limits, progress)  # the split just loaded, not read again
     cell = {key: check[key] for key in ("n_examples", "n_executed", "n_missing_database", "missing_databases")}
     cell["failures"] = [{k: f[k] for k in ("id", "db_id", "error")} for f in check["failures"]]
     return bench, cell
