@@ -135,3 +135,21 @@ def make_minidev(root: Path) -> Path:
     write_json(root / "dev_tables.json", [{"db_id": "shop"}])
     make_db(root / "dev_databases", "shop")
     return root
+
+
+def all_steps(**changes: object):
+    """MCPSettings with every MCP step on (params.yaml's default turns some off on 2 cores)."""
+    from routesql.mcp import MCPSettings
+
+    steps = {"schema_linking": True, "noise_correction": True, "continuation": True}
+    return MCPSettings(**{**steps, **changes})  # type: ignore[arg-type]
+
+
+def params_leaf_keys(tree: dict, prefix: str = "") -> list[str]:
+    """The dotted keys of a params mapping's values (a task mix is one value: task → ratio)."""
+    keys: list[str] = []
+    for name, value in tree.items():
+        key = f"{prefix}{name}"
+        is_section = isinstance(value, dict) and name != "mix"
+        keys.extend(params_leaf_keys(value, f"{key}.") if is_section else [key])
+    return keys

@@ -13,9 +13,8 @@ from routesql.bench.loaders import load_benchmark
 from routesql.cli import app
 from routesql.errors import InputError
 from routesql.evaluate import check_prompt_version, evaluate_benchmarks
-from routesql.mcp import MCPSettings
 from routesql.tasks.templates import TEMPLATE_VERSION
-from support import PETS_SCRIPT, make_sqlite
+from support import PETS_SCRIPT, all_steps, make_sqlite
 
 DEV = [
     ("How many pets are there?", "SELECT count(*) FROM pet", "SELECT count(*) FROM pet"),
@@ -52,7 +51,7 @@ def test_rescoring_evaluate_predictions_gives_the_same_ex(tmp_path: Path) -> Non
     )
     (tmp_path / "bench/train_spider.json").write_text("[]")
     bench = load_benchmark(tmp_path / "bench", "dev")
-    settings = MCPSettings(noise_correction=False, continuation=False)
+    settings = all_steps(noise_correction=False, continuation=False)
     metrics = evaluate_benchmarks(
         {"pets": bench}, TableGenerator(), settings, tmp_path / "eval", "route-v1", progress=False
     )
@@ -100,7 +99,7 @@ def test_several_benchmarks_each_get_a_column_files_and_mlflow_metrics(tmp_path:
 
     main = load_benchmark(_pets_benchmark(tmp_path / "main", DEV), "dev")
     other = load_benchmark(_pets_benchmark(tmp_path / "other", DEV[:2]), "dev")
-    settings = MCPSettings(noise_correction=False, continuation=False, schema_linking=False)
+    settings = all_steps(noise_correction=False, continuation=False, schema_linking=False)
     zero_shot = {"ex": 0.25, "n_scored": 4, "by_hardness": {"easy": 0.5}, "seconds": 1.0}
     metrics = evaluate_benchmarks(
         {"pets": main, "pets_easy": other},

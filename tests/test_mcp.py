@@ -7,6 +7,7 @@ import pytest
 
 from routesql.llm.generator import GenerationSettings
 from routesql.mcp import MCPPipeline, MCPQuestion, MCPSettings
+from support import all_steps
 
 
 class ScriptedGenerator:
@@ -69,7 +70,7 @@ def questions(pets_db: Path, tmp_path: Path) -> list[MCPQuestion]:
 
 def test_each_step_is_one_batched_call_and_bad_input_does_not_stop_the_run(questions) -> None:
     generator = ScriptedGenerator(ANSWERS)
-    traces = {t.id: t for t in MCPPipeline(generator).run(questions)}
+    traces = {t.id: t for t in MCPPipeline(generator, all_steps()).run(questions)}
     assert traces["missing_db"].error.startswith("database not found")
     assert traces["empty"].error == "empty question"
     assert traces["q_good"].final == QUESTIONS["q_good"]
@@ -84,14 +85,14 @@ def test_each_step_is_one_batched_call_and_bad_input_does_not_stop_the_run(quest
 
 
 def test_a_correction_that_does_not_execute_is_dropped(questions) -> None:
-    traces = {t.id: t for t in MCPPipeline(ScriptedGenerator(ANSWERS), MCPSettings(continuation=False)).run(questions)}
+    traces = {t.id: t for t in MCPPipeline(ScriptedGenerator(ANSWERS), all_steps(continuation=False)).run(questions)}
     assert traces["q_bad_fix"].notes["verdict"] == "incorrect"
     assert traces["q_bad_fix"].final == "SELECT kind FROM pet WHERE age > 100"
     assert "correction" not in traces["q_bad_fix"].notes  # never got to the second look
 
 
 def test_a_correction_of_sql_that_runs_is_kept_only_when_the_second_look_accepts_it(questions) -> None:
-    traces = {t.id: t for t in MCPPipeline(ScriptedGenerator(ANSWERS), MCPSettings(continuation=False)).run(questions)}
+    traces = {t.id: t for t in MCPPipeline(ScriptedGenerator(ANSWERS), all_steps(continuation=False)).run(questions)}
     assert traces["q_fixable"].notes["correction"] == "kept"  # its SQL failed: no second look needed
     assert traces["q_fixable"].final == "SELECT count(*) FROM pet"
     assert traces["q_second_look"].notes["verdict"] == "incorrect"
@@ -122,13 +123,13 @@ def test_the_second_look_decides(pets_db: Path, second_look: str, final: str) ->
                     out.append(["incorrect\nSELECT count(*) FROM pet"])
             return out
 
-    settings = MCPSettings(schema_linking=False, continuation=False)
+    settings = all_steps(schema_linking=False, continuation=False)
     trace = MCPPipeline(Judging({}), settings).run([MCPQuestion("j", "how many pets", pets_db)])[0]
     assert trace.final == final
 
 
 def test_continuation_is_kept_only_when_it_returns_rows(questions) -> None:
-    traces = {t.id: t for t in MCPPipeline(ScriptedGenerator(ANSWERS)).run(questions)}
+    traces = {t.id: t for t in MCPPipeline(ScriptedGenerator(ANSWERS), all_steps()).run(questions)}
     assert traces["q_continue"].notes["continued"] == "kept"
     assert traces["q_continue"].final == "SELECT kind FROM pet"
     assert traces["q_continue_empty"].notes["continued"] == "dropped"
@@ -140,9 +141,9 @@ def test_continuation_is_kept_only_when_it_returns_rows(questions) -> None:
     ("setting", "calls"),
     [
         # without links there is no reduced schema, and greedy on the same prompt would repeat the draft
-        (MCPSettings(schema_linking=False, noise_correction=False, continuation=False), 1),
-        (MCPSettings(noise_correction=False, continuation=False), 3),
-        (MCPSettings(continuation=False), 5),
+        (all_steps(schema_linking=False, noise_correction=False, continuation=False), 1),
+        (all_steps(noise_correction=False, continuation=False), 3),
+        (all_steps(continuation=False), 5),
     ],
 )
 def test_steps_can_be_switched_off(questions, setting: MCPSettings, calls: int) -> None:
@@ -159,7 +160,7 @@ def test_self_consistency_votes_by_execution_result(pets_db: Path) -> None:
             votes = ["SELECT count(*) FROM pet", "SELECT count(id) FROM pet", "SELECT 7", "SELECT count(*) FROM pet"]
             return [votes[: settings.n] for _ in prompts]
 
-    settings = MCPSettings(self_consistency=4, noise_correction=False, continuation=False, schema_linking=False)
+    settings = all_steps(self_consistency=4, noise_correction=False, continuation=False, schema_linking=False)
     trace = MCPPipeline(Voting({}), settings).run([MCPQuestion("v", "how many pets", pets_db)])[0]
     assert trace.final == "SELECT count(*) FROM pet"
 
@@ -179,7 +180,7 @@ class ConstrainedScriptedGenerator(ScriptedGenerator):
 
 def test_sql_steps_are_held_to_the_names_their_prompt_shows(questions) -> None:
     generator = ConstrainedScriptedGenerator(ANSWERS)
-    MCPPipeline(generator).run(questions)
+    MCPPipeline(generator, all_steps()).run(questions)
     calls = dict(generator.constrained_calls)
     # draft (write, full schema), reduced (write), correction (say), continuation (complete);
     # schema linking answers are not SQL and stay free.
@@ -195,18 +196,18 @@ def test_sql_steps_are_held_to_the_names_their_prompt_shows(questions) -> None:
 
 def test_constraints_can_be_switched_off(questions) -> None:
     generator = ConstrainedScriptedGenerator(ANSWERS)
-    MCPPipeline(generator, MCPSettings(constrain_names=False)).run(questions)
+    MCPPipeline(generator, all_steps(constrain_names=False)).run(questions)
     assert generator.constrained_calls == []
     assert len(generator.batches) == 6
 
 
 def test_each_question_constrains_values_to_its_own_text(questions) -> None:
     generator = ConstrainedScriptedGenerator(ANSWERS)
-    MCPPipeline(generator).run(questions)
+    MCPPipeline(generator, all_steps()).run(questions)
     draft = generator.constrained_calls[0][1]
     assert draft[0].values.text == "q_good" and draft[1].values.text == "q_fixable"
     generator = ConstrainedScriptedGenerator(ANSWERS)
-    MCPPipeline(generator, MCPSettings(constrain_values=False)).run(questions)
+    MCPPipeline(generator, all_steps(constrain_values=False)).run(questions)
     assert all(c.values is None for _, calls in generator.constrained_calls for c in calls)
 
 
@@ -230,7 +231,7 @@ def test_a_reduced_schema_sql_that_fails_does_not_replace_a_draft_that_runs(
                 for p in prompts
             ]
 
-    settings = MCPSettings(noise_correction=False, continuation=False)
+    settings = all_steps(noise_correction=False, continuation=False)
     trace = MCPPipeline(TwoSchemas({}), settings).run([MCPQuestion("r", "names of owners", pets_db)])[0]
     assert trace.steps["draft"] == draft
     assert trace.final == kept
@@ -239,14 +240,14 @@ def test_a_reduced_schema_sql_that_fails_does_not_replace_a_draft_that_runs(
 
 def test_sql_steps_may_end_only_where_the_sql_compiles_unless_switched_off(questions) -> None:
     generator = ConstrainedScriptedGenerator(ANSWERS)
-    MCPPipeline(generator).run(questions)
+    MCPPipeline(generator, all_steps()).run(questions)
     draft = generator.constrained_calls[0][1][0]  # q_good on the full schema
     assert draft.compiles("SELECT T1.name FROM owner AS T1 JOIN pet AS T2 ON T1.id = T2.owner_id")
     assert not draft.compiles("SELECT T1.name FROM owner")
     reduced = generator.constrained_calls[1][1][0]  # q_good's reduced schema shows owner alone
     assert reduced.compiles("SELECT name FROM owner") and not reduced.compiles("SELECT kind FROM pet")
     generator = ConstrainedScriptedGenerator(ANSWERS)
-    MCPPipeline(generator, MCPSettings(compile_check=False)).run(questions)
+    MCPPipeline(generator, all_steps(compile_check=False)).run(questions)
     assert all(c.compiles is None for _, calls in generator.constrained_calls for c in calls)
 
 
@@ -256,7 +257,7 @@ def test_without_usable_links_the_draft_stays_and_is_not_regenerated(pets_db: Pa
             self.batches.append(len(prompts))
             return [["SELECT name FROM owner" if "Task: write" in p else links] for p in prompts]
 
-    settings = MCPSettings(noise_correction=False, continuation=False)
+    settings = all_steps(noise_correction=False, continuation=False)
     questions = [MCPQuestion("q", "names of owners", pets_db)]
     links = "not a list of links"
     generator = Counting({})
@@ -293,11 +294,11 @@ def test_the_longest_compiling_prefix(pets_db: Path, sql: str, expected: str) ->
 
 def test_a_draft_cut_off_mid_statement_is_trimmed_to_where_it_compiles(pets_db: Path) -> None:
     generator = ScriptedGenerator({("write", "owners in Lyon"): "SELECT name FROM owner WHERE city = 'Lyon' AND"})
-    settings = MCPSettings(schema_linking=False, noise_correction=False, continuation=False)
+    settings = all_steps(schema_linking=False, noise_correction=False, continuation=False)
     trace = MCPPipeline(generator, settings).run([MCPQuestion("q", "owners in Lyon", pets_db)])[0]
     assert trace.final == "SELECT name FROM owner WHERE city = 'Lyon'"
     assert "trimmed" in trace.notes
     off = MCPPipeline(
-        generator, MCPSettings(schema_linking=False, noise_correction=False, continuation=False, compile_check=False)
+        generator, all_steps(schema_linking=False, noise_correction=False, continuation=False, compile_check=False)
     ).run([MCPQuestion("q", "owners in Lyon", pets_db)])[0]
     assert off.final == "SELECT name FROM owner WHERE city = 'Lyon' AND"

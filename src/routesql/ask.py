@@ -7,7 +7,7 @@ from pathlib import Path
 
 from routesql.db.connect import read_header
 from routesql.errors import InputError
-from routesql.mcp import MCPPipeline, MCPQuestion, MCPTrace
+from routesql.mcp import MCPPipeline, MCPQuestion, MCPSettings, MCPTrace
 
 
 @dataclass
@@ -54,13 +54,13 @@ def check_question_and_database(question: str, db: Path) -> None:
 
 def answer_question(question: str, db: Path, model: str, params_path: Path) -> AskResult:
     from routesql.config import load_params
-    from routesql.evaluate import check_prompt_version, generator_from, mcp_settings_from
+    from routesql.evaluate import check_prompt_version, generator_from
 
     check_question_and_database(question, db)
     params = load_params(params_path)
     model_dir = resolve_model_dir(model)
     check_prompt_version(model_dir, params.schema_.style)
-    pipeline = MCPPipeline(generator_from(params, model_dir), mcp_settings_from(params))
+    pipeline = MCPPipeline(generator_from(params, model_dir), MCPSettings.from_params(params))
     return answer_with(pipeline, question, db)
 
 

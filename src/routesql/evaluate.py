@@ -332,28 +332,6 @@ def load_metrics(out_dir: Path) -> dict:
     return metrics
 
 
-def mcp_settings_from(params) -> MCPSettings:  # params: routesql.config.Params
-    m = params.mcp
-    return MCPSettings(
-        schema_linking=m.schema_linking,
-        noise_correction=m.noise_correction,
-        continuation=m.continuation,
-        self_consistency=m.self_consistency,
-        constrain_names=m.constrain_names,
-        constrain_values=m.constrain_values,
-        compile_check=m.compile_check,
-        sample_temperature=m.sample_temperature,
-        max_new_tokens=m.max_new_tokens,
-        sample_rows=params.schema_.sample_rows,
-        schema_style=params.schema_.style,
-        token_budget=params.schema_.token_budget,
-        timeout_s=params.execution.timeout_s,
-        row_cap=params.execution.row_cap,
-        result_cap_mb=params.execution.result_cap_mb,
-        seed=params.seed,
-    )
-
-
 def model_template_version(model_dir: Path) -> str:
     """The prompt template version a trained model carries (its export's routesql.json)."""
     from routesql.errors import InputError

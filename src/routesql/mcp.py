@@ -26,9 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from routesql.config import Params
 from routesql.db.compiles import SchemaCompiler
 from routesql.db.execute import ExecResult, QueryRunner, classify_sqlite_error
-from routesql.db.limits import DEFAULT_RESULT_CAP_MB, DEFAULT_ROW_CAP, DEFAULT_TIMEOUT_S
 from routesql.db.schema import DatabaseSchema, approx_token_count, read_schema, render_schema
 from routesql.db.slicing import SliceQuestion, link_over_slices, slice_schema
 from routesql.llm.generator import GenerationSettings, Generator, NameConstrainedGenerator
@@ -50,28 +50,55 @@ log = logging.getLogger(__name__)
 STEPS = ("draft", "reduced", "corrected", "continued")
 
 
+# Defaults come from routesql.config (params.yaml's `mcp`, `schema`, `execution` and `seed`).
+_DEFAULTS = Params()
+
+
 @dataclass(frozen=True)
 class MCPSettings:
-    schema_linking: bool = True
-    noise_correction: bool = True
-    continuation: bool = True
-    self_consistency: int = 1  # samples voted by execution result at step (b); 1 = greedy
+    schema_linking: bool = _DEFAULTS.mcp.schema_linking
+    noise_correction: bool = _DEFAULTS.mcp.noise_correction
+    continuation: bool = _DEFAULTS.mcp.continuation
+    self_consistency: int = _DEFAULTS.mcp.self_consistency  # samples voted by execution result at step (b)
     # SQL-writing steps may name only the schema's tables and columns (local backend only)
-    constrain_names: bool = True
+    constrain_names: bool = _DEFAULTS.mcp.constrain_names
     # with constrain_names: string literals must be text of the question (or evidence), numbers
     # ones it states (or 0, 1); off for benchmarks whose values are not in their questions
-    constrain_values: bool = True
+    constrain_values: bool = _DEFAULTS.mcp.constrain_values
     # with constrain_names: a query may end only where it compiles on (an empty copy of) the schema
-    compile_check: bool = True
-    sample_temperature: float = 0.7
-    max_new_tokens: int = 160
-    sample_rows: int = 3
-    schema_style: str = "ddl"  # as the model was trained (routesql.db.schema.SCHEMA_STYLES)
-    token_budget: int = 1024  # a full schema above this is linked slice by slice (LR-SQL)
-    timeout_s: float = DEFAULT_TIMEOUT_S  # execution limits: params.yaml's `execution`
-    row_cap: int = DEFAULT_ROW_CAP
-    result_cap_mb: float = DEFAULT_RESULT_CAP_MB
-    seed: int = 0
+    compile_check: bool = _DEFAULTS.mcp.compile_check
+    sample_temperature: float = _DEFAULTS.mcp.sample_temperature
+    max_new_tokens: int = _DEFAULTS.mcp.max_new_tokens
+    sample_rows: int = _DEFAULTS.schema_.sample_rows
+    schema_style: str = _DEFAULTS.schema_.style  # as the model was trained (routesql.db.schema.SCHEMA_STYLES)
+    token_budget: int = _DEFAULTS.schema_.token_budget  # a full schema above this is linked slice by slice
+    timeout_s: float = _DEFAULTS.execution.timeout_s
+    row_cap: int = _DEFAULTS.execution.row_cap
+    result_cap_mb: float = _DEFAULTS.execution.result_cap_mb
+    seed: int = _DEFAULTS.seed
+
+    @classmethod
+    def from_params(cls, params: Params) -> MCPSettings:
+        """The MCP settings params.yaml asks for."""
+        m = params.mcp
+        return cls(
+            schema_linking=m.schema_linking,
+            noise_correction=m.noise_correction,
+            continuation=m.continuation,
+            self_consistency=m.self_consistency,
+            constrain_names=m.constrain_names,
+            constrain_values=m.constrain_values,
+            compile_check=m.compile_check,
+            sample_temperature=m.sample_temperature,
+            max_new_tokens=m.max_new_tokens,
+            sample_rows=params.schema_.sample_rows,
+            schema_style=params.schema_.style,
+            token_budget=params.schema_.token_budget,
+            timeout_s=params.execution.timeout_s,
+            row_cap=params.execution.row_cap,
+            result_cap_mb=params.execution.result_cap_mb,
+            seed=params.seed,
+        )
 
 
 def text_to_sql_only(settings: MCPSettings) -> MCPSettings:

@@ -91,13 +91,14 @@ def register_model(
     params, model_dir: Path, eval_dir: Path, out_path: Path, dvc_lock: Path = Path("dvc.lock")
 ) -> dict:  # params: routesql.config.Params
     from routesql.atomic import write_json_atomic
-    from routesql.evaluate import check_prompt_version, load_metrics, log_eval_metrics, mcp_settings_from
+    from routesql.evaluate import check_prompt_version, load_metrics, log_eval_metrics
+    from routesql.mcp import MCPSettings
 
     version_tag = check_prompt_version(model_dir, params.schema_.style)
     metrics = load_metrics(eval_dir)
     # Written beside the summary, never into models/trained: that folder is another stage's output.
     mcp_settings = out_path.with_name("mcp_settings.json")
-    write_json_atomic(mcp_settings, mcp_settings_from(params).__dict__)
+    write_json_atomic(mcp_settings, MCPSettings.from_params(params).__dict__)
     name, alias = params.registry.model_name, params.registry.alias
     mlflow.set_tracking_uri(params.tracking.uri)
     mlflow.set_experiment(params.tracking.experiment)

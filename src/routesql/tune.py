@@ -21,7 +21,8 @@ import torch
 
 from routesql.atomic import write_json_atomic, write_jsonl_atomic
 from routesql.bench.loaders import load_benchmark
-from routesql.evaluate import local_generator, mcp_settings_from, score_with, scoring_options_from
+from routesql.evaluate import local_generator, score_with, scoring_options_from
+from routesql.mcp import MCPSettings
 from routesql.redact import redact_params
 from routesql.study import StudyLock, open_study, run_study
 from routesql.train.settings import SFTSettings, settings_from_mapping
@@ -96,7 +97,7 @@ def make_objective(params, base: str, trial_records: Path, held_out: list[dict],
     tokenizer = load_tokenizer(base)
     # Trials are scored on text-to-SQL alone, with the configured decoding (constraints): the MCP
     # steps after it are the same for every mix and would multiply each trial's generation time.
-    trial_settings = text_to_sql_only(mcp_settings_from(params))
+    trial_settings = text_to_sql_only(MCPSettings.from_params(params))
     # One trial at a time already fills the cores: its few held-out queries run in-process.
     trial_scoring = dataclasses.replace(scoring_options_from(params), workers=1)
 

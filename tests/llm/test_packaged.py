@@ -122,6 +122,8 @@ def test_a_few_lora_steps_change_every_adapter_weight_and_nothing_else(smollm2_d
     ]
     records = write_jsonl(rows, tmp_path / "sft.jsonl")
     settings = SFTSettings(
+        freeze_layers=0,
+        grad_accumulation=1,
         lr=1e-3,
         warmup_steps=0,
         max_steps=2,

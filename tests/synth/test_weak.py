@@ -147,9 +147,17 @@ def test_pairs_on_a_small_database(pets_bench: Benchmark) -> None:
     examples = pets_bench.examples
     generator = _generator_for(examples, pets_bench)
     pairs, stats, wrong = build_preference_pairs(
-        examples, [_prompt(e) for e in examples], generator, pets_bench, k=5, temperature=0.8, seed=3, workers=1
+        examples,
+        [_prompt(e) for e in examples],
+        generator,
+        pets_bench,
+        k=5,
+        temperature=0.8,
+        seed=3,
+        workers=1,
+        max_new_tokens=48,
     )
-    assert generator.calls == [(len(examples), GenerationSettings(n=5, temperature=0.8, seed=3))]
+    assert generator.calls == [(len(examples), GenerationSettings(n=5, temperature=0.8, seed=3, max_new_tokens=48))]
     _check_pairs_by_execution(pairs, pets_bench, examples)
     assert stats["samples"] == 25
     assert stats["samples"] == stats["correct"] + stats["wrong"] + stats["errors"] + stats["unscorable"]
@@ -176,6 +184,7 @@ def test_pairs_per_question_cap(pets_bench: Benchmark, max_pairs: int, expected_
         k=5,
         temperature=1.0,
         seed=0,
+        max_new_tokens=48,
         max_pairs_per_question=max_pairs,
     )
     assert Counter(p["example_id"] for p in pairs) == {e.id: expected_per_question for e in examples}
@@ -187,7 +196,7 @@ def test_failing_gold_is_unscorable_not_a_pair(pets_bench: Benchmark) -> None:
         {_prompt(broken): "SELECT name FROM owner"}, {_prompt(broken): pets_bench.db_path("pets")}
     )
     pairs, stats, wrong = build_preference_pairs(
-        [broken], [_prompt(broken)], generator, pets_bench, k=3, temperature=1.0, seed=0
+        [broken], [_prompt(broken)], generator, pets_bench, k=3, temperature=1.0, seed=0, max_new_tokens=48
     )
     assert (pairs, wrong, stats["unscorable"]) == ([], {}, 3)
 
@@ -197,7 +206,14 @@ def test_bad_arguments_are_input_errors(pets_bench: Benchmark, prompts: list[str
     examples = pets_bench.examples[:2]
     with pytest.raises(InputError):
         build_preference_pairs(
-            examples, prompts, _generator_for(examples, pets_bench), pets_bench, k=k, temperature=1.0, seed=0
+            examples,
+            prompts,
+            _generator_for(examples, pets_bench),
+            pets_bench,
+            k=k,
+            temperature=1.0,
+            seed=0,
+            max_new_tokens=48,
         )
 
 
@@ -207,7 +223,15 @@ def test_pairs_on_real_spider_questions(spider_dir: Path) -> None:
     examples = [e for db_id in wanted for e in [x for x in train.examples if x.db_id == db_id][:6]]
     generator = _generator_for(examples, train)
     pairs, stats, wrong = build_preference_pairs(
-        examples, [_prompt(e) for e in examples], generator, train, k=4, temperature=0.7, seed=1, workers=1
+        examples,
+        [_prompt(e) for e in examples],
+        generator,
+        train,
+        k=4,
+        temperature=0.7,
+        seed=1,
+        workers=1,
+        max_new_tokens=48,
     )
     assert len(generator.calls) == 1
     assert stats["samples"] == 4 * len(examples) and stats["pairs"] >= len(examples)

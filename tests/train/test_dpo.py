@@ -17,6 +17,8 @@ from routesql.train.settings import DPOSettings, LoraSettings
 from routesql.train.stream import collate_pairs
 
 SETTINGS = DPOSettings(
+    freeze_layers=0,
+    grad_accumulation=1,
     max_steps=3,
     batch_size=2,
     max_seq_len=256,

@@ -26,6 +26,7 @@ from routesql.train.run import run_dpo, run_sft
 from routesql.train.settings import DPOSettings, LoraSettings, SFTSettings
 
 SFT = SFTSettings(
+    freeze_layers=0,
     max_steps=4,
     batch_size=2,
     grad_accumulation=2,
@@ -121,6 +122,8 @@ def test_resume_with_other_settings_is_refused(
 
 def test_dpo_run_exports(preference_records: Path, uninterrupted: Path, tmp_path: Path) -> None:
     settings = DPOSettings(
+        freeze_layers=0,
+        grad_accumulation=1,
         max_steps=2,
         batch_size=2,
         max_seq_len=256,

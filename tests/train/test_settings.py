@@ -37,7 +37,7 @@ def test_bad_sft_settings_name_the_key(data: dict, key: str, problem: str) -> No
         (SFTSettings, {"strategy": "ddp", "devices": 2, "precision": "bf16-mixed"}, {"devices": 2}),
         (SFTSettings, {"mix": {"slice_linking": 2.0}}, {"mix": {"slice_linking": 2.0}}),
         (DPOSettings, {"beta": 0.5}, {"beta": 0.5}),
-        (TinyModelSettings, {"num_layers": 2}, {"num_layers": 2, "hidden_size": 256}),
+        (TinyModelSettings, {"num_layers": 2}, {"num_layers": 2, "hidden_size": 192}),
     ],
 )
 def test_good_settings_validate(model: type, data: dict, expected: dict) -> None:

@@ -16,6 +16,8 @@ from routesql.train.sft import SFTModule
 
 def small_settings(**changes) -> SFTSettings:
     base = {
+        "freeze_layers": 0,
+        "grad_accumulation": 1,
         "max_steps": 3,
         "batch_size": 2,
         "max_seq_len": 256,

@@ -59,12 +59,13 @@ def build_preference_pairs(
     prompts: list[str],
     generator: Generator,
     bench: Benchmark,
+    *,
     k: int,
     temperature: float,
     seed: int,
+    max_new_tokens: int,
     workers: int = 1,
     max_pairs_per_question: int = 2,
-    max_new_tokens: int = 256,
     semantics: str = "spider",
 ) -> PreferenceData:
     """Sample, execute, and pair every wrong sample with the gold SQL (≤ max_pairs per question).
