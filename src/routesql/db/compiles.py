@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from routesql.db.schema import DatabaseSchema
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+from routesql.db.schema import DatabaseSchema, quote_identifier
 
 
 class SchemaCompiler:
@@ -23,12 +19,12 @@ class SchemaCompiler:
     def __init__(self, schema: DatabaseSchema) -> None:
         self.connection = sqlite3.connect(":memory:", check_same_thread=False)
         for table in schema.tables:
-            typed = ", ".join(f"{_quoted(c.name)} {c.type}".rstrip() for c in table.columns)
+            typed = ", ".join(f"{quote_identifier(c.name, always=True)} {c.type}".rstrip() for c in table.columns)
             try:
-                self.connection.execute(f"CREATE TABLE {_quoted(table.name)} ({typed})")
+                self.connection.execute(f"CREATE TABLE {quote_identifier(table.name, always=True)} ({typed})")
             except sqlite3.Error:  # a declared type SQLite's parser does not take: names suffice
-                untyped = ", ".join(_quoted(c.name) for c in table.columns)
-                self.connection.execute(f"CREATE TABLE {_quoted(table.name)} ({untyped})")
+                untyped = ", ".join(quote_identifier(c.name, always=True) for c in table.columns)
+                self.connection.execute(f"CREATE TABLE {quote_identifier(table.name, always=True)} ({untyped})")
         self.connection.execute("PRAGMA query_only = ON")
 
     def compiles(self, sql: str) -> bool:

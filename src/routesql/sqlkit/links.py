@@ -20,6 +20,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.schema import MappingSchema
 
+from routesql.db.schema import quote_identifier
 from routesql.sqlkit.parse import DIALECT, Schema, SQLParseError, parse_sqlite, to_sql
 
 Links = dict[str, list[str]]
@@ -85,13 +86,13 @@ def _schema_index_cached(key: tuple) -> SchemaIndex:
     columns = {table.lower(): {name.lower(): name for name, _ in cols} for table, cols in key}
     # Types do not matter for qualification, and some declared types sqlglot cannot parse.
     # (annotated as MappingSchema takes it: a dict is invariant in its value type)
-    mapping: dict[str, object] = {_quoted(table): {_quoted(name): "text" for name, _ in cols} for table, cols in key}
+    mapping: dict[str, object] = {
+        quote_identifier(table.lower(), always=True): {
+            quote_identifier(name.lower(), always=True): "text" for name, _ in cols
+        }
+        for table, cols in key
+    }
     return SchemaIndex(tables, columns, MappingSchema(mapping, dialect=DIALECT))
-
-
-def _quoted(name: str) -> str:
-    """A name as a quoted SQL identifier, so MappingSchema keeps spaces and symbols intact."""
-    return '"' + name.lower().replace('"', '""') + '"'
 
 
 @functools.lru_cache(maxsize=4096)

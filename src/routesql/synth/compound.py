@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 
+from routesql.db.schema import quote_identifier
 from routesql.synth.patterns import (
     Draft,
     choose,
@@ -16,13 +17,13 @@ from routesql.synth.patterns import (
     table_with,
     target_column,
 )
-from routesql.synth.sampler import NUMBER, ROWS_READ, DbContext, Edge, quote, sql_literal
+from routesql.synth.sampler import NUMBER, ROWS_READ, DbContext, Edge, sql_literal
 from routesql.synth.verbalize import COMPARISON_WORDS, natural_name, plural, value_text, verbalize
 
 
 def _on(left_alias: str, left_table: str, right_alias: str, right_table: str, edge: Edge) -> str:
-    left = f"{left_alias}.{quote(edge.column_on(left_table))}"
-    return f"{left} = {right_alias}.{quote(edge.column_on(right_table))}"
+    left = f"{left_alias}.{quote_identifier(edge.column_on(left_table))}"
+    return f"{left} = {right_alias}.{quote_identifier(edge.column_on(right_table))}"
 
 
 def join_where(ctx: DbContext, rng: random.Random) -> Draft | None:
@@ -36,11 +37,11 @@ def join_where(ctx: DbContext, rng: random.Random) -> Draft | None:
     column = choose(rng, ctx.columns(second))
     if target is None or column is None:
         return None
-    joined = f"FROM {quote(first)} AS T1 JOIN {quote(second)} AS T2 ON {_on('T1', first, 'T2', second, edge)}"
-    value = choose(rng, ctx.query_values(f"SELECT T2.{quote(column)} {joined} LIMIT {ROWS_READ}"))
+    joined = f"FROM {quote_identifier(first)} AS T1 JOIN {quote_identifier(second)} AS T2 ON {_on('T1', first, 'T2', second, edge)}"
+    value = choose(rng, ctx.query_values(f"SELECT T2.{quote_identifier(column)} {joined} LIMIT {ROWS_READ}"))
     if value is None:
         return None
-    sql = f"SELECT T1.{quote(target)} {joined} WHERE T2.{quote(column)} = {sql_literal(value)}"
+    sql = f"SELECT T1.{quote_identifier(target)} {joined} WHERE T2.{quote_identifier(column)} = {sql_literal(value)}"
     question = verbalize(
         "join_where",
         rng,
@@ -63,9 +64,9 @@ def join_group_count(ctx: DbContext, rng: random.Random) -> Draft | None:
     if label is None:
         return None
     sql = (
-        f"SELECT T1.{quote(label)}, count(*) FROM {quote(edge.parent)} AS T1 "
-        f"JOIN {quote(edge.child)} AS T2 ON {_on('T1', edge.parent, 'T2', edge.child, edge)} "
-        f"GROUP BY T1.{quote(edge.parent_column)}"
+        f"SELECT T1.{quote_identifier(label)}, count(*) FROM {quote_identifier(edge.parent)} AS T1 "
+        f"JOIN {quote_identifier(edge.child)} AS T2 ON {_on('T1', edge.parent, 'T2', edge.child, edge)} "
+        f"GROUP BY T1.{quote_identifier(edge.parent_column)}"
     )
     question = verbalize(
         "join_group_count",
@@ -101,14 +102,14 @@ def join_three(ctx: DbContext, rng: random.Random) -> Draft | None:
     if target is None or column is None:
         return None
     joined = (
-        f"FROM {quote(first)} AS T1 JOIN {quote(middle)} AS T2 "
+        f"FROM {quote_identifier(first)} AS T1 JOIN {quote_identifier(middle)} AS T2 "
         f"ON {_on('T1', first, 'T2', middle, left)} "
-        f"JOIN {quote(last)} AS T3 ON {_on('T2', middle, 'T3', last, right)}"
+        f"JOIN {quote_identifier(last)} AS T3 ON {_on('T2', middle, 'T3', last, right)}"
     )
-    value = choose(rng, ctx.query_values(f"SELECT T3.{quote(column)} {joined} LIMIT {ROWS_READ}"))
+    value = choose(rng, ctx.query_values(f"SELECT T3.{quote_identifier(column)} {joined} LIMIT {ROWS_READ}"))
     if value is None:
         return None
-    sql = f"SELECT T1.{quote(target)} {joined} WHERE T3.{quote(column)} = {sql_literal(value)}"
+    sql = f"SELECT T1.{quote_identifier(target)} {joined} WHERE T3.{quote_identifier(column)} = {sql_literal(value)}"
     question = verbalize(
         "join_three",
         rng,
@@ -131,8 +132,8 @@ def nested_average(ctx: DbContext, rng: random.Random) -> Draft | None:
     table, column, target = setup
     op = rng.choice(sorted(COMPARISON_WORDS))
     sql = (
-        f"SELECT {quote(target)} FROM {quote(table)} WHERE {quote(column)} {op} "
-        f"(SELECT avg({quote(column)}) FROM {quote(table)})"
+        f"SELECT {quote_identifier(target)} FROM {quote_identifier(table)} WHERE {quote_identifier(column)} {op} "
+        f"(SELECT avg({quote_identifier(column)}) FROM {quote_identifier(table)})"
     )
     question = verbalize(
         "nested_average",
@@ -154,8 +155,8 @@ def not_in_child(ctx: DbContext, rng: random.Random) -> Draft | None:
     if target is None:
         return None
     sql = (
-        f"SELECT {quote(target)} FROM {quote(edge.parent)} WHERE {quote(edge.parent_column)} "
-        f"NOT IN (SELECT {quote(edge.child_column)} FROM {quote(edge.child)})"
+        f"SELECT {quote_identifier(target)} FROM {quote_identifier(edge.parent)} WHERE {quote_identifier(edge.parent_column)} "
+        f"NOT IN (SELECT {quote_identifier(edge.child_column)} FROM {quote_identifier(edge.child)})"
     )
     question = verbalize(
         "not_in_child",
@@ -185,8 +186,8 @@ def _set_operation(ctx: DbContext, rng: random.Random, operator: str) -> Draft |
         # others a second value from a different row makes the halves differ.
         other = choose(rng, [v for v in ctx.values(table, second) if v != value2])
         value2 = value2 if other is None else other
-    select = f"SELECT {quote(target)} FROM {quote(table)} WHERE"
-    sql = f"{select} {quote(first)} = {sql_literal(value)} {operator} {select} {quote(second)} = {sql_literal(value2)}"
+    select = f"SELECT {quote_identifier(target)} FROM {quote_identifier(table)} WHERE"
+    sql = f"{select} {quote_identifier(first)} = {sql_literal(value)} {operator} {select} {quote_identifier(second)} = {sql_literal(value2)}"
     pattern = f"set_{operator.lower()}"
     question = verbalize(
         pattern,

@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from routesql.synth.sampler import NUMBER, TEXT, DbContext, quote, sql_literal
+from routesql.db.schema import quote_identifier
+from routesql.synth.sampler import NUMBER, TEXT, DbContext, sql_literal
 from routesql.synth.verbalize import (
     AGGREGATE_WORDS,
     COMPARISON_WORDS,
@@ -85,7 +86,7 @@ def select_where_eq(ctx: DbContext, rng: random.Random) -> Draft | None:
         return None
     table, column, target = setup
     value = ctx.pick_value(rng, table, column)
-    sql = f"SELECT {quote(target)} FROM {quote(table)} WHERE {quote(column)} = {sql_literal(value)}"
+    sql = f"SELECT {quote_identifier(target)} FROM {quote_identifier(table)} WHERE {quote_identifier(column)} = {sql_literal(value)}"
     question = verbalize(
         "select_where_eq",
         rng,
@@ -104,7 +105,7 @@ def select_where_compare(ctx: DbContext, rng: random.Random) -> Draft | None:
     table, column, target = setup
     value = ctx.pick_value(rng, table, column)
     op = rng.choice(sorted(COMPARISON_WORDS))
-    sql = f"SELECT {quote(target)} FROM {quote(table)} WHERE {quote(column)} {op} {sql_literal(value)}"
+    sql = f"SELECT {quote_identifier(target)} FROM {quote_identifier(table)} WHERE {quote_identifier(column)} {op} {sql_literal(value)}"
     question = verbalize(
         "select_where_compare",
         rng,
@@ -126,7 +127,7 @@ def select_where_like(ctx: DbContext, rng: random.Random) -> Draft | None:
     word = choose(rng, words)
     if word is None:
         return None
-    sql = f"SELECT {quote(target)} FROM {quote(table)} WHERE {quote(column)} LIKE '%{word}%'"
+    sql = f"SELECT {quote_identifier(target)} FROM {quote_identifier(table)} WHERE {quote_identifier(column)} LIKE '%{word}%'"
     question = verbalize(
         "select_where_like",
         rng,
@@ -148,8 +149,8 @@ def select_where_between(ctx: DbContext, rng: random.Random) -> Draft | None:
         return None
     low, high = sorted(rng.sample(values, 2))  # type: ignore[type-var]  # numbers only here
     sql = (
-        f"SELECT {quote(target)} FROM {quote(table)} "
-        f"WHERE {quote(column)} BETWEEN {sql_literal(low)} AND {sql_literal(high)}"
+        f"SELECT {quote_identifier(target)} FROM {quote_identifier(table)} "
+        f"WHERE {quote_identifier(column)} BETWEEN {sql_literal(low)} AND {sql_literal(high)}"
     )
     question = verbalize(
         "select_where_between",
@@ -174,8 +175,8 @@ def select_where_and(ctx: DbContext, rng: random.Random) -> Draft | None:
         return None
     # Both values come from one row, so at least that row satisfies the conjunction.
     sql = (
-        f"SELECT {quote(target)} FROM {quote(table)} WHERE {quote(first)} = "
-        f"{sql_literal(row[first])} AND {quote(second)} = {sql_literal(row[second])}"
+        f"SELECT {quote_identifier(target)} FROM {quote_identifier(table)} WHERE {quote_identifier(first)} = "
+        f"{sql_literal(row[first])} AND {quote_identifier(second)} = {sql_literal(row[second])}"
     )
     question = verbalize(
         "select_where_and",
@@ -197,7 +198,7 @@ def order_limit(ctx: DbContext, rng: random.Random) -> Draft | None:
     table, column, target = setup
     direction = rng.choice(sorted(ORDER_WORDS))
     limit = rng.choice((1, 1, 3, 5))
-    sql = f"SELECT {quote(target)} FROM {quote(table)} ORDER BY {quote(column)} {direction} LIMIT {limit}"
+    sql = f"SELECT {quote_identifier(target)} FROM {quote_identifier(table)} ORDER BY {quote_identifier(column)} {direction} LIMIT {limit}"
     names = name_slots(table)
     limit_phrase = names["table"] if limit == 1 else f"{limit} {names['tables']}"
     question = verbalize(
@@ -221,7 +222,7 @@ def count_where(ctx: DbContext, rng: random.Random) -> Draft | None:
         return None
     table, column, _ = setup
     value = ctx.pick_value(rng, table, column)
-    sql = f"SELECT count(*) FROM {quote(table)} WHERE {quote(column)} = {sql_literal(value)}"
+    sql = f"SELECT count(*) FROM {quote_identifier(table)} WHERE {quote_identifier(column)} = {sql_literal(value)}"
     question = verbalize("count_where", rng, **name_slots(table), column=natural_name(column), value=value_text(value))
     return Draft("count_where", sql, question)
 
@@ -231,7 +232,7 @@ def count_distinct(ctx: DbContext, rng: random.Random) -> Draft | None:
     if table is None:
         return None
     column = rng.choice(ctx.columns(table))
-    sql = f"SELECT count(DISTINCT {quote(column)}) FROM {quote(table)}"
+    sql = f"SELECT count(DISTINCT {quote_identifier(column)}) FROM {quote_identifier(table)}"
     question = verbalize("count_distinct", rng, **name_slots(table), column=natural_name(column))
     return Draft("count_distinct", sql, question)
 
@@ -249,7 +250,7 @@ def aggregate(ctx: DbContext, rng: random.Random) -> Draft | None:
         return None
     column = rng.choice(ctx.columns(table, NUMBER))
     function = aggregate_function(rng, column)
-    sql = f"SELECT {function}({quote(column)}) FROM {quote(table)}"
+    sql = f"SELECT {function}({quote_identifier(column)}) FROM {quote_identifier(table)}"
     question = verbalize(
         "aggregate", rng, **name_slots(table), column=natural_name(column), agg_words=AGGREGATE_WORDS[function]
     )
@@ -267,7 +268,7 @@ def aggregate_where(ctx: DbContext, rng: random.Random) -> Draft | None:
         return None
     value = ctx.pick_value(rng, table, filter_column)
     function = aggregate_function(rng, column)
-    sql = f"SELECT {function}({quote(column)}) FROM {quote(table)} WHERE {quote(filter_column)} = {sql_literal(value)}"
+    sql = f"SELECT {function}({quote_identifier(column)}) FROM {quote_identifier(table)} WHERE {quote_identifier(filter_column)} = {sql_literal(value)}"
     question = verbalize(
         "aggregate_where",
         rng,
@@ -291,7 +292,9 @@ def group_count(ctx: DbContext, rng: random.Random) -> Draft | None:
     if picked is None:
         return None
     table, group = picked
-    sql = f"SELECT {quote(group)}, count(*) FROM {quote(table)} GROUP BY {quote(group)}"
+    sql = (
+        f"SELECT {quote_identifier(group)}, count(*) FROM {quote_identifier(table)} GROUP BY {quote_identifier(group)}"
+    )
     question = verbalize("group_count", rng, **name_slots(table), group=natural_name(group))
     return Draft("group_count", sql, question)
 
@@ -305,7 +308,7 @@ def group_aggregate(ctx: DbContext, rng: random.Random) -> Draft | None:
     if column is None:
         return None
     function = aggregate_function(rng, column)
-    sql = f"SELECT {quote(group)}, {function}({quote(column)}) FROM {quote(table)} GROUP BY {quote(group)}"
+    sql = f"SELECT {quote_identifier(group)}, {function}({quote_identifier(column)}) FROM {quote_identifier(table)} GROUP BY {quote_identifier(group)}"
     question = verbalize(
         "group_aggregate",
         rng,
@@ -323,7 +326,7 @@ def group_having(ctx: DbContext, rng: random.Random) -> Draft | None:
         return None
     table, group = picked
     count = rng.choice((1, 1, 2))
-    sql = f"SELECT {quote(group)} FROM {quote(table)} GROUP BY {quote(group)} HAVING count(*) > {count}"
+    sql = f"SELECT {quote_identifier(group)} FROM {quote_identifier(table)} GROUP BY {quote_identifier(group)} HAVING count(*) > {count}"
     question = verbalize("group_having", rng, **name_slots(table), group=natural_name(group), count=str(count))
     return Draft("group_having", sql, question)
 
@@ -333,6 +336,6 @@ def group_top(ctx: DbContext, rng: random.Random) -> Draft | None:
     if picked is None:
         return None
     table, group = picked
-    sql = f"SELECT {quote(group)} FROM {quote(table)} GROUP BY {quote(group)} ORDER BY count(*) DESC LIMIT 1"
+    sql = f"SELECT {quote_identifier(group)} FROM {quote_identifier(table)} GROUP BY {quote_identifier(group)} ORDER BY count(*) DESC LIMIT 1"
     question = verbalize("group_top", rng, **name_slots(table), group=natural_name(group))
     return Draft("group_top", sql, question)

@@ -51,10 +51,6 @@ class TableData:
         return self.columns.index(column)
 
 
-def quote(name: str) -> str:
-    return quote_identifier(name)
-
-
 def sql_literal(value: Value) -> str:
     """A value as SQLite source text: strings single-quoted with quotes doubled."""
     if isinstance(value, str):
