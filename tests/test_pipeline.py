@@ -23,6 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from support import params_leaf_keys
+
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
@@ -84,16 +86,20 @@ def _merged(base: dict, override: dict) -> dict:
     return out
 
 
-def _env(project: Path) -> dict[str, str]:
-    env = dict(os.environ)
+def _env(project: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ, **extra)
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
     env["MLFLOW_TRACKING_URI"] = f"sqlite:///{project / 'mlflow.db'}"
     env.pop("ROUTESQL_BENCHMARKS", None)
     return env
 
 
-def _run(project: Path, *args: str, timeout: int = 600, ok_codes: tuple[int, ...] = (0,)) -> str:
-    done = subprocess.run(list(args), cwd=project, env=_env(project), capture_output=True, text=True, timeout=timeout)
+def _run(
+    project: Path, *args: str, timeout: int = 600, ok_codes: tuple[int, ...] = (0,), env: dict[str, str] | None = None
+) -> str:
+    done = subprocess.run(
+        list(args), cwd=project, env=env or _env(project), capture_output=True, text=True, timeout=timeout
+    )
     assert done.returncode in ok_codes, f"{' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done.stdout + done.stderr
 
@@ -127,8 +133,14 @@ def project(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def first_run(project: Path) -> str:
-    return _run(project, "dvc", "repro")
+def params_reads(tmp_path_factory) -> Path:
+    """Where each command of the first run writes the params keys it read (routesql.settings_reads)."""
+    return tmp_path_factory.mktemp("params-reads")
+
+
+@pytest.fixture(scope="module")
+def first_run(project: Path, params_reads: Path) -> str:
+    return _run(project, "dvc", "repro", env=_env(project, ROUTESQL_TRACE_PARAMS=str(params_reads)))
 
 
 def test_full_run_registers_a_champion(project: Path, first_run: str) -> None:
@@ -147,6 +159,48 @@ def test_full_run_registers_a_champion(project: Path, first_run: str) -> None:
     lock = yaml.safe_load((project / "dvc.lock").read_text())
     outputs = {Path(out["path"]).name for stage in lock["stages"].values() for out in stage.get("outs", [])}
     assert not outputs & {"mlflow.db", "optuna.db"}
+
+
+# Keys this run cannot read, each with why; a key listed here that the run does read fails the test.
+NOT_READ_IN_THIS_RUN = {
+    **{f"dpo.{key}": "dpo.enabled is false" for key in ("beta", "lr", "max_steps", "batch_size", "max_seq_len")},
+    **{
+        f"generator.{key}": "the local backend serves the model itself"
+        for key in ("base_url", "model", "timeout_s", "concurrency")
+    },
+}
+# Keys a stage reads that are no dependency of its outputs: changing them must not rerun it.
+NOT_DEPENDENCIES = {
+    "tracking.uri": "where runs are logged, not what a stage computes",
+    "tracking.experiment": "likewise",
+    "generator.api_key_env": "the name of the variable holding a secret (synthesize reads it for strong.endpoint)",
+}
+
+
+def test_every_params_key_is_read_and_each_stage_declares_what_it_reads(
+    project: Path, first_run: str, params_reads: Path
+) -> None:
+    """Every setting does something (some stage reads it), and `dvc repro` reruns a stage when
+    one it reads changes (dvc.yaml lists it under the stage's params)."""
+    stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]
+    declared = {stage["cmd"].split()[1]: stage.get("params", []) for stage in stages.values()}
+    reads: dict[str, set[str]] = {}
+    for trace in params_reads.glob("*.json"):
+        record = json.loads(trace.read_text())
+        reads.setdefault(record["command"], set()).update(record["keys"])
+    assert set(reads) == set(declared), "every stage's command wrote what it read"
+    leaves = set(params_leaf_keys(yaml.safe_load((project / "params.yaml").read_text())))
+    undeclared = {
+        f"{command}: {key}"
+        for command, keys in reads.items()
+        for key in keys & leaves
+        if key not in NOT_DEPENDENCIES and not any(key == d or key.startswith(f"{d}.") for d in declared[command])
+    }
+    assert not undeclared, f"read but not in the stage's dvc.yaml params: {sorted(undeclared)}"
+    read_anywhere = set().union(*reads.values())
+    assert not read_anywhere & set(NOT_READ_IN_THIS_RUN), "NOT_READ_IN_THIS_RUN lists keys that are read"
+    unread = leaves - read_anywhere - set(NOT_READ_IN_THIS_RUN)
+    assert not unread, f"params keys no stage reads (knobs that do nothing): {sorted(unread)}"
 
 
 def test_second_run_does_nothing(project: Path, first_run: str) -> None:

@@ -33,7 +33,7 @@ def test_a_traced_process_writes_the_keys_it_read(tmp_path: Path) -> None:
     script = (
         "from routesql.settings_reads import start_tracing\n"
         "from routesql.config import Params\n"
-        "start_tracing('probe')\n"
+        "start_tracing('probe', Params)\n"
         "params = Params()\n"
         "params.execution.row_cap, params.model.tiny.vocab_size\n"
     )
@@ -45,6 +45,6 @@ def test_a_traced_process_writes_the_keys_it_read(tmp_path: Path) -> None:
 
 
 def test_untraced_process_writes_nothing(tmp_path: Path) -> None:
-    script = "from routesql.settings_reads import start_tracing\nstart_tracing('probe')\n"
+    script = "from routesql.config import Params\nfrom routesql.settings_reads import start_tracing\nstart_tracing('probe', Params)\n"
     subprocess.run([sys.executable, "-c", script], env={"HOME": str(tmp_path)}, check=True, cwd=tmp_path)
     assert list(tmp_path.iterdir()) == []

@@ -113,9 +113,10 @@ def main(
         bool, typer.Option("--verbose", "-v", help="Log debug details, and the libraries' own notices.")
     ] = False,
 ) -> None:
+    from routesql.config import Params
     from routesql.settings_reads import start_tracing
 
-    start_tracing(context.invoked_subcommand or "routesql")
+    start_tracing(context.invoked_subcommand or "routesql", Params)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

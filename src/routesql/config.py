@@ -168,6 +168,11 @@ class EvalBenchmark(Section):
     name: str = Field(pattern=BENCHMARK_NAME, description="its name in the report and in MLflow (dev_ex/<name>)")
     path: str = Field(description="the benchmark folder as released")
     format: BenchmarkFormat | None = None
+    spider_root: str | None = Field(
+        None,
+        description="Spider folder whose databases this variant uses (else data.spider_root, which the "
+        "stages that train also read: set it here to evaluate without retraining)",
+    )
 
 
 class EvaluateSettings(Section):

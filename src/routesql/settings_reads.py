@@ -25,6 +25,7 @@ from pydantic import BaseModel
 TRACE_ENV = "ROUTESQL_TRACE_PARAMS"
 
 _reads: set[tuple[type, str]] | None = None
+_root: type[BaseModel] | None = None  # the settings tree the keys are named in (routesql.config.Params)
 
 
 class ReadTrackedModel(BaseModel):
@@ -34,14 +35,14 @@ class ReadTrackedModel(BaseModel):
         return super().__getattribute__(name)
 
 
-def start_tracing(command: str) -> None:
-    """Record reads from now on when TRACE_ENV names a folder; written at exit."""
+def start_tracing(command: str, root: type[BaseModel]) -> None:
+    """Record reads from now on when TRACE_ENV names a folder; written at exit as keys of `root`."""
     global _reads
     folder = os.environ.get(TRACE_ENV)
     if not folder or _reads is not None:
         return
     _reads = set()
-    atexit.register(_write, Path(folder), command)
+    atexit.register(_write, Path(folder), command, root)
 
 
 def keys_read(reads: set[tuple[type, str]], root: type[BaseModel]) -> set[str]:
@@ -63,9 +64,7 @@ def _sections(model: type[BaseModel], prefix: str) -> list[tuple[str, type[BaseM
     return found
 
 
-def _write(folder: Path, command: str) -> None:
-    from routesql.config import Params
-
+def _write(folder: Path, command: str, root: type[BaseModel]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    keys = sorted(keys_read(_reads or set(), Params))
+    keys = sorted(keys_read(_reads or set(), root))
     (folder / f"{command}-{os.getpid()}.json").write_text(json.dumps({"command": command, "keys": keys}))

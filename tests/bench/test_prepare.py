@@ -167,11 +167,34 @@ def test_evaluation_entries_are_validated(benchmarks: list[dict], error: str) ->
         Params.model_validate({"evaluate": {"benchmarks": benchmarks}})
 
 
+@pytest.mark.parametrize(
+    ("entry_root", "data_root", "executed"),
+    [
+        ("elsewhere", None, 3),  # the entry's own spider_root
+        (None, "elsewhere", 3),  # else data.spider_root
+        ("elsewhere", "empty", 3),  # the entry's wins
+        ("empty", "elsewhere", 2),  # ... even where it lacks a database the other has
+    ],
+)
+def test_an_evaluation_benchmark_takes_its_own_spider_root_first(
+    tmp_path: Path, entry_root: str | None, data_root: str | None, executed: int
+) -> None:
+    make_spider(tmp_path / "elsewhere", [], dbs=("concert",))
+    (make_spider(tmp_path / "empty", [], dbs=()) / "database").mkdir()
+    main = _trainable_spider(tmp_path / "main")
+    entry = {"name": "dk", "path": str(_dk(tmp_path)), "spider_root": entry_root and str(tmp_path / entry_root)}
+    params = _params(main, spider_root=data_root and tmp_path / data_root, benchmarks=[entry])
+    summary = prepare_data(params, tmp_path / "examples", tmp_path / "check.json", tmp_path / "eval", progress=False)
+    assert summary["evaluate"]["dk"]["n_executed"] == executed
+
+
 @pytest.mark.benchmarks
 def test_real_spider_dk_as_an_evaluation_benchmark(benchmarks_dir: Path, tmp_path: Path) -> None:
     main = _trainable_spider(tmp_path / "main")
-    entries = [{"name": "spider_dk", "path": str(benchmarks_dir / "spider_dk")}]
-    params = _params(main, spider_root=benchmarks_dir / "spider", benchmarks=entries)
+    entries = [
+        {"name": "spider_dk", "path": str(benchmarks_dir / "spider_dk"), "spider_root": str(benchmarks_dir / "spider")}
+    ]
+    params = _params(main, benchmarks=entries)
     summary = prepare_data(params, tmp_path / "examples", tmp_path / "check.json", tmp_path / "eval", progress=False)
     cell = summary["evaluate"]["spider_dk"]
     # 472 execute; wta_1 is missing from our Spider copy, and one DK gold query is broken in the release.

@@ -65,9 +65,8 @@ def eval_sources(params: Params) -> list[BenchmarkSource]:
             raise InputError(
                 f"params.yaml: evaluate.benchmarks ({entry.name})", f"benchmark folder {root} does not exist"
             )
-        sources.append(
-            BenchmarkSource(entry.name, root, entry.format, params.data.spider_root_path(), params.data.evidence)
-        )
+        spider_root = Path(entry.spider_root).expanduser() if entry.spider_root else params.data.spider_root_path()
+        sources.append(BenchmarkSource(entry.name, root, entry.format, spider_root, params.data.evidence))
     return sources
 
 
