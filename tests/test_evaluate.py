@@ -241,3 +241,18 @@ def test_a_model_runs_only_with_the_prompts_it_was_trained_on(
             check_prompt_version(tmp_path, style)
     else:
         assert check_prompt_version(tmp_path, style) == trained
+
+
+def test_unscorable_examples_are_warned_about_once_per_benchmark(tmp_path: Path, caplog) -> None:
+    root = _pets_benchmark(tmp_path / "main", DEV)
+    questions = json.loads((root / "dev.json").read_text())
+    questions.append({"db_id": "gone", "question": "How many?", "query": "SELECT 1"})
+    (root / "dev.json").write_text(json.dumps(questions))
+    settings = all_steps(noise_correction=False, continuation=False, schema_linking=False)
+    with caplog.at_level("WARNING", logger="routesql.metrics.score"):
+        metrics = evaluate_benchmarks(
+            {"pets": load_benchmark(root, "dev")}, TableGenerator(), settings, tmp_path / "eval", "v", progress=False
+        )
+    assert set(metrics["by_step"]) == {"draft", "reduced"}  # two steps scored, one warning
+    warnings = [r.getMessage() for r in caplog.records if "cannot be scored" in r.getMessage()]
+    assert warnings == ["1 examples cannot be scored (databases or gold queries: gone)"]

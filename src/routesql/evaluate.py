@@ -57,8 +57,11 @@ def scoring_options_from(params) -> ScoringOptions:  # params: routesql.config.P
     )
 
 
-def score_with(bench: Benchmark, predictions: list[str], scoring: ScoringOptions, progress: bool = True) -> dict:
-    """Score, refusing a split of which nothing can be scored (a broken setup, not an EX of 0)."""
+def score_with(
+    bench: Benchmark, predictions: list[str], scoring: ScoringOptions, progress: bool = True, warn: bool = True
+) -> dict:
+    """Score, refusing a split of which nothing can be scored (a broken setup, not an EX of 0).
+    `warn`: log the unscorable examples (once per split is enough: they are the same each time)."""
     from routesql.errors import InputError
 
     report = score_predictions(
@@ -69,6 +72,7 @@ def score_with(bench: Benchmark, predictions: list[str], scoring: ScoringOptions
         limits=scoring.limits,
         keep_distinct=scoring.keep_distinct,
         progress=progress,
+        warn_unscorable=warn,
     )
     summary = report["summary"]
     if summary["n_scored"] == 0 and bench.examples:
@@ -183,10 +187,10 @@ def run_dev(
     for step in STEPS:
         if all(step in t.steps for t in traces if t.error is None):
             preds = [t.steps.get(step, t.final) for t in traces]
-            step_reports[step] = score_with(bench, preds, scoring, progress)
+            step_reports[step] = score_with(bench, preds, scoring, progress, warn=not step_reports)
             scored[tuple(preds)] = step_reports[step]
     # The last enabled step's predictions are the finals: score them once, not twice.
-    final = scored.get(tuple(finals)) or score_with(bench, finals, scoring, progress)
+    final = scored.get(tuple(finals)) or score_with(bench, finals, scoring, progress, warn=not step_reports)
     metrics = build_metrics(final, step_reports, traces, generation_seconds, template_version)
     metrics["total_seconds"] = round(time.monotonic() - started, 2)
     return DevRun(bench, traces, final, metrics)

@@ -40,11 +40,13 @@ def score_predictions(
     limits: QueryLimits = QueryLimits(),
     keep_distinct: bool = False,
     progress: bool = True,
+    warn_unscorable: bool = True,
 ) -> dict:
     """Score `predictions` (aligned with `bench.examples`) and return the report.
 
     Examples whose database is missing (or whose gold query fails) get ``exec_match: None`` and
-    count as unscorable, with a warning; they are neither errors nor zeros. `semantics`: spider,
+    count as unscorable, with a warning (unless `warn_unscorable` is off: a caller scoring the
+    same split again has said it once); they are neither errors nor zeros. `semantics`: spider,
     bird, or auto (`resolve_semantics`).
     """
     semantics = resolve_semantics(semantics, bench.name)
@@ -62,10 +64,12 @@ def score_predictions(
     )
     # A benchmark's own difficulty labels (BIRD's) win over Spider's hardness of the gold SQL.
     hardness = [ex.difficulty or example_hardness(ex.sql) for ex in bench.examples]
-    return {"semantics": semantics, **build_report(bench, outcomes, hardness)}
+    return {"semantics": semantics, **build_report(bench, outcomes, hardness, warn_unscorable)}
 
 
-def build_report(bench: Benchmark, outcomes: list[MatchOutcome], hardness: list[str]) -> dict:
+def build_report(
+    bench: Benchmark, outcomes: list[MatchOutcome], hardness: list[str], warn_unscorable: bool = True
+) -> dict:
     rows = list(zip(bench.examples, outcomes, hardness))
     examples = [
         {
@@ -79,7 +83,7 @@ def build_report(bench: Benchmark, outcomes: list[MatchOutcome], hardness: list[
         for i, (ex, outcome, level) in enumerate(rows)
     ]
     unscorable = [ex.db_id for ex, outcome, _ in rows if outcome.exec_match is None]
-    if unscorable:
+    if unscorable and warn_unscorable:
         missing = sorted(set(unscorable))
         log.warning("%d examples cannot be scored (databases or gold queries: %s)", len(unscorable), ", ".join(missing))
     return {"summary": summarize(examples), "examples": examples}
