@@ -183,7 +183,8 @@ def run_dev(
     traces = MCPPipeline(generator, settings).run(_questions(bench))
     generation_seconds = time.monotonic() - started
     finals = [t.final for t in traces]
-    step_reports, scored = {}, {}
+    step_reports: dict[str, dict] = {}
+    scored: dict[tuple[str, ...], dict] = {}
     for step in STEPS:
         if all(step in t.steps for t in traces if t.error is None):
             preds = [t.steps.get(step, t.final) for t in traces]
