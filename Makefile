@@ -43,11 +43,13 @@ test-slow: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -m slow
 
 # The gates CI runs before the tests: lint rules, formatting and types (configured in pyproject.toml),
-# and dvc.yaml's source deps against what each stage's command imports.
+# the layers packages import along (import-linter), and dvc.yaml's source deps against what each
+# stage's command imports.
 lint: $(STAMP)
 	$(BIN)/ruff check src tests tools benchmarks
 	$(BIN)/ruff format --check src tests tools benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python tools/stage_deps.py --check
 
 clean-venv:

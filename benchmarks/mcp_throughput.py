@@ -28,9 +28,9 @@ def load_generator(model: Path, work: Path, batch_size: int):
     if (model / "merged").is_dir():
         style = model_template_version(model).split("/")[-1]
         return TransformersGenerator.load(model / "merged", batch_size=batch_size), style
-    from routesql.llm.base_stage import pretraining_texts
-    from routesql.llm.tiny import build_tiny_base
+    from routesql.train.base_stage import pretraining_texts
     from routesql.train.settings import TinyModelSettings
+    from routesql.train.tiny import build_tiny_base
 
     base = build_tiny_base(
         pretraining_texts(work / "demo", "demo", 0, "compact"),

@@ -66,11 +66,11 @@ def training_flops_per_token(base: Path) -> float:
 
 def prepare(work: Path, model: str = "tiny") -> tuple[Path, Path]:
     from routesql.bench.demo import write_demo_benchmark
-    from routesql.llm.base_stage import pretraining_texts
-    from routesql.llm.tiny import build_tiny_base
     from routesql.synth.stage import SynthSettings, run_synthesize
     from routesql.tasks.build import TaskSettings
+    from routesql.train.base_stage import pretraining_texts
     from routesql.train.settings import TinyModelSettings
+    from routesql.train.tiny import build_tiny_base
 
     write_demo_benchmark(work / "demo", seed=0)
     # The demo defaults of params.yaml: no sample rows, compact schemas.

@@ -40,9 +40,9 @@ def _broken_model(folder: Path, manifest: str | None, weights: bytes | None) -> 
     from transformers import Qwen2ForCausalLM
 
     from routesql.llm.prompting import model_prompt_version
-    from routesql.llm.tiny import tiny_config, train_tokenizer
     from routesql.tasks.templates import prompt_version
     from routesql.train.settings import TinyModelSettings
+    from routesql.train.tiny import tiny_config, train_tokenizer
 
     tokenizer = train_tokenizer(["SELECT name FROM owner WHERE city = 'Lyon'"] * 20, 300)
     settings = TinyModelSettings(

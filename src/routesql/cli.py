@@ -322,7 +322,7 @@ def check_gold(
 ) -> None:
     """Load a split and execute every gold query; list the ones that fail, with SQLite's error."""
     from routesql.atomic import write_json_atomic
-    from routesql.bench.check import check_gold_queries
+    from routesql.metrics.gold import check_gold_queries
 
     if out is not None:
         check_output_file(out)
@@ -361,8 +361,8 @@ def data(
 ) -> None:
     """The `data` stage: generate the demo (or read the named benchmark), load, check every gold query;
     the same for the dev split of each evaluation-only benchmark (evaluate.benchmarks)."""
-    from routesql.bench.prepare import prepare_data
     from routesql.config import load_params
+    from routesql.prepare import prepare_data
 
     loaded = load_params(params)
     check_output_folder(examples_dir)
@@ -397,10 +397,10 @@ def synthesize(
     """The `synthesize` stage: TS / SL / NC / CW / LR-SQL slice records and SENSE data from the train split."""
     import dataclasses
 
-    from routesql.bench.prepare import benchmark_root
     from routesql.config import load_params
-    from routesql.llm.base_stage import resolve_base
+    from routesql.prepare import benchmark_root
     from routesql.synth.stage import run_synthesize, settings_from_params
+    from routesql.train.base_stage import resolve_base
 
     loaded = load_params(params)
     settings = settings_from_params(loaded)
@@ -432,9 +432,9 @@ def base(
     out: Annotated[Path, typer.Option(help="Folder of the base model.")] = Path("models/base"),
 ) -> None:
     """The `base` stage: build the embedded tiny model offline, or record the real base model named in params."""
-    from routesql.bench.prepare import benchmark_root
     from routesql.config import load_params
-    from routesql.llm.base_stage import build_base_model
+    from routesql.prepare import benchmark_root
+    from routesql.train.base_stage import build_base_model
 
     loaded = load_params(params)
     check_output_folder(out)
@@ -460,8 +460,8 @@ def train(
 ) -> None:
     """The `train` stage: multitask SFT (+ DPO) with Lightning + PEFT; resumes a killed run from its checkpoints."""
     from routesql.config import load_params
-    from routesql.llm.base_stage import resolve_base
     from routesql.tracking import check_tracking_uri, mlflow_logger
+    from routesql.train.base_stage import resolve_base
     from routesql.train.records import load_sft_records
     from routesql.train.stage import train_model
 
@@ -507,7 +507,6 @@ def evaluate(
     """The `evaluate` stage: zero-shot base, then MCP over the dev split of data.benchmark and of each of
     evaluate.benchmarks; EX overall / by hardness / after each MCP step, per benchmark, HTML report."""
     from routesql.bench.loaders import missing_databases
-    from routesql.bench.prepare import eval_sources
     from routesql.config import load_params
     from routesql.evaluate import (
         check_prompt_version,
@@ -518,8 +517,9 @@ def evaluate(
         scoring_options_from,
         zero_shot_dev,
     )
-    from routesql.llm.base_stage import resolve_base
     from routesql.mcp import MCPSettings
+    from routesql.prepare import eval_sources
+    from routesql.train.base_stage import resolve_base
 
     loaded = load_params(params)
     if benchmark is not None:
@@ -611,10 +611,10 @@ def tune(
     work_dir: Annotated[Path, typer.Option(help="Scratch folder for trial runs.")] = Path("checkpoints/tune"),
 ) -> None:
     """The `tune` stage: Optuna over the task-mix ratios; run it from several processes to share one study."""
-    from routesql.bench.prepare import benchmark_root
     from routesql.config import load_params
-    from routesql.llm.base_stage import resolve_base
+    from routesql.prepare import benchmark_root
     from routesql.tracking import check_tracking_uri
+    from routesql.train.base_stage import resolve_base
     from routesql.tune import run_tuning
 
     loaded = load_params(params)

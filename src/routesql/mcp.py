@@ -30,11 +30,11 @@ from routesql.config import Params
 from routesql.db.compiles import SchemaCompiler
 from routesql.db.execute import ExecResult, QueryRunner, classify_sqlite_error
 from routesql.db.schema import DatabaseSchema, approx_token_count, read_schema, render_schema
-from routesql.db.slicing import SliceQuestion, link_over_slices, slice_schema
 from routesql.llm.generator import GenerationSettings, Generator, NameConstrainedGenerator
 from routesql.sqlkit.extract import extract_sql
 from routesql.sqlkit.links import parse_links, schema_links
 from routesql.sqlkit.names import NameConstraint, QuestionValues, SchemaNames
+from routesql.tasks.slicing import SliceQuestion, link_over_slices, slice_schema
 from routesql.tasks.templates import (
     VERDICT_CORRECT,
     VERDICT_INCORRECT,

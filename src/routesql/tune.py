@@ -90,7 +90,7 @@ def suggest(trial: optuna.Trial, params) -> tuple[dict[str, float], dict]:  # pa
 
 
 def make_objective(params, base: str, trial_records: Path, held_out: list[dict], questions, work_dir: Path):
-    from routesql.llm.tiny import load_tokenizer
+    from routesql.llm.loading import load_tokenizer
     from routesql.mcp import MCPPipeline, text_to_sql_only
     from routesql.train.run import run_sft
 

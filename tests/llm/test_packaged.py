@@ -15,12 +15,12 @@ import torch
 from safetensors.torch import load_file
 
 from routesql.errors import InputError
-from routesql.llm.base_stage import PROVENANCE_FILE, resolve_base
 from routesql.llm.generator import GenerationSettings
 from routesql.llm.local import TransformersGenerator
 from routesql.llm.packaged import PACKAGED_MODELS, PackagedModel, export_packaged_model, locate_gguf
 from routesql.llm.prompting import prompt_format, render_prompt
 from routesql.tasks.templates import text_to_sql_prompt
+from routesql.train.base_stage import PROVENANCE_FILE, resolve_base
 from routesql.train.records import write_jsonl
 from routesql.train.run import run_sft
 from routesql.train.settings import LoraSettings, SFTSettings

@@ -133,8 +133,8 @@ def test_lr_sql_slice_prompts_are_short_on_real_spider(spider_dir: Path, tmp_pat
 
 
 def test_token_counts_are_the_tokenizers_and_counted_records_are_kept(tmp_path: Path) -> None:
-    from routesql.llm.tiny import train_tokenizer
     from routesql.synth.stage import add_token_counts, token_counter, token_counts
+    from routesql.train.tiny import train_tokenizer
 
     texts = [
         f"-- Question: how many {word}?\n-- Database schema:\ntable {word}: id, name\n"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from routesql.db.connect import open_readonly
-from routesql.llm.tiny import build_tiny_base
 from routesql.train.records import write_jsonl
 from routesql.train.settings import TinyModelSettings
+from routesql.train.tiny import build_tiny_base
 from support import PETS_SCRIPT, make_sqlite
 
 CONCERT_SCRIPT = """

@@ -8,8 +8,8 @@ import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
-from routesql.llm.tiny import BOS, EOS, PAD, train_tokenizer
 from routesql.train.encoding import MIN_TEXTS, encode_by_lines, encode_texts, lines_encode_alike
+from routesql.train.tiny import BOS, EOS, PAD, train_tokenizer
 
 SCHEMAS = [
     "table teacher: id, name, city\ntable course: id, title, teacher_id -> teacher.id\n",

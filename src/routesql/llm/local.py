@@ -14,37 +14,16 @@ from pathlib import Path
 
 import torch
 from tqdm import tqdm
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from routesql.errors import InputError
 from routesql.llm.constrained import NameConstraintProcessor
 from routesql.llm.decoding import decode
 from routesql.llm.generator import GenerationSettings
 from routesql.llm.http import cut_at_stop
+from routesql.llm.loading import has_tokenizer_files, load_causal_lm, load_tokenizer, resolve_device, resolve_dtype
 from routesql.llm.prompting import render_messages, render_prompt
 from routesql.sqlkit.names import NameConstraint
-
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
-    """ "auto": bfloat16 on a GPU that supports it (float16 otherwise), float32 on CPU."""
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype == "auto":
-        if device.type != "cuda":
-            return torch.float32
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if dtype not in _DTYPES:
-        raise InputError("generator.dtype", f"unknown dtype {dtype!r} (one of auto, {', '.join(_DTYPES)})")
-    return _DTYPES[dtype]
 
 
 class StopOnText:
@@ -115,13 +94,13 @@ class TransformersGenerator:
         The tokenizer comes from the adapter folder when it holds one, else from the model folder.
         """
         target = resolve_device(device)
-        model = _load_model(Path(model_path), resolve_dtype(dtype, target))
+        model = load_causal_lm(model_path, resolve_dtype(dtype, target))
         tokenizer_dir = Path(model_path)
         if adapter_path is not None:
             model = _apply_adapter(model, Path(adapter_path))
-            if any((Path(adapter_path) / name).is_file() for name in _TOKENIZER_FILES):
+            if has_tokenizer_files(Path(adapter_path)):
                 tokenizer_dir = Path(adapter_path)
-        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+        tokenizer = load_tokenizer(tokenizer_dir)
         # transformers decorates `to` with functools.wraps, which typeshed types as an unbound
         # callable: mypy takes the device for `self`
         return cls(model.to(target), tokenizer, batch_size=batch_size, progress=progress)  # type: ignore[arg-type]
@@ -299,16 +278,6 @@ def _check_settings(settings: GenerationSettings) -> None:
         raise InputError("generation.top_p", f"must be in (0, 1], got {settings.top_p}")
     if settings.max_new_tokens < 1:
         raise InputError("generation.max_new_tokens", f"must be at least 1, got {settings.max_new_tokens}")
-
-
-def _load_model(model_dir: Path, dtype: torch.dtype) -> PreTrainedModel:
-    if not (model_dir / "config.json").is_file():
-        raise InputError(model_dir, "not a model folder (no config.json)")
-    try:
-        return AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype)
-    except Exception as exc:
-        first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise InputError(model_dir, f"cannot load the model: {first_line}") from None
 
 
 def _apply_adapter(model: PreTrainedModel, adapter_dir: Path) -> PreTrainedModel:

@@ -27,7 +27,6 @@ from routesql.bench.example import Benchmark, Example
 from routesql.bench.loaders import load_benchmark, missing_databases
 from routesql.db.limits import QueryLimits
 from routesql.db.schema import approx_token_count, read_schema, render_schema
-from routesql.db.slicing import slice_schema
 from routesql.errors import InputError
 from routesql.metrics.matcher import MatchJob, match_many
 from routesql.sqlkit.noise import CORRUPTIONS
@@ -40,6 +39,7 @@ from routesql.tasks.build import (
     make_record,
     noise_record,
 )
+from routesql.tasks.slicing import slice_schema
 from routesql.tasks.templates import prompt_version, text_to_sql_prompt
 
 log = logging.getLogger(__name__)

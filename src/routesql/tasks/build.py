@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 from routesql.bench.example import Example
 from routesql.db.schema import DatabaseSchema
-from routesql.db.slicing import SchemaSlice
 from routesql.sqlkit.links import format_links, schema_links
 from routesql.sqlkit.noise import CORRUPTIONS, corrupt
 from routesql.sqlkit.prefix import canonical_sql, clause_prefixes
+from routesql.tasks.slicing import SchemaSlice
 from routesql.tasks.templates import (
     VERDICT_CORRECT,
     VERDICT_INCORRECT,

@@ -21,8 +21,8 @@ from pytorch_lightning.loggers import CSVLogger, Logger
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from routesql.errors import InputError
+from routesql.llm.loading import load_base
 from routesql.llm.prompting import model_prompt_version
-from routesql.llm.tiny import load_base
 from routesql.redact import redact_params
 from routesql.train.checkpoint import (
     adapter_checkpoint_callback,

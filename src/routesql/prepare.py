@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from routesql.atomic import folder_atomic, write_json_atomic, write_jsonl_atomic
-from routesql.bench.check import check_gold
 from routesql.bench.example import Benchmark
 from routesql.bench.loaders import detect_format, is_dev_only, load_benchmark
 from routesql.config import Params
 from routesql.db.limits import QueryLimits
 from routesql.errors import InputError
+from routesql.metrics.gold import check_gold
 from routesql.metrics.score import example_hardness
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from routesql.bench.prepare import eval_sources, prepare_data
 from routesql.config import Params
 from routesql.errors import InputError
+from routesql.prepare import eval_sources, prepare_data
 from support import make_dk, make_minidev, make_spider, spider_record, write_json
 
 

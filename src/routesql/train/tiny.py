@@ -1,4 +1,4 @@
-"""The embedded tiny base model, built offline, and loading of any causal LM base.
+"""The embedded tiny base model, built offline.
 
 No weights can be downloaded on our machines, so the default base is built here: a byte-level
 BPE tokenizer trained on the corpus (schemas, questions, SQL), a small Qwen2 (the architecture of
@@ -16,9 +16,6 @@ import torch
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from tqdm import tqdm
 from transformers import (
-    AutoModelForCausalLM,
-    AutoTokenizer,
-    PreTrainedModel,
     PreTrainedTokenizerBase,
     PreTrainedTokenizerFast,
     Qwen2Config,
@@ -35,9 +32,6 @@ PAD, BOS, EOS = "<|pad|>", "<|bos|>", "<|eos|>"
 # tokenizer as Qwen2Tokenizer, which installs this pattern and NFC; training with the same ones makes
 # the tokenizer we train and the one `AutoTokenizer` loads back encode every string identically.
 QWEN2_SPLIT_PATTERN = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
-
-# Files of which at least one marks a folder as holding a tokenizer Auto classes can load.
-TOKENIZER_FILES: tuple[str, ...] = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
 
 
 def train_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
@@ -161,43 +155,3 @@ def build_tiny_base(texts: Iterable[str], out_dir: Path, settings: TinyModelSett
     tokenizer.save_pretrained(out_dir)
     (out_dir / "pretrain_losses.txt").write_text("".join(f"{loss:.6f}\n" for loss in losses))
     return out_dir
-
-
-def _looks_local(name_or_path: str) -> bool:
-    """A path, not a hub id ("org/name"): absolute, relative with ./ or ../, or under ~."""
-    return Path(name_or_path).is_absolute() or name_or_path.startswith(("./", "../", "~", "."))
-
-
-def _has_tokenizer_files(folder: Path) -> bool:
-    return any((folder / name).is_file() for name in TOKENIZER_FILES)
-
-
-def load_tokenizer(name_or_path: str | Path) -> PreTrainedTokenizerBase:
-    """The tokenizer of a base model; a pad token is set to eos when the model has none (Llama)."""
-    where = str(name_or_path)
-    if _looks_local(where) and not Path(where).expanduser().exists():
-        raise InputError(where, "base model folder not found")
-    if Path(where).is_dir() and not _has_tokenizer_files(Path(where)):
-        raise InputError(where, f"base model folder has no tokenizer (none of {', '.join(TOKENIZER_FILES)})")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(where)
-    except (OSError, ValueError) as exc:
-        raise InputError(where, f"cannot load a tokenizer: {str(exc).splitlines()[0]}") from None
-    if tokenizer.eos_token_id is None:
-        raise InputError(where, "the tokenizer has no eos token, needed to end completions")
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
-
-
-def load_base(
-    name_or_path: str | Path, dtype: str | torch.dtype = "float32"
-) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Any causal LM (hub id or local folder) with its tokenizer, via the Auto classes."""
-    tokenizer = load_tokenizer(name_or_path)
-    torch_dtype = dtype if isinstance(dtype, torch.dtype) or dtype == "auto" else getattr(torch, dtype)
-    try:
-        model = AutoModelForCausalLM.from_pretrained(str(name_or_path), dtype=torch_dtype)
-    except (OSError, ValueError) as exc:
-        raise InputError(str(name_or_path), f"cannot load a causal LM: {str(exc).splitlines()[0]}") from None
-    return model, tokenizer

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from routesql.db.schema import approx_token_count, read_schema
-from routesql.db.slicing import SliceQuestion, link_over_slices, slice_schema
+from routesql.tasks.slicing import SliceQuestion, link_over_slices, slice_schema
 from support import make_sqlite
 
 # A web of tables: two foreign-key groups (a chain of 4 and a pair) and a loner.

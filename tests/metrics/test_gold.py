@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from routesql.bench.check import check_gold_queries
+from routesql.metrics.gold import check_gold_queries
 
 # The 3 gold queries that fail on their own database in Spider itself (annotation errors).
 KNOWN_SPIDER_TRAIN_FAULTS = {

@@ -13,8 +13,9 @@ import torch
 from tokenizers import Tokenizer
 
 from routesql.errors import InputError
-from routesql.llm.tiny import build_tiny_base, load_base
+from routesql.llm.loading import load_base
 from routesql.train.settings import TinyModelSettings
+from routesql.train.tiny import build_tiny_base
 
 SCHEMA = "CREATE TABLE singer (singer_id INTEGER PRIMARY KEY, name TEXT, country TEXT, age INTEGER)"
 PAIRS = [

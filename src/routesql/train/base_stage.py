@@ -55,8 +55,9 @@ def _example_text(ex: Example, schema_text: str) -> str:
 
 def build_base_model(params, root: Path, out_dir: Path) -> Path:  # params: routesql.config.Params
     """Build (tiny) or point at (real model) the base; returns the folder later stages read."""
+    from routesql.llm.loading import load_tokenizer
     from routesql.llm.packaged import export_packaged_model, is_packaged
-    from routesql.llm.tiny import build_tiny_base, load_tokenizer
+    from routesql.train.tiny import build_tiny_base
 
     if is_packaged(params.model.base):
         provenance = export_packaged_model(params.model.base, out_dir)
