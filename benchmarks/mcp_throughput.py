@@ -44,7 +44,9 @@ def load_generator(model: Path, work: Path, batch_size: int):
 def main() -> None:
     from routesql.bench.demo import write_demo_benchmark
     from routesql.bench.loaders import load_benchmark
-    from routesql.mcp import MCPPipeline, MCPQuestion, MCPSettings
+    from routesql.mcp.pipeline import MCPPipeline
+    from routesql.mcp.settings import MCPSettings
+    from routesql.mcp.work import MCPQuestion
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=Path("models/trained"))

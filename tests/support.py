@@ -137,12 +137,14 @@ def make_minidev(root: Path) -> Path:
     return root
 
 
-def all_steps(**changes: object):
-    """MCPSettings with every MCP step on (params.yaml's default turns some off on 2 cores)."""
-    from routesql.mcp import MCPSettings
+ROUTE_STEPS = ("schema_linking", "noise_correction", "continuation")  # ROUTE's MCP, in its order
 
-    steps = {"schema_linking": True, "noise_correction": True, "continuation": True}
-    return MCPSettings(**{**steps, **changes})  # type: ignore[arg-type]
+
+def mcp_with(*steps: str, **changes: object):
+    """MCPSettings running `steps` after the draft (params.yaml's default runs only continuation)."""
+    from routesql.mcp.settings import MCPSettings
+
+    return MCPSettings(steps=steps, **changes)  # type: ignore[arg-type]
 
 
 def params_leaf_keys(tree: dict, prefix: str = "") -> list[str]:

@@ -9,8 +9,8 @@ import pytest
 
 from routesql.ask import answer_with
 from routesql.db.execute import QueryRunner
-from routesql.mcp import MCPPipeline
-from support import all_steps
+from routesql.mcp.pipeline import MCPPipeline
+from support import mcp_with
 from test_mcp import ScriptedGenerator
 
 RUNAWAY = "WITH RECURSIVE c(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM c) SELECT count(*) FROM c"
@@ -29,7 +29,7 @@ def test_a_runaway_answer_stops_within_the_timeout_and_runs_once(
 
     monkeypatch.setattr(QueryRunner, "_run_uncached", counting)
     generator = ScriptedGenerator({("write", "count forever"): RUNAWAY, ("say_error", "count forever"): "correct"})
-    settings = all_steps(schema_linking=False, noise_correction=True, continuation=True, timeout_s=timeout_s)
+    settings = mcp_with("noise_correction", "continuation", timeout_s=timeout_s)
     started = time.monotonic()
     result = answer_with(MCPPipeline(generator, settings), "count forever", pets_db)
     elapsed = time.monotonic() - started
@@ -57,7 +57,7 @@ def test_asking_a_wal_database_leaves_its_folder_as_it_was(tmp_path: Path) -> No
 
     before = state()
     generator = ScriptedGenerator({("write", "how many items"): "SELECT count(*) FROM item"})
-    settings = all_steps(schema_linking=False, noise_correction=True, continuation=True)
+    settings = mcp_with("noise_correction", "continuation")
     result = answer_with(MCPPipeline(generator, settings), "how many items", db)
     assert result.error is None and result.rows == ((2,),)
     assert state() == before == {"shop.sqlite": before["shop.sqlite"]}

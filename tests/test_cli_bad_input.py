@@ -91,6 +91,8 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     variants = {
         "bad_yaml": "data: [unclosed\n",
         "unknown_key": "data:\n  benchmrk: demo\n",
+        "unknown_step": _params_variant(mcp={"steps": ["continuation", "linking"]}),
+        "step_switch": "mcp:\n  schema_linking: true\n",
         "inf_timeout": _params_variant(execution={"timeout_s": float("inf")}),
         "not_utf8": None,
         "missing_bench": _params_variant(data={"benchmark": str(root / "no_such_bench")}),
@@ -130,6 +132,8 @@ BAD_PARAMS = [
     ("{in}", ["is a folder"]),
     ("{in}/params_bad_yaml.yaml", ["params_bad_yaml.yaml", "not valid YAML"]),
     ("{in}/params_unknown_key.yaml", ["data.benchmrk", "unknown key"]),
+    ("{in}/params_unknown_step.yaml", ["params_unknown_step.yaml", "mcp.steps", "unknown step 'linking'"]),
+    ("{in}/params_step_switch.yaml", ["params_step_switch.yaml", "mcp.schema_linking is replaced by mcp.steps"]),
     ("{in}/params_inf_timeout.yaml", ["execution.timeout_s"]),
     ("{in}/params_not_utf8.yaml", ["not UTF-8"]),
 ]

@@ -61,10 +61,10 @@ def copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (
             "train/records.py",
             "from __future__ import annotations\n",
-            "from __future__ import annotations\n\nimport routesql.mcp\n",
+            "from __future__ import annotations\n\nimport routesql.mcp.pipeline\n",
             "train",
             "missing",
-            ["src/routesql/mcp.py"],
+            ["src/routesql/mcp"],  # all of the package: named as the folder
         ),
         # the report module is no longer imported by evaluate: a needless dep (a rerun for nothing)
         (

@@ -14,7 +14,7 @@ from routesql.cli import app
 from routesql.errors import InputError
 from routesql.evaluate import check_prompt_version, evaluate_benchmarks
 from routesql.tasks.templates import TEMPLATE_VERSION
-from support import PETS_SCRIPT, all_steps, make_sqlite
+from support import PETS_SCRIPT, make_sqlite, mcp_with
 
 DEV = [
     ("How many pets are there?", "SELECT count(*) FROM pet", "SELECT count(*) FROM pet"),
@@ -44,6 +44,15 @@ class TableGenerator:
         return out
 
 
+class VotesOne(TableGenerator):
+    """The table's answers for drafts; `SELECT 1` for every sample a vote draws."""
+
+    def generate(self, prompts, settings):
+        if settings.n > 1:
+            return [["SELECT 1"] * settings.n for _ in prompts]
+        return super().generate(prompts, settings)
+
+
 def test_rescoring_evaluate_predictions_gives_the_same_ex(tmp_path: Path) -> None:
     make_sqlite(tmp_path / "bench/database/pets/pets.sqlite", PETS_SCRIPT)
     (tmp_path / "bench/dev.json").write_text(
@@ -51,7 +60,7 @@ def test_rescoring_evaluate_predictions_gives_the_same_ex(tmp_path: Path) -> Non
     )
     (tmp_path / "bench/train_spider.json").write_text("[]")
     bench = load_benchmark(tmp_path / "bench", "dev")
-    settings = all_steps(noise_correction=False, continuation=False)
+    settings = mcp_with("schema_linking")
     metrics = evaluate_benchmarks(
         {"pets": bench}, TableGenerator(), settings, tmp_path / "eval", "route-v1", progress=False
     )
@@ -99,7 +108,7 @@ def test_several_benchmarks_each_get_a_column_files_and_mlflow_metrics(tmp_path:
 
     main = load_benchmark(_pets_benchmark(tmp_path / "main", DEV), "dev")
     other = load_benchmark(_pets_benchmark(tmp_path / "other", DEV[:2]), "dev")
-    settings = all_steps(noise_correction=False, continuation=False, schema_linking=False)
+    settings = mcp_with()
     zero_shot = {"ex": 0.25, "n_scored": 4, "by_hardness": {"easy": 0.5}, "seconds": 1.0}
     metrics = evaluate_benchmarks(
         {"pets": main, "pets_easy": other},
@@ -115,8 +124,8 @@ def test_several_benchmarks_each_get_a_column_files_and_mlflow_metrics(tmp_path:
     cells = metrics["benchmarks"]
     assert list(cells) == ["pets", "pets_easy"]
     assert [(c["format"], c["semantics"], c["ex"], c["n_scored"], c["by_step"]) for c in cells.values()] == [
-        ("spider", "spider", 0.5, 4, {"draft": 0.5, "reduced": 0.5}),
-        ("spider", "spider", 1.0, 2, {"draft": 1.0, "reduced": 1.0}),
+        ("spider", "spider", 0.5, 4, {"draft": 0.5}),
+        ("spider", "spider", 1.0, 2, {"draft": 1.0}),
     ]
     assert all(c["seconds"] >= 0 and c["breakdown"] == "hardness" for c in cells.values())
     out = tmp_path / "eval"
@@ -144,8 +153,8 @@ def test_several_benchmarks_each_get_a_column_files_and_mlflow_metrics(tmp_path:
         }
     )
     assert {key: value for key, value in logged.items() if key.startswith("dev_ex/")} == expected
-    # two overall, two steps each, and the hardness levels present (easy + medium, easy)
-    assert (expected["dev_ex/pets"], expected["dev_ex/pets_easy/draft"], len(expected)) == (0.5, 1.0, 2 + 4 + 3)
+    # two overall, one step each (the draft), and the hardness levels present (easy + medium, easy)
+    assert (expected["dev_ex/pets"], expected["dev_ex/pets_easy/draft"], len(expected)) == (0.5, 1.0, 2 + 2 + 3)
 
 
 def test_score_takes_several_benchmarks_and_bird_is_scored_by_its_own_rules(tmp_path: Path) -> None:
@@ -248,11 +257,12 @@ def test_unscorable_examples_are_warned_about_once_per_benchmark(tmp_path: Path,
     questions = json.loads((root / "dev.json").read_text())
     questions.append({"db_id": "gone", "question": "How many?", "query": "SELECT 1"})
     (root / "dev.json").write_text(json.dumps(questions))
-    settings = all_steps(noise_correction=False, continuation=False, schema_linking=False)
+    settings = mcp_with("self_consistency", self_consistency=2)
     with caplog.at_level("WARNING", logger="routesql.metrics.score"):
         metrics = evaluate_benchmarks(
-            {"pets": load_benchmark(root, "dev")}, TableGenerator(), settings, tmp_path / "eval", "v", progress=False
+            {"pets": load_benchmark(root, "dev")}, VotesOne(), settings, tmp_path / "eval", "v", progress=False
         )
-    assert set(metrics["by_step"]) == {"draft", "reduced"}  # two steps scored, one warning
+    assert set(metrics["by_step"]) == {"draft", "voted"}  # two steps scored (they differ), one warning
+    assert metrics["by_step"]["draft"] != metrics["by_step"]["voted"]
     warnings = [r.getMessage() for r in caplog.records if "cannot be scored" in r.getMessage()]
     assert warnings == ["1 examples cannot be scored (databases or gold queries: gone)"]

@@ -5,9 +5,13 @@ from pathlib import Path
 
 import pytest
 
+from routesql.errors import InputError
 from routesql.llm.generator import GenerationSettings
-from routesql.mcp import MCPPipeline, MCPQuestion, MCPSettings
-from support import all_steps
+from routesql.mcp.pipeline import MCPPipeline
+from routesql.mcp.registry import MCP_STEPS
+from routesql.mcp.settings import MCPSettings
+from routesql.mcp.work import MCPQuestion
+from support import ROUTE_STEPS, mcp_with
 
 
 class ScriptedGenerator:
@@ -70,7 +74,7 @@ def questions(pets_db: Path, tmp_path: Path) -> list[MCPQuestion]:
 
 def test_each_step_is_one_batched_call_and_bad_input_does_not_stop_the_run(questions) -> None:
     generator = ScriptedGenerator(ANSWERS)
-    traces = {t.id: t for t in MCPPipeline(generator, all_steps()).run(questions)}
+    traces = {t.id: t for t in MCPPipeline(generator, mcp_with(*ROUTE_STEPS)).run(questions)}
     assert traces["missing_db"].error.startswith("database not found")
     assert traces["empty"].error == "empty question"
     assert traces["q_good"].final == QUESTIONS["q_good"]
@@ -85,14 +89,20 @@ def test_each_step_is_one_batched_call_and_bad_input_does_not_stop_the_run(quest
 
 
 def test_a_correction_that_does_not_execute_is_dropped(questions) -> None:
-    traces = {t.id: t for t in MCPPipeline(ScriptedGenerator(ANSWERS), all_steps(continuation=False)).run(questions)}
+    traces = {
+        t.id: t
+        for t in MCPPipeline(ScriptedGenerator(ANSWERS), mcp_with("schema_linking", "noise_correction")).run(questions)
+    }
     assert traces["q_bad_fix"].notes["verdict"] == "incorrect"
     assert traces["q_bad_fix"].final == "SELECT kind FROM pet WHERE age > 100"
     assert "correction" not in traces["q_bad_fix"].notes  # never got to the second look
 
 
 def test_a_correction_of_sql_that_runs_is_kept_only_when_the_second_look_accepts_it(questions) -> None:
-    traces = {t.id: t for t in MCPPipeline(ScriptedGenerator(ANSWERS), all_steps(continuation=False)).run(questions)}
+    traces = {
+        t.id: t
+        for t in MCPPipeline(ScriptedGenerator(ANSWERS), mcp_with("schema_linking", "noise_correction")).run(questions)
+    }
     assert traces["q_fixable"].notes["correction"] == "kept"  # its SQL failed: no second look needed
     assert traces["q_fixable"].final == "SELECT count(*) FROM pet"
     assert traces["q_second_look"].notes["verdict"] == "incorrect"
@@ -123,13 +133,13 @@ def test_the_second_look_decides(pets_db: Path, second_look: str, final: str) ->
                     out.append(["incorrect\nSELECT count(*) FROM pet"])
             return out
 
-    settings = all_steps(schema_linking=False, continuation=False)
+    settings = mcp_with("noise_correction")
     trace = MCPPipeline(Judging({}), settings).run([MCPQuestion("j", "how many pets", pets_db)])[0]
     assert trace.final == final
 
 
 def test_continuation_is_kept_only_when_it_returns_rows(questions) -> None:
-    traces = {t.id: t for t in MCPPipeline(ScriptedGenerator(ANSWERS), all_steps()).run(questions)}
+    traces = {t.id: t for t in MCPPipeline(ScriptedGenerator(ANSWERS), mcp_with(*ROUTE_STEPS)).run(questions)}
     assert traces["q_continue"].notes["continued"] == "kept"
     assert traces["q_continue"].final == "SELECT kind FROM pet"
     assert traces["q_continue_empty"].notes["continued"] == "dropped"
@@ -141,15 +151,107 @@ def test_continuation_is_kept_only_when_it_returns_rows(questions) -> None:
     ("setting", "calls"),
     [
         # without links there is no reduced schema, and greedy on the same prompt would repeat the draft
-        (all_steps(schema_linking=False, noise_correction=False, continuation=False), 1),
-        (all_steps(noise_correction=False, continuation=False), 3),
-        (all_steps(continuation=False), 5),
+        (mcp_with(), 1),
+        (mcp_with("schema_linking"), 3),
+        (mcp_with("schema_linking", "noise_correction"), 5),
     ],
 )
 def test_steps_can_be_switched_off(questions, setting: MCPSettings, calls: int) -> None:
     generator = ScriptedGenerator(ANSWERS)
     MCPPipeline(generator, setting).run(questions)
     assert len(generator.batches) == calls
+
+
+class TaskRecorder(ScriptedGenerator):
+    """Also records the task of each batch's first prompt (the order steps ran in)."""
+
+    def __init__(self, answers: dict[tuple[str, str], str]) -> None:
+        super().__init__(answers)
+        self.tasks: list[str] = []
+
+    def generate(self, prompts: list[str], settings: GenerationSettings) -> list[list[str]]:
+        self.tasks.append(re.search(r"-- Task: (\w+)", prompts[0]).group(1))
+        return super().generate(prompts, settings)
+
+
+@pytest.mark.parametrize(
+    ("steps", "tasks", "labels"),
+    [
+        (
+            ("noise_correction", "continuation"),
+            ["write", "say", "say", "complete"],
+            ["draft", "corrected", "continued"],
+        ),
+        (
+            ("continuation", "noise_correction"),
+            ["write", "complete", "say", "say"],
+            ["draft", "continued", "corrected"],
+        ),
+        (("continuation",), ["write", "complete"], ["draft", "continued"]),
+    ],
+)
+def test_steps_run_in_the_order_mcp_steps_lists_them(
+    questions, steps: tuple[str, ...], tasks: list[str], labels: list[str]
+) -> None:
+    generator = TaskRecorder(ANSWERS)
+    traces = {t.id: t for t in MCPPipeline(generator, mcp_with(*steps)).run(questions)}
+    assert generator.tasks == tasks  # "say" twice: the correction, then its second look
+    assert list(traces["q_good"].steps) == labels == list(mcp_with(*steps).labels)
+
+
+def test_a_registered_step_runs_where_mcp_steps_puts_it(questions, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Shout:
+        name, label = "shout", "shouted"
+
+        def run(self, pipeline, work, traces) -> None:
+            for i, w in work.items():
+                w.sql = w.sql.upper()
+                traces[i].notes["shout"] = "done"
+
+    monkeypatch.setitem(MCP_STEPS, "shout", Shout())
+    traces = {t.id: t for t in MCPPipeline(ScriptedGenerator(ANSWERS), mcp_with("shout")).run(questions)}
+    good = traces["q_good"]
+    assert list(good.steps) == ["draft", "shouted"]
+    assert good.final == good.steps["shouted"] == QUESTIONS["q_good"].upper() and good.notes["shout"] == "done"
+
+
+@pytest.mark.parametrize(
+    ("steps", "samples", "message"),
+    [
+        (
+            ("linking",),
+            1,
+            "mcp.steps: unknown step 'linking' (known: schema_linking, self_consistency, noise_correction, continuation)",
+        ),
+        (("continuation", "continuation"), 1, "mcp.steps: a step is listed twice: ['continuation', 'continuation']"),
+        (("self_consistency",), 1, "mcp.self_consistency: the self_consistency step needs 2 or more samples, got 1"),
+        ((), 4, "mcp.self_consistency: 4 samples, but self_consistency is not in mcp.steps (add it)"),
+    ],
+)
+def test_steps_that_cannot_run_are_one_clear_error(steps: tuple[str, ...], samples: int, message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        MCPSettings(steps=steps, self_consistency=samples)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("saved", "steps"),
+    [
+        # saved before mcp.steps: one switch per step, voting inside the regeneration after linking
+        ({"schema_linking": True, "noise_correction": False, "continuation": True}, ("schema_linking", "continuation")),
+        (
+            {"schema_linking": True, "noise_correction": True, "continuation": False, "self_consistency": 3},
+            ("schema_linking", "self_consistency", "noise_correction"),
+        ),
+        ({"schema_linking": False, "continuation": True, "self_consistency": 3}, ("self_consistency", "continuation")),
+        ({"schema_linking": False, "noise_correction": False, "continuation": False}, ()),
+        ({"steps": ["noise_correction"], "self_consistency": 1}, ("noise_correction",)),
+    ],
+)
+def test_a_registered_model_s_saved_settings_load(saved: dict, steps: tuple[str, ...]) -> None:
+    assert MCPSettings.from_saved({**saved, "seed": 3}) == MCPSettings(
+        steps=steps, self_consistency=saved.get("self_consistency", 1), seed=3
+    )
 
 
 def test_self_consistency_votes_by_execution_result(pets_db: Path) -> None:
@@ -160,7 +262,7 @@ def test_self_consistency_votes_by_execution_result(pets_db: Path) -> None:
             votes = ["SELECT count(*) FROM pet", "SELECT count(id) FROM pet", "SELECT 7", "SELECT count(*) FROM pet"]
             return [votes[: settings.n] for _ in prompts]
 
-    settings = all_steps(self_consistency=4, noise_correction=False, continuation=False, schema_linking=False)
+    settings = mcp_with("self_consistency", self_consistency=4)
     trace = MCPPipeline(Voting({}), settings).run([MCPQuestion("v", "how many pets", pets_db)])[0]
     assert trace.final == "SELECT count(*) FROM pet"
 
@@ -180,7 +282,7 @@ class ConstrainedScriptedGenerator(ScriptedGenerator):
 
 def test_sql_steps_are_held_to_the_names_their_prompt_shows(questions) -> None:
     generator = ConstrainedScriptedGenerator(ANSWERS)
-    MCPPipeline(generator, all_steps()).run(questions)
+    MCPPipeline(generator, mcp_with(*ROUTE_STEPS)).run(questions)
     calls = dict(generator.constrained_calls)
     # draft (write, full schema), reduced (write), correction (say), continuation (complete);
     # schema linking answers are not SQL and stay free.
@@ -196,18 +298,18 @@ def test_sql_steps_are_held_to_the_names_their_prompt_shows(questions) -> None:
 
 def test_constraints_can_be_switched_off(questions) -> None:
     generator = ConstrainedScriptedGenerator(ANSWERS)
-    MCPPipeline(generator, all_steps(constrain_names=False)).run(questions)
+    MCPPipeline(generator, mcp_with(*ROUTE_STEPS, constrain_names=False)).run(questions)
     assert generator.constrained_calls == []
     assert len(generator.batches) == 6
 
 
 def test_each_question_constrains_values_to_its_own_text(questions) -> None:
     generator = ConstrainedScriptedGenerator(ANSWERS)
-    MCPPipeline(generator, all_steps()).run(questions)
+    MCPPipeline(generator, mcp_with(*ROUTE_STEPS)).run(questions)
     draft = generator.constrained_calls[0][1]
     assert draft[0].values.text == "q_good" and draft[1].values.text == "q_fixable"
     generator = ConstrainedScriptedGenerator(ANSWERS)
-    MCPPipeline(generator, all_steps(constrain_values=False)).run(questions)
+    MCPPipeline(generator, mcp_with(*ROUTE_STEPS, constrain_values=False)).run(questions)
     assert all(c.values is None for _, calls in generator.constrained_calls for c in calls)
 
 
@@ -231,7 +333,7 @@ def test_a_reduced_schema_sql_that_fails_does_not_replace_a_draft_that_runs(
                 for p in prompts
             ]
 
-    settings = all_steps(noise_correction=False, continuation=False)
+    settings = mcp_with("schema_linking")
     trace = MCPPipeline(TwoSchemas({}), settings).run([MCPQuestion("r", "names of owners", pets_db)])[0]
     assert trace.steps["draft"] == draft
     assert trace.final == kept
@@ -240,14 +342,14 @@ def test_a_reduced_schema_sql_that_fails_does_not_replace_a_draft_that_runs(
 
 def test_sql_steps_may_end_only_where_the_sql_compiles_unless_switched_off(questions) -> None:
     generator = ConstrainedScriptedGenerator(ANSWERS)
-    MCPPipeline(generator, all_steps()).run(questions)
+    MCPPipeline(generator, mcp_with(*ROUTE_STEPS)).run(questions)
     draft = generator.constrained_calls[0][1][0]  # q_good on the full schema
     assert draft.compiles("SELECT T1.name FROM owner AS T1 JOIN pet AS T2 ON T1.id = T2.owner_id")
     assert not draft.compiles("SELECT T1.name FROM owner")
     reduced = generator.constrained_calls[1][1][0]  # q_good's reduced schema shows owner alone
     assert reduced.compiles("SELECT name FROM owner") and not reduced.compiles("SELECT kind FROM pet")
     generator = ConstrainedScriptedGenerator(ANSWERS)
-    MCPPipeline(generator, all_steps(compile_check=False)).run(questions)
+    MCPPipeline(generator, mcp_with(*ROUTE_STEPS, compile_check=False)).run(questions)
     assert all(c.compiles is None for _, calls in generator.constrained_calls for c in calls)
 
 
@@ -257,7 +359,7 @@ def test_without_usable_links_the_draft_stays_and_is_not_regenerated(pets_db: Pa
             self.batches.append(len(prompts))
             return [["SELECT name FROM owner" if "Task: write" in p else links] for p in prompts]
 
-    settings = all_steps(noise_correction=False, continuation=False)
+    settings = mcp_with("schema_linking")
     questions = [MCPQuestion("q", "names of owners", pets_db)]
     links = "not a list of links"
     generator = Counting({})
@@ -286,7 +388,7 @@ def test_without_usable_links_the_draft_stays_and_is_not_regenerated(pets_db: Pa
 def test_the_longest_compiling_prefix(pets_db: Path, sql: str, expected: str) -> None:
     from routesql.db.compiles import SchemaCompiler
     from routesql.db.schema import read_schema
-    from routesql.mcp import longest_compiling_prefix
+    from routesql.mcp.work import longest_compiling_prefix
 
     compiler = SchemaCompiler(read_schema(pets_db))
     assert longest_compiling_prefix(sql, compiler.compiles) == expected
@@ -294,11 +396,9 @@ def test_the_longest_compiling_prefix(pets_db: Path, sql: str, expected: str) ->
 
 def test_a_draft_cut_off_mid_statement_is_trimmed_to_where_it_compiles(pets_db: Path) -> None:
     generator = ScriptedGenerator({("write", "owners in Lyon"): "SELECT name FROM owner WHERE city = 'Lyon' AND"})
-    settings = all_steps(schema_linking=False, noise_correction=False, continuation=False)
+    settings = mcp_with()
     trace = MCPPipeline(generator, settings).run([MCPQuestion("q", "owners in Lyon", pets_db)])[0]
     assert trace.final == "SELECT name FROM owner WHERE city = 'Lyon'"
     assert "trimmed" in trace.notes
-    off = MCPPipeline(
-        generator, all_steps(schema_linking=False, noise_correction=False, continuation=False, compile_check=False)
-    ).run([MCPQuestion("q", "owners in Lyon", pets_db)])[0]
+    off = MCPPipeline(generator, mcp_with(compile_check=False)).run([MCPQuestion("q", "owners in Lyon", pets_db)])[0]
     assert off.final == "SELECT name FROM owner WHERE city = 'Lyon' AND"

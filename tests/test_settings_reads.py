@@ -31,11 +31,12 @@ def test_reads_map_to_params_keys(reads: set, keys: set[str]) -> None:
 
 def test_a_traced_process_writes_the_keys_it_read(tmp_path: Path) -> None:
     script = (
-        "from routesql.settings_reads import start_tracing\n"
+        "from routesql.settings_reads import peek, start_tracing\n"
         "from routesql.config import Params\n"
         "start_tracing('probe', Params)\n"
         "params = Params()\n"
         "params.execution.row_cap, params.model.tiny.vocab_size\n"
+        "peek(peek(params, 'mcp'), 'steps')\n"  # a check, not a use: not recorded
     )
     subprocess.run([sys.executable, "-c", script], env={TRACE_ENV: str(tmp_path / "reads")}, check=True)
     (written,) = (tmp_path / "reads").glob("probe-*.json")

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from routesql.db.connect import read_header
 from routesql.errors import InputError
-from routesql.mcp import MCPPipeline, MCPQuestion, MCPSettings, MCPTrace
+from routesql.mcp.pipeline import MCPPipeline
+from routesql.mcp.settings import MCPSettings, load_checked_params
+from routesql.mcp.work import MCPQuestion, MCPTrace
 
 
 @dataclass
@@ -53,11 +55,10 @@ def check_question_and_database(question: str, db: Path) -> None:
 
 
 def answer_question(question: str, db: Path, model: str, params_path: Path) -> AskResult:
-    from routesql.config import load_params
     from routesql.evaluate import check_prompt_version, generator_from
 
     check_question_and_database(question, db)
-    params = load_params(params_path)
+    params = load_checked_params(params_path)
     model_dir = resolve_model_dir(model)
     check_prompt_version(model_dir, params.schema_.style)
     pipeline = MCPPipeline(generator_from(params, model_dir), MCPSettings.from_params(params))

@@ -151,6 +151,12 @@ def quiet_libraries() -> None:
         warnings.filterwarnings("ignore", message=pattern, category=category)
 
 
+def load_checked_params(path: Path):  # -> routesql.config.Params
+    from routesql.mcp.settings import load_checked_params as load
+
+    return load(path)
+
+
 def _finite_positive(value: float | None) -> float | None:
     """Option callback: limits must stop something (inf or nan never interrupt)."""
     import math
@@ -361,10 +367,9 @@ def data(
 ) -> None:
     """The `data` stage: generate the demo (or read the named benchmark), load, check every gold query;
     the same for the dev split of each evaluation-only benchmark (evaluate.benchmarks)."""
-    from routesql.config import load_params
     from routesql.prepare import prepare_data
 
-    loaded = load_params(params)
+    loaded = load_checked_params(params)
     check_output_folder(examples_dir)
     check_output_folder(eval_dir)
     check_output_file(check_out)
@@ -397,12 +402,11 @@ def synthesize(
     """The `synthesize` stage: TS / SL / NC / CW / LR-SQL slice records and SENSE data from the train split."""
     import dataclasses
 
-    from routesql.config import load_params
     from routesql.prepare import benchmark_root
     from routesql.synth.stage import run_synthesize, settings_from_params
     from routesql.train.base_stage import resolve_base
 
-    loaded = load_params(params)
+    loaded = load_checked_params(params)
     settings = settings_from_params(loaded)
     root = data if data is not None else benchmark_root(loaded)
     require_folder(root, "benchmark folder")
@@ -432,11 +436,10 @@ def base(
     out: Annotated[Path, typer.Option(help="Folder of the base model.")] = Path("models/base"),
 ) -> None:
     """The `base` stage: build the embedded tiny model offline, or record the real base model named in params."""
-    from routesql.config import load_params
     from routesql.prepare import benchmark_root
     from routesql.train.base_stage import build_base_model
 
-    loaded = load_params(params)
+    loaded = load_checked_params(params)
     check_output_folder(out)
     folder = build_base_model(loaded, benchmark_root(loaded), out)
     typer.echo(f"base model ({loaded.model.base}) → {folder}")
@@ -459,13 +462,12 @@ def train(
     out: Annotated[Path, typer.Option(help="Where the trained model is exported.")] = Path("models/trained"),
 ) -> None:
     """The `train` stage: multitask SFT (+ DPO) with Lightning + PEFT; resumes a killed run from its checkpoints."""
-    from routesql.config import load_params
     from routesql.tracking import check_tracking_uri, mlflow_logger
     from routesql.train.base_stage import resolve_base
     from routesql.train.records import load_sft_records
     from routesql.train.stage import train_model
 
-    loaded = load_params(params)
+    loaded = load_checked_params(params)
     require_file(records, "records file")
     base_model = resolve_base(base_dir)
     check_output_folder(out)
@@ -507,7 +509,6 @@ def evaluate(
     """The `evaluate` stage: zero-shot base, then MCP over the dev split of data.benchmark and of each of
     evaluate.benchmarks; EX overall / by hardness / after each MCP step, per benchmark, HTML report."""
     from routesql.bench.loaders import missing_databases
-    from routesql.config import load_params
     from routesql.evaluate import (
         check_prompt_version,
         evaluate_benchmarks,
@@ -517,11 +518,11 @@ def evaluate(
         scoring_options_from,
         zero_shot_dev,
     )
-    from routesql.mcp import MCPSettings
+    from routesql.mcp.settings import MCPSettings
     from routesql.prepare import eval_sources
     from routesql.train.base_stage import resolve_base
 
-    loaded = load_params(params)
+    loaded = load_checked_params(params)
     if benchmark is not None:
         loaded = _with_eval_benchmarks(loaded, benchmark_args(benchmark, "--benchmark"))
     sources = eval_sources(loaded)
@@ -611,13 +612,12 @@ def tune(
     work_dir: Annotated[Path, typer.Option(help="Scratch folder for trial runs.")] = Path("checkpoints/tune"),
 ) -> None:
     """The `tune` stage: Optuna over the task-mix ratios; run it from several processes to share one study."""
-    from routesql.config import load_params
     from routesql.prepare import benchmark_root
     from routesql.tracking import check_tracking_uri
     from routesql.train.base_stage import resolve_base
     from routesql.tune import run_tuning
 
-    loaded = load_params(params)
+    loaded = load_checked_params(params)
     require_file(records, "records file")
     base_model = resolve_base(base_dir)
     check_output_file(out)
@@ -641,12 +641,11 @@ def register(
     ),
 ) -> None:
     """The `register` stage: a new MLflow model version; the alias moves only if dev EX beats the current holder."""
-    from routesql.config import load_params
     from routesql.evaluate import check_prompt_version, load_metrics
     from routesql.registry import register_model
     from routesql.tracking import check_tracking_uri
 
-    loaded = load_params(params)
+    loaded = load_checked_params(params)
     check_prompt_version(model, loaded.schema_.style)
     load_metrics(eval_dir)
     check_output_file(out)
@@ -666,12 +665,11 @@ def promote(
     params: Annotated[Path, PARAMS_OPTION] = Path("params.yaml"),
 ) -> None:
     """Move the alias (default `champion`) to VERSION by hand."""
-    from routesql.config import load_params
     from routesql.registry import promote as promote_version
 
     if not version.isdigit() or int(version) < 1:
         raise typer.BadParameter(f"a model version is a number from 1 up, not {version!r}", param_hint="VERSION")
-    loaded = load_params(params)
+    loaded = load_checked_params(params)
     promote_version(loaded, version)
     typer.echo(f"alias '{loaded.registry.alias}' → {loaded.registry.model_name} version {version}")
 
@@ -706,7 +704,6 @@ def serve(
     import os
 
     from routesql.ask import resolve_model_dir
-    from routesql.config import load_params
     from routesql.errors import InputError
     from routesql.evaluate import check_prompt_version, generator_from
     from routesql.llm.server import ServerLimits, base_url, shutdown, wait_for_stop_signal
@@ -727,7 +724,7 @@ def serve(
             "the model (set --api-key-env)",
             err=True,
         )
-    loaded = load_params(params)
+    loaded = load_checked_params(params)
     if loaded.generator.backend != "local":
         raise InputError(
             params,

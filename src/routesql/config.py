@@ -141,10 +141,24 @@ class DPOStageSettings(DPOSettings):
 
 
 class MCPStepSettings(Section):
-    schema_linking: bool = False
-    noise_correction: bool = False
-    continuation: bool = True
+    # after the draft, in this order; the names routesql.mcp.registry knows are checked when a
+    # command loads params (routesql.cli), before any work
+    steps: list[str] = Field(default_factory=lambda: ["continuation"])
     self_consistency: int = Field(1, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _steps_replace_switches(cls, data: object) -> object:
+        """The per-step switches of earlier versions, named with what replaces them."""
+        if isinstance(data, dict):
+            for old in ("schema_linking", "noise_correction", "continuation"):
+                if old in data:
+                    raise ValueError(
+                        f"mcp.{old} is replaced by mcp.steps: list the steps to run after the draft, "
+                        "in order (e.g. steps: [schema_linking, noise_correction, continuation])"
+                    )
+        return data
+
     sample_temperature: float = Field(0.7, ge=0)
     max_new_tokens: int = Field(96, ge=1)
     constrain_names: bool = True

@@ -21,7 +21,9 @@ from routesql.atomic import folder_atomic, write_json_atomic, write_jsonl_atomic
 from routesql.bench.example import Benchmark
 from routesql.db.limits import QueryLimits
 from routesql.llm.generator import Generator
-from routesql.mcp import STEPS, MCPPipeline, MCPQuestion, MCPSettings, MCPTrace, text_to_sql_only
+from routesql.mcp.pipeline import MCPPipeline
+from routesql.mcp.settings import MCPSettings, text_to_sql_only
+from routesql.mcp.work import MCPQuestion, MCPTrace
 from routesql.metrics.report_html import render_report
 from routesql.metrics.score import score_predictions
 
@@ -185,13 +187,14 @@ def run_dev(
     finals = [t.final for t in traces]
     step_reports: dict[str, dict] = {}
     scored: dict[tuple[str, ...], dict] = {}
-    for step in STEPS:
+    for step in settings.labels:
         if all(step in t.steps for t in traces if t.error is None):
-            preds = [t.steps.get(step, t.final) for t in traces]
-            step_reports[step] = score_with(bench, preds, scoring, progress, warn=not step_reports)
-            scored[tuple(preds)] = step_reports[step]
+            preds = tuple(t.steps.get(step, t.final) for t in traces)
+            if preds not in scored:  # a step that changed nothing is not scored again
+                scored[preds] = score_with(bench, list(preds), scoring, progress, warn=not scored)
+            step_reports[step] = scored[preds]
     # The last enabled step's predictions are the finals: score them once, not twice.
-    final = scored.get(tuple(finals)) or score_with(bench, finals, scoring, progress, warn=not step_reports)
+    final = scored.get(tuple(finals)) or score_with(bench, finals, scoring, progress, warn=not scored)
     metrics = build_metrics(final, step_reports, traces, generation_seconds, template_version)
     metrics["total_seconds"] = round(time.monotonic() - started, 2)
     return DevRun(bench, traces, final, metrics)

@@ -40,16 +40,17 @@ class RouteSQLModel(PythonModel):
     def load_context(self, context) -> None:
         from routesql.evaluate import check_prompt_version
         from routesql.llm.local import TransformersGenerator
-        from routesql.mcp import MCPPipeline, MCPSettings
+        from routesql.mcp.pipeline import MCPPipeline
+        from routesql.mcp.settings import MCPSettings
 
         model_dir = Path(context.artifacts["model_dir"])
         settings = json.loads(Path(context.artifacts["mcp_settings"]).read_text())
         check_prompt_version(model_dir, settings.get("schema_style", "ddl"))
         generator = TransformersGenerator.load(model_dir / "merged", batch_size=16)
-        self.pipeline = MCPPipeline(generator, MCPSettings(**settings))
+        self.pipeline = MCPPipeline(generator, MCPSettings.from_saved(settings))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        from routesql.mcp import MCPQuestion
+        from routesql.mcp.work import MCPQuestion
 
         questions = [
             MCPQuestion(str(i), str(row["question"]), Path(str(row["db_path"])))
@@ -92,7 +93,7 @@ def register_model(
 ) -> dict:  # params: routesql.config.Params
     from routesql.atomic import write_json_atomic
     from routesql.evaluate import check_prompt_version, load_metrics, log_eval_metrics
-    from routesql.mcp import MCPSettings
+    from routesql.mcp.settings import MCPSettings
 
     version_tag = check_prompt_version(model_dir, params.schema_.style)
     metrics = load_metrics(eval_dir)

@@ -35,6 +35,11 @@ class ReadTrackedModel(BaseModel):
         return super().__getattribute__(name)
 
 
+def peek(model: BaseModel, name: str) -> Any:
+    """A field's value without recording a read: a check of a value is not a use of it."""
+    return vars(model)[name]
+
+
 def start_tracing(command: str, root: type[BaseModel]) -> None:
     """Record reads from now on when TRACE_ENV names a folder; written at exit as keys of `root`."""
     global _reads

@@ -22,7 +22,7 @@ import torch
 from routesql.atomic import write_json_atomic, write_jsonl_atomic
 from routesql.bench.loaders import load_benchmark
 from routesql.evaluate import local_generator, score_with, scoring_options_from
-from routesql.mcp import MCPSettings
+from routesql.mcp.settings import MCPSettings
 from routesql.redact import redact_params
 from routesql.study import StudyLock, open_study, run_study
 from routesql.train.settings import SFTSettings, settings_from_mapping
@@ -91,7 +91,8 @@ def suggest(trial: optuna.Trial, params) -> tuple[dict[str, float], dict]:  # pa
 
 def make_objective(params, base: str, trial_records: Path, held_out: list[dict], questions, work_dir: Path):
     from routesql.llm.loading import load_tokenizer
-    from routesql.mcp import MCPPipeline, text_to_sql_only
+    from routesql.mcp.pipeline import MCPPipeline
+    from routesql.mcp.settings import text_to_sql_only
     from routesql.train.run import run_sft
 
     tokenizer = load_tokenizer(base)
@@ -149,7 +150,7 @@ def best_trial(complete: list[optuna.trial.FrozenTrial]) -> optuna.trial.FrozenT
 
 def tuning_questions(params, root: Path):
     """Held-out training databases and up to eval_limit of their questions, spread over patterns."""
-    from routesql.mcp import MCPQuestion
+    from routesql.mcp.work import MCPQuestion
 
     bench = load_benchmark(root, "train", params.data.format, params.data.spider_root_path(), params.data.evidence)
     databases = sorted({ex.db_id for ex in bench.examples if bench.db_path(ex.db_id).is_file()})
