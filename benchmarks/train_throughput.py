@@ -67,7 +67,7 @@ def training_flops_per_token(base: Path) -> float:
 def prepare(work: Path, model: str = "tiny") -> tuple[Path, Path]:
     from routesql.bench.demo import write_demo_benchmark
     from routesql.synth.stage import SynthSettings, run_synthesize
-    from routesql.tasks.build import TaskSettings
+    from routesql.tasks.record import TaskSettings
     from routesql.train.base_stage import pretraining_texts
     from routesql.train.settings import TinyModelSettings
     from routesql.train.tiny import build_tiny_base

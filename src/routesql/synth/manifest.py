@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from routesql.tasks.build import ExampleOutput
+from routesql.tasks.record import ExampleOutput
 
 PERCENTILES = (50, 90, 99, 100)
 

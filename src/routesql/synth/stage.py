@@ -31,14 +31,9 @@ from routesql.errors import InputError
 from routesql.metrics.matcher import MatchJob, match_many
 from routesql.sqlkit.noise import CORRUPTIONS
 from routesql.synth.manifest import build_manifest
-from routesql.tasks.build import (
-    ExampleOutput,
-    NoiseCandidate,
-    TaskSettings,
-    build_example,
-    make_record,
-    noise_record,
-)
+from routesql.tasks.noise_correction import noise_record
+from routesql.tasks.record import ExampleOutput, NoiseCandidate, TaskSettings, make_record
+from routesql.tasks.registry import build_example
 from routesql.tasks.slicing import slice_schema
 from routesql.tasks.templates import prompt_version, text_to_sql_prompt
 

@@ -12,21 +12,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from routesql.errors import InputError
-from routesql.train.settings import SFT_TASKS
+from routesql.tasks.registry import SFT_TASK_NAMES
+from routesql.train.settings import mix_problem
 
 
 def normalise_mix(ratios: Mapping[str, float], where: str = "train.mix") -> dict[str, float]:
     """Ratios scaled to sum to 1, zero-ratio tasks dropped; bad names or sums raise InputError."""
-    for task, ratio in ratios.items():
-        if task not in SFT_TASKS:
-            raise InputError(f"{where}.{task}", f"unknown task (known: {', '.join(SFT_TASKS)})")
-        if not ratio >= 0:
-            raise InputError(f"{where}.{task}", f"ratio must be a number >= 0, got {ratio}")
+    problem = mix_problem(ratios)
+    if problem is not None:
+        task, text = problem
+        raise InputError(where if task is None else f"{where}.{task}", text)
     total = sum(ratios.values())
-    if not total > 0:
-        raise InputError(where, f"ratios must sum to a positive number, got {total}")
     # Sorted by the canonical task order so the same mix gives the same draws however it was written.
-    return {task: ratios[task] / total for task in SFT_TASKS if ratios.get(task, 0) > 0}
+    return {task: ratios[task] / total for task in SFT_TASK_NAMES if ratios.get(task, 0) > 0}
 
 
 class TaskMixSampler:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from routesql.errors import InputError
-from routesql.train.settings import SFT_TASKS
+from routesql.tasks.registry import SFT_TASK_NAMES
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,8 @@ def load_sft_records(path: Path) -> list[SFTRecord]:
     records: list[SFTRecord] = []
     for where, row in _read_jsonl(path):
         fields = _checked_fields(where, row, SFT_KEYS)
-        if fields["task"] not in SFT_TASKS:
-            raise InputError(f"{where}.task", f"unknown task {fields['task']!r} (known: {', '.join(SFT_TASKS)})")
+        if fields["task"] not in SFT_TASK_NAMES:
+            raise InputError(f"{where}.task", f"unknown task {fields['task']!r} (known: {', '.join(SFT_TASK_NAMES)})")
         records.append(SFTRecord(**fields))
     return records
 

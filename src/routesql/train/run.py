@@ -24,6 +24,7 @@ from routesql.errors import InputError
 from routesql.llm.loading import load_base
 from routesql.llm.prompting import model_prompt_version
 from routesql.redact import redact_params
+from routesql.tasks.registry import SFT_TASK_NAMES
 from routesql.train.checkpoint import (
     adapter_checkpoint_callback,
     export_model,
@@ -36,7 +37,6 @@ from routesql.train.packing import TokenizedRecord, tokenize_pairs, tokenize_rec
 from routesql.train.progress import StepProgress
 from routesql.train.records import SFTRecord, load_preference_records, load_sft_records, template_version_of
 from routesql.train.settings import (
-    SFT_TASKS,
     DPOSettings,
     LoraSettings,
     SFTSettings,
@@ -189,15 +189,15 @@ def tokenize_sft(
         tokenizer,
         [record.prompt for record in records],
         [record.completion for record in records],
-        [SFT_TASKS.index(record.task) for record in records],
+        [SFT_TASK_NAMES.index(record.task) for record in records],
     )
-    by_task: dict[str, list[TokenizedRecord]] = {task: [] for task in SFT_TASKS}
+    by_task: dict[str, list[TokenizedRecord]] = {task: [] for task in SFT_TASK_NAMES}
     dropped = 0
     for record in tokenized:
         if len(record) > max_len:
             dropped += 1
         else:
-            by_task[SFT_TASKS[record.task_index]].append(record)
+            by_task[SFT_TASK_NAMES[record.task_index]].append(record)
     return by_task, dropped
 
 

@@ -14,15 +14,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from routesql.errors import InputError
 from routesql.settings_reads import ReadTrackedModel
-
-# The ROUTE tasks plus LR-SQL's slice linking; the names used in SFT records and in `train.mix`.
-SFT_TASKS: tuple[str, ...] = (
-    "text_to_sql",
-    "schema_linking",
-    "noise_correction",
-    "continuation",
-    "slice_linking",
-)
+from routesql.tasks.registry import SFT_TASK_NAMES, SFT_TASKS
 
 # Lightning precision flags (trainer `precision=`); listed so a typo fails at config time.
 Precision = Literal[
@@ -146,27 +138,34 @@ class _TrainerSettings(_Settings):
 
 
 def default_mix() -> dict[str, float]:
-    """The task mix `tasks.mix` defaults to: 2 CPU cores have time for text-to-SQL and the
-    continuation MCP uses (README, "Training SmolLM2 on 2 CPU cores")."""
-    return {
-        "text_to_sql": 1.0,
-        "schema_linking": 0.0,
-        "noise_correction": 0.0,
-        "continuation": 0.1,
-        "slice_linking": 0.0,
-    }
+    """The task mix `tasks.mix` defaults to, each task's own default ratio: 2 CPU cores have time
+    for text-to-SQL and the continuation MCP uses (README, "Training SmolLM2 on 2 CPU cores")."""
+    return {task.name: task.default_ratio for task in SFT_TASKS}
+
+
+def mix_problem(mix: Mapping[str, float]) -> tuple[str | None, str] | None:
+    """What is wrong with a task mix, as (the task at fault or None for the whole mix, the problem);
+    None when nothing is. The one set of rules for params (validate_mix) and callers (normalise_mix)."""
+    for task, ratio in mix.items():
+        if task not in SFT_TASK_NAMES:
+            return task, f"unknown task (known: {', '.join(SFT_TASK_NAMES)})"
+        if not ratio >= 0:  # also NaN
+            return task, f"ratio must be a number >= 0, got {ratio}"
+    total = sum(mix.values())
+    if not total > 0:
+        return None, f"ratios must sum to a positive number, got {total}"
+    return None
 
 
 def validate_mix(mix: dict[str, float]) -> dict[str, float]:
     """A task mix's checks, for every model holding one (train.mix here, tasks.mix in params)."""
-    for task, ratio in mix.items():
-        if task not in SFT_TASKS:
-            raise _key_error(task, f"unknown task (known: {', '.join(SFT_TASKS)})", task)
-        if ratio < 0 or ratio != ratio:
-            raise _key_error(task, f"ratio must be a number >= 0, got {ratio}", ratio)
-    if not sum(mix.values()) > 0:
-        raise ValueError("ratios must sum to a positive number")
-    return mix
+    problem = mix_problem(mix)
+    if problem is None:
+        return mix
+    task, text = problem
+    if task is None:
+        raise ValueError(text)
+    raise _key_error(task, text, mix[task])
 
 
 class SFTSettings(_TrainerSettings):

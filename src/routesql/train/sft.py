@@ -17,11 +17,12 @@ from torch.utils.data import DataLoader
 from transformers import PreTrainedModel
 
 from routesql.errors import InputError
+from routesql.tasks.registry import SFT_TASK_NAMES
 from routesql.train.attention import PACKED_ATTENTION, use_packed_attention
 from routesql.train.base import TrainingModule
 from routesql.train.mix import TaskMixSampler
 from routesql.train.packing import TokenizedRecord, causal_lm, completion_token_losses
-from routesql.train.settings import SFT_TASKS, SFTSettings
+from routesql.train.settings import SFTSettings
 from routesql.train.stream import SFTStream, StreamLayout
 
 
@@ -38,8 +39,8 @@ class SFTModule(TrainingModule[PreTrainedModel | PeftModel, SFTSettings]):
         super().__init__(model, settings)
         self.by_task, self.pad_id = by_task, pad_id
         self.sampler_position = 0
-        self._task_sums = torch.zeros(len(SFT_TASKS), dtype=torch.float64)
-        self._task_counts = torch.zeros(len(SFT_TASKS), dtype=torch.float64)
+        self._task_sums = torch.zeros(len(SFT_TASK_NAMES), dtype=torch.float64)
+        self._task_counts = torch.zeros(len(SFT_TASK_NAMES), dtype=torch.float64)
         self._slots, self._real = 0, 0
 
     # ---- attention ----------------------------------------------------------------------------
@@ -125,7 +126,7 @@ class SFTModule(TrainingModule[PreTrainedModel | PeftModel, SFTSettings]):
         """Token-mean loss per task over the step, on this rank (tasks absent from the step are skipped)."""
         metrics = {
             f"train/loss_{task}": float(self._task_sums[index] / self._task_counts[index])
-            for index, task in enumerate(SFT_TASKS)
+            for index, task in enumerate(SFT_TASK_NAMES)
             if self._task_counts[index] > 0
         }
         if metrics:
