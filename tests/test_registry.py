@@ -41,7 +41,8 @@ def _model_dir(folder: Path) -> Path:
     )
     tokenizer.chat_template = CHAT
     tokenizer.save_pretrained(folder / "merged")
-    version = model_prompt_version(prompt_version("ddl"), AutoTokenizer.from_pretrained(str(folder / "merged")))
+    style = Params().schema_.style  # as trained with the default params
+    version = model_prompt_version(prompt_version(style), AutoTokenizer.from_pretrained(str(folder / "merged")))
     (folder / "routesql.json").write_text(json.dumps({"template_version": version}))
     return folder
 
