@@ -16,7 +16,7 @@ from routesql.db.schema import read_schema
 from routesql.errors import InputError
 from routesql.llm.generator import GenerationSettings
 from routesql.sqlkit.noise import corrupt
-from routesql.synth.weak import build_preference_pairs, extract_sql, first_statement
+from routesql.synth.weak import build_preference_pairs
 
 PETS_EXAMPLES = [
     ("SELECT name FROM owner WHERE city = 'Lyon'", "Which owners live in Lyon?"),
@@ -51,7 +51,7 @@ class MixedQualityGenerator:
             variants = [
                 f"```sql\n{gold};\n```",
                 wrong,
-                "SELEC" + gold[6:],
+                gold.replace(" FROM ", " FORM ", 1),  # a syntax error
                 f"SQL: {gold}\n\nQuestion: and what else?",
                 f"{wrong};",
             ]
@@ -99,39 +99,6 @@ def _check_pairs_by_execution(pairs: list[dict], bench: Benchmark, examples: lis
         verdict = _same_result(db, example.sql, pair["rejected"])
         assert verdict is not True, pair
         assert (pair["rejected_error"] is None) == (verdict is False), pair
-
-
-# --- extraction ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("completion", "expected"),
-    [
-        ("```sql\nSELECT 1;\n```", "SELECT 1"),
-        ("```\nSELECT 2\n```\nThis query returns two.", "SELECT 2"),
-        ("SELECT a FROM t; SELECT b FROM t", "SELECT a FROM t"),
-        ("SELECT ';' FROM t WHERE x = 'a;b'; DROP", "SELECT ';' FROM t WHERE x = 'a;b'"),
-        ('SELECT "x;y" FROM t;', 'SELECT "x;y" FROM t'),
-        ("SQL: SELECT 1\n\nQuestion: next one", "SELECT 1"),
-        (" SELECT name\n FROM owner\n WHERE id = 1", "SELECT name\n FROM owner\n WHERE id = 1"),
-        ("```sql\nSELECT 3", "SELECT 3"),
-        ("", ""),
-    ],
-)
-def test_extract_sql(completion: str, expected: str) -> None:
-    assert extract_sql(completion) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("SELECT 'it''s;' FROM t; x", "SELECT 'it''s;' FROM t"),
-        ("SELECT [a;b] FROM t;", "SELECT [a;b] FROM t"),
-        ("SELECT 1", "SELECT 1"),
-    ],
-)
-def test_first_statement(text: str, expected: str) -> None:
-    assert first_statement(text) == expected
 
 
 # --- pairs ---------------------------------------------------------------------------------------

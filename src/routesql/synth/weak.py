@@ -9,7 +9,6 @@ which is better served by real mistakes than by synthetic corruptions alone.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import NamedTuple
 
@@ -17,41 +16,14 @@ from routesql.bench.example import Benchmark, Example
 from routesql.errors import InputError
 from routesql.llm.generator import GenerationSettings, Generator
 from routesql.metrics.matcher import MatchJob, MatchOutcome, match_many
+from routesql.sqlkit.extract import extract_sql
 from routesql.synth.strong import normalize_sql
-
-_FENCE = re.compile(r"```[ \t]*(?:sqlite|sql)?[ \t]*\n?(.*?)(?:```|$)", re.IGNORECASE | re.DOTALL)
-_LEADING_LABEL = re.compile(r"^\s*(?:sql|sqlite|query|answer)\s*:\s*", re.IGNORECASE)
-_CLOSING = {"'": "'", '"': '"', "`": "`", "[": "]"}
 
 
 class PreferenceData(NamedTuple):
     pairs: list[dict]  # {prompt, chosen, rejected, db_id, example_id, rejected_error}
     stats: dict  # counts for the stage manifest
     wrong_samples: dict[str, list[str]]  # example id → distinct wrong or failing samples
-
-
-def first_statement(text: str) -> str:
-    """Text up to the first `;` that is not inside a quoted string or identifier."""
-    closing: str | None = None
-    for position, char in enumerate(text):
-        if closing is not None:
-            if char == closing:
-                closing = None  # a doubled quote ('') closes and reopens: same result
-        elif char in _CLOSING:
-            closing = _CLOSING[char]
-        elif char == ";":
-            return text[:position]
-    return text
-
-
-def extract_sql(completion: str) -> str:
-    """The SQL in a completion: the first code fence's body if any, cut at a blank line and at
-    the end of the first statement (models often keep writing after the query)."""
-    fence = _FENCE.search(completion)
-    text = fence.group(1) if fence else completion
-    text = _LEADING_LABEL.sub("", text.strip())
-    text = re.split(r"\n\s*\n", text, maxsplit=1)[0]
-    return first_statement(text).strip()
 
 
 def build_preference_pairs(
@@ -82,7 +54,7 @@ def build_preference_pairs(
     completions = generator.generate(list(prompts), settings) if prompts else []
     if len(completions) != len(prompts):
         raise InputError("generator", f"returned {len(completions)} completion lists for {len(prompts)} prompts")
-    samples = [[extract_sql(text) for text in outputs] for outputs in completions]
+    samples = [[extract_sql(text, first_statement_only=True) for text in outputs] for outputs in completions]
     verdicts = _execute_distinct(examples, samples, bench, workers, semantics)
     return _assemble(examples, prompts, samples, verdicts, max_pairs_per_question)
 
