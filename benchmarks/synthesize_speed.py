@@ -9,13 +9,15 @@ Target (issue: the synthesize stage): under 120 s on a 2-core machine.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from routesql.synth.stage import SynthSettings, run_synthesize
+from routesql.config import Params
+from routesql.synth.stage import run_synthesize, settings_from_params
 
 
 def main() -> int:
@@ -27,7 +29,15 @@ def main() -> int:
     if not root:
         print("set ROUTESQL_BENCHMARKS to the folder holding spider/", file=sys.stderr)
         return 2
-    settings = SynthSettings(workers=args.workers, strong_per_db=args.strong_per_db)
+    # params.yaml's defaults on all of Spider train, without weak sampling (it needs a base model)
+    defaults = settings_from_params(Params())
+    settings = dataclasses.replace(
+        defaults,
+        workers=args.workers,
+        strong_per_db=args.strong_per_db,
+        max_examples=None,
+        weak=dataclasses.replace(defaults.weak, enabled=False),
+    )
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
         manifest = run_synthesize(Path(root) / "spider", Path(out), settings, progress=False)

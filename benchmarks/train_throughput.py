@@ -19,6 +19,7 @@ each, their ratio, and our non-padding share. Target: ratio >= 1.3 and share >= 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 import time
@@ -66,18 +67,23 @@ def training_flops_per_token(base: Path) -> float:
 
 def prepare(work: Path, model: str = "tiny") -> tuple[Path, Path]:
     from routesql.bench.demo import write_demo_benchmark
-    from routesql.synth.stage import SynthSettings, run_synthesize
-    from routesql.tasks.record import TaskSettings
+    from routesql.config import Params
+    from routesql.synth.stage import run_synthesize, settings_from_params
     from routesql.train.base_stage import pretraining_texts
     from routesql.train.settings import TinyModelSettings
     from routesql.train.tiny import build_tiny_base
 
     write_demo_benchmark(work / "demo", seed=0)
-    # The demo defaults of params.yaml: no sample rows, compact schemas.
+    # params.yaml's defaults (no sample rows, compact schemas) on every training example, with no
+    # SENSE synthesis (strong or weak): the measured records are the benchmark's own.
+    defaults = settings_from_params(Params())
+    settings = dataclasses.replace(
+        defaults, strong_per_db=0, max_examples=None, weak=dataclasses.replace(defaults.weak, enabled=False)
+    )
     run_synthesize(
         work / "demo",
         work / "synth",
-        SynthSettings(strong_per_db=0, tasks=TaskSettings(sample_rows=0, schema_style="compact")),
+        settings,
         fmt="demo",
         progress=False,
     )

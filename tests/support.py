@@ -147,6 +147,26 @@ def mcp_with(*steps: str, **changes: object):
     return MCPSettings(steps=steps, **changes)  # type: ignore[arg-type]
 
 
+def synth_settings(**changes: object):
+    """The synthesize settings of the default params.yaml with `changes`; unless changed, weak
+    sampling is off (it needs a base model) and every training example is used."""
+    import dataclasses
+
+    from routesql.config import Params
+    from routesql.synth.stage import settings_from_params
+
+    base = settings_from_params(Params())
+    changes = {"weak": dataclasses.replace(base.weak, enabled=False), "max_examples": None, **changes}
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def task_settings(**changes: object):
+    """The record-building settings of the default params.yaml with `changes`."""
+    import dataclasses
+
+    return dataclasses.replace(synth_settings().tasks, **changes)  # type: ignore[arg-type]
+
+
 def params_leaf_keys(tree: dict, prefix: str = "") -> list[str]:
     """The dotted keys of a params mapping's values (a task mix is one value: task → ratio)."""
     keys: list[str] = []

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from routesql.atomic import folder_atomic, write_json_atomic, write_jsonl_atomic, write_text_atomic
 from routesql.bench.example import Benchmark
+from routesql.config import Params
 from routesql.db.limits import QueryLimits
 from routesql.llm.generator import Generator
 from routesql.mcp.pipeline import MCPPipeline
@@ -44,19 +45,22 @@ ERROR_CATEGORIES = {
 class ScoringOptions:
     """How predictions are scored: params.yaml's `scoring` and `execution` sections."""
 
-    semantics: str = "auto"
-    workers: int = 1
-    limits: QueryLimits = QueryLimits()
-    keep_distinct: bool = False
+    semantics: str
+    workers: int
+    limits: QueryLimits
+    keep_distinct: bool
 
 
-def scoring_options_from(params) -> ScoringOptions:  # params: routesql.config.Params
+def scoring_options_from(params: Params) -> ScoringOptions:
     return ScoringOptions(
         semantics=params.scoring.semantics,
         workers=params.execution.workers,
         limits=QueryLimits.of(params.execution),
         keep_distinct=params.scoring.keep_distinct,
     )
+
+
+DEFAULT_SCORING = scoring_options_from(Params())  # params.yaml's defaults
 
 
 def score_with(
@@ -101,7 +105,7 @@ def zero_shot_dev(
     bench: Benchmark,
     generator: Generator,
     settings: MCPSettings,
-    scoring: ScoringOptions = ScoringOptions(),
+    scoring: ScoringOptions = DEFAULT_SCORING,
     limit: int | None = None,
     progress: bool = True,
 ) -> dict:
@@ -137,7 +141,7 @@ def evaluate_benchmarks(
     settings: MCPSettings,
     out_dir: Path,
     template_version: str,
-    scoring: ScoringOptions = ScoringOptions(),
+    scoring: ScoringOptions = DEFAULT_SCORING,
     limit: int | None = None,
     progress: bool = True,
     zero_shot: dict | None = None,

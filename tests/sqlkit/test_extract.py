@@ -32,6 +32,7 @@ FIRST_STATEMENT_CASES = [
     (" SELECT name\n FROM owner\n WHERE id = 1", "SELECT name FROM owner WHERE id = 1"),
     ("```sql\nSELECT 3", "SELECT 3"),
     ("SELECT 1; DROP TABLE t;", "SELECT 1"),
+    ("SELEC name FORM owner;\nmore", "SELEC name FORM owner"),  # no SQL: a failing sample all the same
     ("", ""),
 ]
 

@@ -1,5 +1,6 @@
 """The synthesize stage on the demo benchmark (fast) and on real Spider databases."""
 
+import dataclasses
 import json
 import sqlite3
 from collections import Counter
@@ -13,8 +14,9 @@ from routesql.db.schema import read_schema
 from routesql.metrics.exec_match import prepare_spider, spider_order_matters, spider_rows_match
 from routesql.sqlkit.links import parse_links
 from routesql.sqlkit.noise import CORRUPTIONS
-from routesql.synth.stage import SynthSettings, run_synthesize
+from routesql.synth.stage import run_synthesize
 from routesql.tasks.templates import TASKS, prompt_version
+from support import synth_settings
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,7 @@ def demo_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def demo_synth(demo_root: Path, tmp_path_factory):
     out = tmp_path_factory.mktemp("synth")
-    manifest = run_synthesize(demo_root, out, SynthSettings(strong_per_db=5, workers=2), progress=False)
+    manifest = run_synthesize(demo_root, out, synth_settings(strong_per_db=5, workers=2), progress=False)
     records = [json.loads(line) for line in (out / "sft.jsonl").read_text().splitlines()]
     return out, manifest, records
 
@@ -43,7 +45,7 @@ def test_every_task_is_produced_with_its_template_version(demo_synth) -> None:
     _, manifest, records = demo_synth
     assert set(manifest["records_per_task"]) == set(TASKS)
     for record in records:
-        assert record["template_version"] == prompt_version("ddl")
+        assert record["template_version"] == prompt_version(synth_settings().tasks.schema_style)
         assert record["prompt"] and record["completion"]
         assert record["prompt_tokens"] > 0 and record["completion_tokens"] > 0
     assert manifest["records_per_origin"]["sense_strong"] > 0
@@ -94,7 +96,7 @@ def test_kept_noise_really_differs_from_gold(demo_root: Path, demo_synth) -> Non
 
 def test_same_seed_gives_byte_identical_files(demo_root: Path, demo_synth, tmp_path: Path) -> None:
     first, manifest, _ = demo_synth
-    run_synthesize(demo_root, tmp_path, SynthSettings(strong_per_db=5, workers=1), progress=False)
+    run_synthesize(demo_root, tmp_path, synth_settings(strong_per_db=5, workers=1), progress=False)
     for name in ("sft.jsonl", "preferences.jsonl"):
         assert (tmp_path / name).read_bytes() == (first / name).read_bytes(), name
     second = json.loads((tmp_path / "manifest.json").read_text())
@@ -111,7 +113,7 @@ def test_bad_gold_queries_are_skipped_and_counted(demo_root: Path, tmp_path: Pat
     train[3]["query"] = "SELECT nosuchcolumn FROM nosuchtable"
     train[7]["query"] = "SELECT (((broken"
     (root / "train_spider.json").write_text(json.dumps(train))
-    manifest = run_synthesize(root, tmp_path / "out", SynthSettings(strong_per_db=0, workers=1), progress=False)
+    manifest = run_synthesize(root, tmp_path / "out", synth_settings(strong_per_db=0, workers=1), progress=False)
     assert manifest["dropped"]["gold_failed"] == 2
     failed = {f["example_id"] for f in manifest["noise"]["gold_failures"]}
     assert failed == {"spider/train/3", "spider/train/7"}
@@ -128,7 +130,7 @@ def test_lr_sql_slice_prompts_are_short_on_real_spider(spider_dir: Path, tmp_pat
     (root / "database").symlink_to(spider_dir / "database")
     train = [e for e in json.loads((spider_dir / "train_spider_min.json").read_text()) if e["db_id"] in big]
     (root / "train_spider.json").write_text(json.dumps(train))
-    manifest = run_synthesize(root, tmp_path / "out", SynthSettings(strong_per_db=0, workers=2), progress=False)
+    manifest = run_synthesize(root, tmp_path / "out", synth_settings(strong_per_db=0, workers=2), progress=False)
     assert manifest["lr_sql"]["ratio"] <= 0.40, manifest["lr_sql"]
 
 
@@ -158,33 +160,40 @@ def test_weak_sampling_by_a_real_base_model_writes_preference_pairs(demo_root: P
     """SENSE weak pairs in the stage: a tiny random base model samples SQL for synthetic questions;
     its wrong answers (execution decides) become pairs with the synthetic gold as `chosen`."""
     from llm.conftest import build_tiny_lm
-    from routesql.synth.stage import WeakSettings
 
     model = build_tiny_lm(tmp_path / "base")
-    weak = WeakSettings(enabled=True, model_path=str(model), questions=3, samples=2, max_new_tokens=6, batch_size=8)
+    weak = dataclasses.replace(
+        synth_settings().weak,
+        enabled=True,
+        model_path=str(model),
+        questions=3,
+        samples=2,
+        max_new_tokens=6,
+        batch_size=8,
+    )
     run_synthesize(
         demo_root,
         tmp_path / "out",
-        SynthSettings(strong_per_db=1, workers=1, max_examples=30, weak=weak),
+        synth_settings(strong_per_db=1, workers=1, max_examples=30, weak=weak),
         progress=False,
     )
     pairs = [json.loads(line) for line in (tmp_path / "out" / "preferences.jsonl").read_text().splitlines()]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     stats = manifest["strong"]["weak"]
     assert pairs, "a random model's samples are wrong, so every question gives a pair"
-    assert {pair["template_version"] for pair in pairs} == {prompt_version("ddl")}
+    assert {pair["template_version"] for pair in pairs} == {prompt_version(synth_settings().tasks.schema_style)}
     assert all(pair["chosen"] != pair["rejected"] and pair["example_id"].startswith("strong/") for pair in pairs)
     assert stats["questions"] == 3 and stats["samples"] == 6 and stats["pairs"] == len(pairs)
 
 
 def test_weak_sampling_without_a_base_model_is_one_clear_error(demo_root: Path, tmp_path: Path) -> None:
     from routesql.errors import InputError
-    from routesql.synth.stage import WeakSettings
 
+    weak = dataclasses.replace(synth_settings().weak, enabled=True)  # and no model_path
     with pytest.raises(InputError, match="--base models/base"):
         run_synthesize(
             demo_root,
             tmp_path / "out",
-            SynthSettings(strong_per_db=1, workers=1, max_examples=10, weak=WeakSettings(enabled=True)),
+            synth_settings(strong_per_db=1, workers=1, max_examples=10, weak=weak),
             progress=False,
         )

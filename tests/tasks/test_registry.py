@@ -12,13 +12,14 @@ from routesql.bench.example import Example
 from routesql.db.schema import read_schema, render_schema
 from routesql.sqlkit.prefix import canonical_sql
 from routesql.tasks import registry
-from routesql.tasks.record import ExampleContext, ExampleOutput, TaskSettings
+from routesql.tasks.record import ExampleContext, ExampleOutput
 from routesql.tasks.registry import SFT_TASK_NAMES, SFT_TASKS, build_example
 from routesql.tasks.slicing import slice_schema
 from routesql.train.settings import default_mix
+from support import task_settings
 
 SQL = "SELECT name FROM owner JOIN pet ON pet.owner_id = owner.id WHERE kind = 'cat'"
-SETTINGS = TaskSettings(sample_rows=0, schema_style="compact", noise_per_example=2, correct_share=1.0)
+SETTINGS = task_settings(sample_rows=0, schema_style="compact", noise_per_example=2, correct_share=1.0)
 
 
 def _build(db: Path, sql: str = SQL, budget: int = 1000) -> ExampleOutput:

@@ -15,17 +15,19 @@ def extract_sql(completion: str, first_statement_only: bool = False) -> str:
     gives "".
 
     Several statements are kept as they are so the read-only guard can refuse them with its
-    reason. With `first_statement_only` (sampled SQL kept as training data) the SQL ends at the
-    first blank line and the first statement: models often keep writing after the query.
+    reason. With `first_statement_only` (a weak model's samples, kept as training data) the SQL
+    ends at the first blank line and the first statement, as models often keep writing after the
+    query; an answer with no SELECT/WITH is kept as written: it fails, a mistake like any other.
     """
     text = completion.strip()
     fenced = _FENCE.search(text)
     if fenced:
         text = fenced.group(1).strip()
     start = re.search(r"\b(SELECT|WITH)\b", text, re.IGNORECASE)
-    if start is None:
+    if start is not None:
+        text = text[start.start() :]
+    elif not first_statement_only:
         return ""
-    text = text[start.start() :]
     if first_statement_only:
         text = first_statement(re.split(r"\n\s*\n", text, maxsplit=1)[0])
     lines = []

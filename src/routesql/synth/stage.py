@@ -42,33 +42,36 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class WeakSettings:
-    """SENSE weak sampling: the base model (`model_path`) answers synthetic questions."""
+    """SENSE weak sampling: the base model (`model_path`) answers synthetic questions.
+    Built from params.yaml by `settings_from_params`; only the base folder is given at run time."""
 
-    enabled: bool = False
-    model_path: str | None = None
-    questions: int = 32
-    samples: int = 4
-    temperature: float = 0.8
-    max_new_tokens: int = 64
-    batch_size: int = 64  # generator.batch_size
-    dtype: str = "float32"  # model.dtype
+    enabled: bool
+    questions: int
+    samples: int
+    temperature: float
+    max_new_tokens: int
+    batch_size: int  # generator.batch_size
+    dtype: str  # model.dtype
+    model_path: str | None = None  # the base stage's folder (`routesql synthesize --base`)
 
 
 @dataclass(frozen=True)
 class SynthSettings:
-    seed: int = 0
-    tasks: TaskSettings = TaskSettings()
-    slice_token_budget: int = 512
-    strong_per_db: int = 20  # 0 turns SENSE strong synthesis off
-    workers: int = 2
-    limits: QueryLimits = QueryLimits()  # params.yaml's execution limits
-    tokenizer_path: str | None = None  # count tokens with this tokenizer instead of the estimate
-    max_examples: int | None = None  # at most N training examples, spread evenly (quick runs, tests)
-    strong_endpoint: str | None = None  # OpenAI-compatible server that rewrites strong questions
-    api_key_env: str = "OPENAI_API_KEY"
-    weak: WeakSettings = WeakSettings()
-    spider_root: Path | None = None  # data.spider_root: Spider's databases, for Spider-Syn
-    evidence: bool = True  # data.evidence: BIRD's evidence in the prompts
+    """The synthesize stage's settings, built from params.yaml by `settings_from_params`."""
+
+    seed: int
+    tasks: TaskSettings
+    slice_token_budget: int
+    strong_per_db: int  # 0 turns SENSE strong synthesis off
+    workers: int
+    limits: QueryLimits  # params.yaml's execution limits
+    max_examples: int | None  # at most N training examples, spread evenly (quick runs, tests)
+    strong_endpoint: str | None  # OpenAI-compatible server that rewrites strong questions
+    api_key_env: str
+    weak: WeakSettings
+    spider_root: Path | None  # data.spider_root: Spider's databases, for Spider-Syn
+    evidence: bool  # data.evidence: BIRD's evidence in the prompts
+    tokenizer_path: str | None = None  # count tokens with this tokenizer instead of the estimate (`--tokenizer`)
 
 
 @lru_cache(maxsize=4)

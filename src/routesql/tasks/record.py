@@ -19,11 +19,13 @@ from routesql.tasks.templates import Prompt
 
 @dataclass(frozen=True)
 class TaskSettings:
-    sample_rows: int = 3
-    schema_style: str = "ddl"  # routesql.db.schema.SCHEMA_STYLES
-    noise_per_example: int = 2
-    correct_share: float = 0.25
-    continuation_per_example: int = 1
+    """How records are built: params.yaml's `schema` and `synthesize` (routesql.synth.stage builds it)."""
+
+    sample_rows: int
+    schema_style: str  # routesql.db.schema.SCHEMA_STYLES
+    noise_per_example: int
+    correct_share: float
+    continuation_per_example: int
 
 
 @dataclass
