@@ -175,3 +175,10 @@ def params_leaf_keys(tree: dict, prefix: str = "") -> list[str]:
         is_section = isinstance(value, dict) and name != "mix"
         keys.extend(params_leaf_keys(value, f"{key}.") if is_section else [key])
     return keys
+
+
+def write_jsonl(rows: list[dict], path: Path) -> Path:
+    """One JSON object per line (SFT and preference records)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path

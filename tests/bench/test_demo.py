@@ -15,7 +15,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.sqlite import SQLite
 
-from routesql.bench.demo import FEATURE_PATTERNS, allocate, sql_features, write_demo_benchmark
+from routesql.bench.demo import allocate, write_demo_benchmark
 from routesql.bench.demo_domains import DEV_DOMAINS, TRAIN_DOMAINS, DomainSpec
 from routesql.bench.demo_questions import natural, plural
 from routesql.bench.demo_variants import (
@@ -34,6 +34,47 @@ from routesql.bench.demo_words import COLUMN_WORDS, TABLE_WORDS
 from routesql.bench.loaders import load_benchmark
 from routesql.db.connect import open_readonly
 from routesql.errors import InputError
+
+FEATURE_PATTERNS = {
+    "select_star": r"SELECT \*",
+    "distinct": r"\bDISTINCT\b",
+    "equals": r"[^!<>]= ",
+    "not_equals": r"!=",
+    "greater": r" > ",
+    "less": r" < ",
+    "like": r"(?<!NOT) LIKE '%",
+    "between": r"\bBETWEEN\b",
+    "in_list": r"\bIN \('",
+    "and": r"\bAND\b",
+    "or": r"\bOR\b",
+    "not": r"\bNOT (IN|LIKE)\b",
+    "count": r"\bcount\(",
+    "sum": r"\bsum\(",
+    "avg": r"\bavg\(",
+    "min": r"\bmin\(",
+    "max": r"\bmax\(",
+    "group_by": r"\bGROUP BY\b",
+    "having": r"\bHAVING\b",
+    "order_by": r"\bORDER BY\b",
+    "limit": r"\bLIMIT\b",
+    "join_2": r"\bJOIN\b",
+    "join_3": r"\bJOIN\b[^()]*\bJOIN\b",
+    "nested_scalar": r"[<>] \(SELECT",
+    "not_in_subquery": r"NOT IN \(SELECT",
+    "intersect": r"\bINTERSECT\b",
+    "union": r"\bUNION\b",
+    "except": r"\bEXCEPT\b",
+}
+
+
+def sql_features(sql: str) -> set[str]:
+    """The names of FEATURE_PATTERNS that occur in one gold query of the demo's canonical style."""
+    # BETWEEN's AND is no connective, and a JOIN in each half of an INTERSECT is no 3-table join.
+    parts = re.split(r" (?:INTERSECT|UNION|EXCEPT) ", re.sub(r"BETWEEN (\S+) AND", r"BETWEEN \1", sql))
+    return {name for name, pattern in FEATURE_PATTERNS.items() if any(re.search(pattern, p) for p in parts)} | {
+        name for name in ("intersect", "union", "except") if re.search(FEATURE_PATTERNS[name], sql)
+    }
+
 
 VARIANTS = variant_domains(DEFAULT_TRAIN_VARIANTS, seed=0)
 VARIANT_DB_IDS = [d.db_id for d in VARIANTS]

@@ -21,9 +21,9 @@ from routesql.llm.packaged import PACKAGED_MODELS, PackagedModel, export_package
 from routesql.llm.prompting import prompt_format, render_prompt
 from routesql.tasks.templates import text_to_sql_prompt
 from routesql.train.base_stage import PROVENANCE_FILE, resolve_base
-from routesql.train.records import write_jsonl
 from routesql.train.run import run_sft
 from routesql.train.settings import LoraSettings, SFTSettings
+from support import write_jsonl
 
 SMOLLM2 = PACKAGED_MODELS["smollm2-135m-instruct"]
 

@@ -13,7 +13,6 @@ from routesql.db.connect import open_readonly
 from routesql.sqlkit.links import (
     format_links,
     parse_links,
-    restrict_schema,
     schema_links,
 )
 from support import make_sqlite
@@ -26,6 +25,21 @@ CREATE TABLE concert (concert_ID INTEGER PRIMARY KEY, concert_Name TEXT, Stadium
 CREATE TABLE singer_in_concert (concert_ID INTEGER, Singer_ID INTEGER);
 CREATE TABLE stadium (Stadium_ID INTEGER PRIMARY KEY, Name TEXT, Capacity INTEGER);
 """
+
+
+def restrict_schema(schema: dict[str, dict[str, str]], links: dict[str, list[str]]) -> dict[str, dict[str, str]]:
+    """The part of ``schema`` that ``links`` names: linked tables with exactly the linked columns.
+
+    Keeps the schema's order and spelling; names are matched case-insensitively; names that the
+    schema lacks are ignored.
+    """
+    wanted = {t.lower(): {c.lower() for c in columns} for t, columns in links.items()}
+    restricted: dict[str, dict[str, str]] = {}
+    for table, columns in schema.items():
+        if table.lower() in wanted:
+            keep = wanted[table.lower()]
+            restricted[table] = {c: kind for c, kind in columns.items() if c.lower() in keep}
+    return restricted
 
 
 def read_schema(conn: sqlite3.Connection) -> dict[str, dict[str, str]]:

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from routesql.db.connect import open_readonly
-from routesql.train.records import write_jsonl
 from routesql.train.settings import TinyModelSettings
 from routesql.train.tiny import build_tiny_base
-from support import PETS_SCRIPT, make_sqlite
+from support import PETS_SCRIPT, make_sqlite, write_jsonl
 
 CONCERT_SCRIPT = """
 CREATE TABLE singer (singer_id INTEGER PRIMARY KEY, name TEXT, country TEXT, age INTEGER);

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from routesql.errors import InputError
-from routesql.train.records import load_preference_records, load_sft_records, template_version_of, write_jsonl
+from routesql.train.records import load_preference_records, load_sft_records, template_version_of
+from support import write_jsonl
 
 GOOD = {
     "task": "text_to_sql",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -20,10 +21,10 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 import routesql
 from routesql.errors import InputError
-from routesql.train.checkpoint import latest_checkpoint, read_manifest
-from routesql.train.records import write_jsonl
+from routesql.train.checkpoint import MANIFEST, latest_checkpoint
 from routesql.train.run import run_dpo, run_sft
 from routesql.train.settings import DPOSettings, LoraSettings, SFTSettings
+from support import write_jsonl
 
 SFT = SFTSettings(
     freeze_layers=0,
@@ -38,6 +39,11 @@ SFT = SFTSettings(
     devices=1,
     lora=LoraSettings(r=4, alpha=8, dropout=0.1),  # dropout on: resume must reproduce its masks too
 )
+
+
+def read_manifest(model_dir: Path) -> dict:
+    """The routesql.json of an exported model."""
+    return json.loads((model_dir / MANIFEST).read_text(encoding="utf-8"))
 
 
 def adapter(out_dir: Path) -> dict[str, torch.Tensor]:

@@ -25,7 +25,6 @@ import datetime as dt
 import json
 import os
 import random
-import re
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -312,43 +311,3 @@ def write_demo_benchmark(
 
 
 # --- feature coverage (used by tests and reports) ------------------------------------------------
-
-FEATURE_PATTERNS = {
-    "select_star": r"SELECT \*",
-    "distinct": r"\bDISTINCT\b",
-    "equals": r"[^!<>]= ",
-    "not_equals": r"!=",
-    "greater": r" > ",
-    "less": r" < ",
-    "like": r"(?<!NOT) LIKE '%",
-    "between": r"\bBETWEEN\b",
-    "in_list": r"\bIN \('",
-    "and": r"\bAND\b",
-    "or": r"\bOR\b",
-    "not": r"\bNOT (IN|LIKE)\b",
-    "count": r"\bcount\(",
-    "sum": r"\bsum\(",
-    "avg": r"\bavg\(",
-    "min": r"\bmin\(",
-    "max": r"\bmax\(",
-    "group_by": r"\bGROUP BY\b",
-    "having": r"\bHAVING\b",
-    "order_by": r"\bORDER BY\b",
-    "limit": r"\bLIMIT\b",
-    "join_2": r"\bJOIN\b",
-    "join_3": r"\bJOIN\b[^()]*\bJOIN\b",
-    "nested_scalar": r"[<>] \(SELECT",
-    "not_in_subquery": r"NOT IN \(SELECT",
-    "intersect": r"\bINTERSECT\b",
-    "union": r"\bUNION\b",
-    "except": r"\bEXCEPT\b",
-}
-
-
-def sql_features(sql: str) -> set[str]:
-    """The names of FEATURE_PATTERNS that occur in one gold query of the demo's canonical style."""
-    # BETWEEN's AND is no connective, and a JOIN in each half of an INTERSECT is no 3-table join.
-    parts = re.split(r" (?:INTERSECT|UNION|EXCEPT) ", re.sub(r"BETWEEN (\S+) AND", r"BETWEEN \1", sql))
-    return {name for name, pattern in FEATURE_PATTERNS.items() if any(re.search(pattern, p) for p in parts)} | {
-        name for name in ("intersect", "union", "except") if re.search(FEATURE_PATTERNS[name], sql)
-    }

@@ -262,18 +262,3 @@ def parse_links(text: str, schema: Schema | None = None) -> Links:
                 continue
         links.setdefault(table, set()).update(c for c in columns if c)
     return {t: sorted(links[t], key=str.lower) for t in sorted(links, key=str.lower)}
-
-
-def restrict_schema(schema: Schema, links: Links) -> Schema:
-    """The part of ``schema`` that ``links`` names: linked tables with exactly the linked columns.
-
-    Keeps the schema's order and spelling; names are matched case-insensitively; names that the
-    schema lacks are ignored.
-    """
-    wanted = {t.lower(): {c.lower() for c in columns} for t, columns in links.items()}
-    restricted: Schema = {}
-    for table, columns in schema.items():
-        if table.lower() in wanted:
-            keep = wanted[table.lower()]
-            restricted[table] = {c: kind for c, kind in columns.items() if c.lower() in keep}
-    return restricted

@@ -81,8 +81,3 @@ def export_model(
     manifest_path = out_dir / MANIFEST
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return manifest_path
-
-
-def read_manifest(model_dir: Path) -> dict[str, Any]:
-    """The routesql.json of an exported model (its prompt template version and settings)."""
-    return json.loads((model_dir / MANIFEST).read_text(encoding="utf-8"))

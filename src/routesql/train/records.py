@@ -101,10 +101,3 @@ def template_version_of(records: Sequence[SFTRecord] | Sequence[PreferenceRecord
     if len(versions) != 1:
         raise InputError(path, f"records mix prompt template versions {versions}; train on one version")
     return versions[0]
-
-
-def write_jsonl(rows: Sequence[dict[str, Any]], path: Path) -> Path:
-    """Helper for tests and tools: one JSON object per line."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    return path
