@@ -15,7 +15,8 @@ from routesql.metrics.exec_match import prepare_spider, spider_order_matters, sp
 from routesql.sqlkit.links import parse_links
 from routesql.sqlkit.noise import CORRUPTIONS
 from routesql.synth.stage import run_synthesize
-from routesql.tasks.templates import TASKS, prompt_version
+from routesql.tasks.registry import SFT_TASK_NAMES
+from routesql.tasks.templates import prompt_version
 from support import synth_settings
 
 
@@ -43,7 +44,7 @@ def demo_synth(demo_root: Path, tmp_path_factory):
 
 def test_every_task_is_produced_with_its_template_version(demo_synth) -> None:
     _, manifest, records = demo_synth
-    assert set(manifest["records_per_task"]) == set(TASKS)
+    assert set(manifest["records_per_task"]) == set(SFT_TASK_NAMES)
     for record in records:
         assert record["template_version"] == prompt_version(synth_settings().tasks.schema_style)
         assert record["prompt"] and record["completion"]

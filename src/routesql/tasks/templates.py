@@ -25,8 +25,6 @@ def prompt_version(schema_style: str) -> str:
     return f"{TEMPLATE_VERSION}/{schema_style}"
 
 
-TASKS = ("text_to_sql", "schema_linking", "noise_correction", "continuation", "slice_linking")
-
 SYSTEM_MESSAGE = "You are a careful SQLite expert. Answer with exactly what the task asks for."
 
 VERDICT_CORRECT = "correct"
