@@ -17,7 +17,7 @@ from routesql.sqlkit.noise import CORRUPTIONS
 from routesql.synth.stage import run_synthesize
 from routesql.tasks.registry import SFT_TASK_NAMES
 from routesql.tasks.templates import prompt_version
-from support import synth_settings
+from support import synth_settings, task_settings
 
 
 @pytest.fixture(scope="module")
@@ -124,14 +124,17 @@ def test_bad_gold_queries_are_skipped_and_counted(demo_root: Path, tmp_path: Pat
 
 
 def test_lr_sql_slice_prompts_are_short_on_real_spider(spider_dir: Path, tmp_path: Path) -> None:
-    """On Spider's largest schemas the longest slice prompt is at most 40% of the longest full one."""
+    """On Spider's largest schemas, rendered long (DDL with 3 sample rows, where LR-SQL matters), the
+    longest slice prompt is at most 40% of the longest full one."""
     big = ["cre_Drama_Workshop_Groups", "cre_Theme_park", "college_2", "hr_1", "customers_and_invoices"]
     root = tmp_path / "spider_big"
     root.mkdir()
     (root / "database").symlink_to(spider_dir / "database")
     train = [e for e in json.loads((spider_dir / "train_spider_min.json").read_text()) if e["db_id"] in big]
     (root / "train_spider.json").write_text(json.dumps(train))
-    manifest = run_synthesize(root, tmp_path / "out", synth_settings(strong_per_db=0, workers=2), progress=False)
+    tasks = task_settings(schema_style="ddl", sample_rows=3)
+    settings = synth_settings(strong_per_db=0, workers=2, tasks=tasks)
+    manifest = run_synthesize(root, tmp_path / "out", settings, progress=False)
     assert manifest["lr_sql"]["ratio"] <= 0.40, manifest["lr_sql"]
 
 
