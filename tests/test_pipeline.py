@@ -74,7 +74,12 @@ PARAMS = {
         "lora": {"enabled": True, "r": 4, "alpha": 8},
     },
     "tune": {"enabled": True, "n_trials": 2, "max_steps": 1, "eval_limit": 2, "tasks": ["noise_correction"]},
-    "mcp": {"max_new_tokens": 24},
+    # every MCP step, in ROUTE's order with voting after the linking
+    "mcp": {
+        "max_new_tokens": 24,
+        "steps": ["schema_linking", "self_consistency", "noise_correction", "continuation"],
+        "self_consistency": 2,
+    },
     "evaluate": {"limit": 4},
 }
 
@@ -148,7 +153,7 @@ def test_full_run_registers_a_champion(project: Path, first_run: str) -> None:
     registered = json.loads((project / "reports/registered.json").read_text())
     assert registered["promoted"] and registered["version"] == "1"
     metrics = json.loads((project / "reports/eval/metrics.json").read_text())
-    assert set(metrics["by_step"]) == {"draft", "reduced", "corrected", "continued"}
+    assert list(metrics["by_step"]) == ["draft", "reduced", "voted", "corrected", "continued"]
     assert json.loads((project / "data/tune/best_mix.json").read_text())["tuned"] is True
     import mlflow
     from mlflow.tracking import MlflowClient

@@ -37,6 +37,11 @@ def test_a_traced_process_writes_the_keys_it_read(tmp_path: Path) -> None:
         "params = Params()\n"
         "params.execution.row_cap, params.model.tiny.vocab_size\n"
         "peek(peek(params, 'mcp'), 'steps')\n"  # a check, not a use: not recorded
+        "from routesql.settings_reads import untraced\n"
+        "with untraced():\n"
+        "    params.seed\n"
+        # modules that take their defaults from Params() when they load record nothing
+        "import routesql.mcp.settings, routesql.evaluate\n"
     )
     subprocess.run([sys.executable, "-c", script], env={TRACE_ENV: str(tmp_path / "reads")}, check=True)
     (written,) = (tmp_path / "reads").glob("probe-*.json")

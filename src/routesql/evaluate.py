@@ -27,6 +27,7 @@ from routesql.mcp.settings import MCPSettings, text_to_sql_only
 from routesql.mcp.work import MCPQuestion, MCPTrace
 from routesql.metrics.report_html import render_report
 from routesql.metrics.score import score_predictions
+from routesql.settings_reads import untraced
 
 ERROR_CATEGORIES = {
     "syntax": "syntax error",
@@ -60,7 +61,8 @@ def scoring_options_from(params: Params) -> ScoringOptions:
     )
 
 
-DEFAULT_SCORING = scoring_options_from(Params())  # params.yaml's defaults
+with untraced():  # params.yaml's defaults; taking them is no use of the user's settings
+    DEFAULT_SCORING = scoring_options_from(Params())
 
 
 def score_with(

@@ -17,6 +17,8 @@ from __future__ import annotations
 import atexit
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,18 @@ class ReadTrackedModel(BaseModel):
         if _reads is not None and name in type(self).__pydantic_fields__:
             _reads.add((type(self), name))
         return super().__getattribute__(name)
+
+
+@contextmanager
+def untraced() -> Iterator[None]:
+    """Reads inside are not recorded: defaults taken from `Params()` when a module loads are no
+    use of the user's settings."""
+    global _reads
+    paused, _reads = _reads, None
+    try:
+        yield
+    finally:
+        _reads = paused
 
 
 def peek(model: BaseModel, name: str) -> Any:

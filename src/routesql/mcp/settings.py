@@ -8,34 +8,38 @@ from pathlib import Path
 from routesql.config import Params, load_params
 from routesql.errors import InputError
 from routesql.mcp.registry import MCP_STEPS
-from routesql.settings_reads import peek
+from routesql.settings_reads import peek, untraced
 
 # Defaults come from routesql.config (params.yaml's `mcp`, `schema`, `execution` and `seed`).
-_DEFAULTS = Params()
+# Read untraced: taking defaults is no use of the user's settings (routesql.settings_reads).
+with untraced():
+    _DEFAULTS = Params()
+    _MCP, _SCHEMA, _EXECUTION = (dict(vars(s)) for s in (_DEFAULTS.mcp, _DEFAULTS.schema_, _DEFAULTS.execution))
+    _SEED = _DEFAULTS.seed
 _SWITCHES = ("schema_linking", "noise_correction", "continuation")  # mcp_settings.json before `steps`
 DRAFT = "draft"  # the trace label of the text-to-SQL draft every run starts with
 
 
 @dataclass(frozen=True)
 class MCPSettings:
-    steps: tuple[str, ...] = tuple(_DEFAULTS.mcp.steps)  # after the draft, in this order (routesql.mcp.registry)
-    self_consistency: int = _DEFAULTS.mcp.self_consistency  # samples voted by the self_consistency step
+    steps: tuple[str, ...] = tuple(_MCP["steps"])  # after the draft, in this order (routesql.mcp.registry)
+    self_consistency: int = _MCP["self_consistency"]  # samples voted by the self_consistency step
     # SQL-writing steps may name only the schema's tables and columns (local backend only)
-    constrain_names: bool = _DEFAULTS.mcp.constrain_names
+    constrain_names: bool = _MCP["constrain_names"]
     # with constrain_names: string literals must be text of the question (or evidence), numbers
     # ones it states (or 0, 1); off for benchmarks whose values are not in their questions
-    constrain_values: bool = _DEFAULTS.mcp.constrain_values
+    constrain_values: bool = _MCP["constrain_values"]
     # with constrain_names: a query may end only where it compiles on (an empty copy of) the schema
-    compile_check: bool = _DEFAULTS.mcp.compile_check
-    sample_temperature: float = _DEFAULTS.mcp.sample_temperature
-    max_new_tokens: int = _DEFAULTS.mcp.max_new_tokens
-    sample_rows: int = _DEFAULTS.schema_.sample_rows
-    schema_style: str = _DEFAULTS.schema_.style  # as the model was trained (routesql.db.schema.SCHEMA_STYLES)
-    token_budget: int = _DEFAULTS.schema_.token_budget  # a full schema above this is linked slice by slice
-    timeout_s: float = _DEFAULTS.execution.timeout_s
-    row_cap: int = _DEFAULTS.execution.row_cap
-    result_cap_mb: float = _DEFAULTS.execution.result_cap_mb
-    seed: int = _DEFAULTS.seed
+    compile_check: bool = _MCP["compile_check"]
+    sample_temperature: float = _MCP["sample_temperature"]
+    max_new_tokens: int = _MCP["max_new_tokens"]
+    sample_rows: int = _SCHEMA["sample_rows"]
+    schema_style: str = _SCHEMA["style"]  # as the model was trained (routesql.db.schema.SCHEMA_STYLES)
+    token_budget: int = _SCHEMA["token_budget"]  # a full schema above this is linked slice by slice
+    timeout_s: float = _EXECUTION["timeout_s"]
+    row_cap: int = _EXECUTION["row_cap"]
+    result_cap_mb: float = _EXECUTION["result_cap_mb"]
+    seed: int = _SEED
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", tuple(self.steps))  # a list from JSON or YAML
