@@ -12,19 +12,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+from transformers import Qwen2Config, Qwen2ForCausalLM
 
 from routesql.llm.local import TransformersGenerator
-
-PAD, BOS, EOS = "<|pad|>", "<|bos|>", "<|eos|>"
-
-# Qwen2's published pre-tokenizer split; transformers loads a qwen2 folder's tokenizer as
-# Qwen2Tokenizer, which uses this split, so the saved and reloaded tokenizers encode alike.
-QWEN2_SPLIT = (
-    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
-    r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
-)
+from routesql.train.tiny import train_tokenizer
 
 SQL_TEXTS = [
     "SELECT count(*) FROM singer",
@@ -46,33 +37,9 @@ PROMPTS = [
 ]
 
 
-def train_tiny_tokenizer(texts: list[str]) -> PreTrainedTokenizerFast:
-    backend = Tokenizer(models.BPE())
-    backend.normalizer = normalizers.NFC()
-    backend.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(QWEN2_SPLIT), behavior="isolated", invert=False),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-    backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=320,
-        special_tokens=[PAD, BOS, EOS],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    backend.train_from_iterator(texts * 3, trainer=trainer)
-    backend.post_processor = processors.TemplateProcessing(
-        single=f"{BOS} $A", pair=f"{BOS} $A $B", special_tokens=[(BOS, backend.token_to_id(BOS))]
-    )
-    # unk named explicitly: Qwen2Tokenizer would otherwise add "<|endoftext|>" beyond the embeddings.
-    return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=EOS)
-
-
 def build_tiny_lm(out_dir: Path, seed: int = 0) -> Path:
     """Tokenizer + random 2-layer Qwen2 (hidden 64) saved under `out_dir`."""
-    tokenizer = train_tiny_tokenizer(SQL_TEXTS)
+    tokenizer = train_tokenizer(SQL_TEXTS * 3, vocab_size=320)  # the embedded tiny base's tokenizer, small
     config = Qwen2Config(
         vocab_size=len(tokenizer),
         hidden_size=64,
