@@ -140,6 +140,10 @@ class DPOStageSettings(DPOSettings):
     enabled: bool = False
 
 
+# The per-step switches `mcp.steps` replaced (params files and saved models of earlier versions).
+MCP_STEP_SWITCHES = ("schema_linking", "noise_correction", "continuation")
+
+
 class MCPStepSettings(Section):
     # after the draft, in this order; the names routesql.mcp.registry knows are checked when a
     # command loads params (routesql.cli), before any work
@@ -151,7 +155,7 @@ class MCPStepSettings(Section):
     def _steps_replace_switches(cls, data: object) -> object:
         """The per-step switches of earlier versions, named with what replaces them."""
         if isinstance(data, dict):
-            for old in ("schema_linking", "noise_correction", "continuation"):
+            for old in MCP_STEP_SWITCHES:
                 if old in data:
                     raise ValueError(
                         f"mcp.{old} is replaced by mcp.steps: list the steps to run after the draft, "

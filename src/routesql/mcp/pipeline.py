@@ -76,8 +76,6 @@ class MCPPipeline:
         )
 
     def greedy(self, prompts: list[str], constraints: list[NameConstraint] | None = None) -> list[str]:
-        if not prompts:
-            return []
         return [options[0] if options else "" for options in self.generate(prompts, self.generation(), constraints)]
 
     def generate(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from routesql.db.execute import ExecResult
@@ -34,17 +35,13 @@ class SelfConsistency:
         samples = pipeline.generate(prompts, generation, [work[i].constraint(reduced=True) for i in ids])
         for i, options in zip(ids, samples):
             w = work[i]
-            runner = _runner_for(pipeline, w)
-            chosen = vote([w.compiling(extract_sql(o), reduced=True) for o in options], runner)
+            run_here = partial(pipeline.execute, w.question.db_path)
+            chosen = vote([w.compiling(extract_sql(o), reduced=True) for o in options], run_here)
             if chosen and chosen != w.sql:
                 if pipeline.runs_no_worse(w, chosen):
                     w.sql = chosen
                 else:
                     traces[i].notes[self.label] = "dropped: it fails where the current SQL runs"
-
-
-def _runner_for(pipeline: MCPPipeline, w: QuestionWork) -> Callable[[str], ExecResult]:
-    return lambda sql: pipeline.execute(w.question.db_path, sql)
 
 
 def vote(candidates: list[str], execute: Callable[[str], ExecResult]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from routesql.config import Params, load_params
+from routesql.config import MCP_STEP_SWITCHES, Params, load_params
 from routesql.errors import InputError
 from routesql.mcp.registry import MCP_STEPS
 from routesql.settings_reads import peek, untraced
@@ -16,7 +16,6 @@ with untraced():
     _DEFAULTS = Params()
     _MCP, _SCHEMA, _EXECUTION = (dict(vars(s)) for s in (_DEFAULTS.mcp, _DEFAULTS.schema_, _DEFAULTS.execution))
     _SEED = _DEFAULTS.seed
-_SWITCHES = ("schema_linking", "noise_correction", "continuation")  # mcp_settings.json before `steps`
 DRAFT = "draft"  # the trace label of the text-to-SQL draft every run starts with
 
 
@@ -73,7 +72,7 @@ class MCPSettings:
         those versions ran them (voting was then part of the regeneration after linking)."""
         saved = dict(saved)
         if "steps" not in saved:
-            switches = [name for name in _SWITCHES if saved.pop(name, False)]
+            switches = [name for name in MCP_STEP_SWITCHES if saved.pop(name, False)]
             votes = ["self_consistency"] if saved.get("self_consistency", 1) > 1 else []
             saved["steps"] = switches[:1] + votes + switches[1:] if "schema_linking" in switches else votes + switches
         return cls(**saved)
