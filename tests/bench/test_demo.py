@@ -17,7 +17,6 @@ from sqlglot.dialects.sqlite import SQLite
 
 from routesql.bench.demo import allocate, write_demo_benchmark
 from routesql.bench.demo_domains import DEV_DOMAINS, TRAIN_DOMAINS, DomainSpec
-from routesql.bench.demo_questions import natural, plural
 from routesql.bench.demo_variants import (
     COINED_PAIRS_PER_DB,
     DEFAULT_COINED_VARIANTS,
@@ -34,6 +33,7 @@ from routesql.bench.demo_words import COLUMN_WORDS, TABLE_WORDS
 from routesql.bench.loaders import load_benchmark
 from routesql.db.connect import open_readonly
 from routesql.errors import InputError
+from routesql.questions.words import natural_name, plural
 
 FEATURE_PATTERNS = {
     "select_star": r"SELECT \*",
@@ -224,7 +224,7 @@ def test_questions_name_their_tables_and_values_verbatim(records, split: str) ->
     for e in records[split]:
         question, sql = e["question"], e["query"]
         for table in re.findall(r"(?:FROM|JOIN) (\w+)", sql):
-            mentions = (natural(table), plural(table))  # "duty" is not in "duties"
+            mentions = (natural_name(table), plural(table))  # "duty" is not in "duties"
             assert any(m in question.lower() for m in mentions), (question, sql)
         for literal in re.findall(r"'((?:[^']|'')*)'", sql):
             assert literal.strip("%").replace("''", "'") in question, (question, sql)
@@ -514,23 +514,6 @@ def test_sql_features(sql: str, present: set[str], absent: set[str]) -> None:
 )
 def test_allocate_splits_by_weight(weights: dict, total: int, expected: dict) -> None:
     assert allocate(weights, total) == expected
-
-
-@pytest.mark.parametrize(
-    ("identifier", "natural_name", "plural_name"),
-    [
-        ("employee", "employee", "employees"),
-        ("hire_date", "hire date", "hire dates"),
-        ("coach", "coach", "coaches"),
-        ("branch", "branch", "branches"),
-        ("dish", "dish", "dishes"),
-        ("category", "category", "categories"),
-        ("day", "day", "days"),
-    ],
-)
-def test_natural_and_plural_names(identifier: str, natural_name: str, plural_name: str) -> None:
-    assert natural(identifier) == natural_name
-    assert plural(identifier) == plural_name
 
 
 # --- coined-name variants ------------------------------------------------------------------------

@@ -11,7 +11,7 @@ byte-identical files):
 - ``train_spider.json`` / ``dev.json`` ({db_id, question, query}) and the aligned
   ``train_gold.sql`` / ``dev_gold.sql`` (``SQL<TAB>db_id``).
 
-Questions come from the patterns of `routesql.bench.demo_questions`; both splits use the same
+Questions come from the patterns of `routesql.questions` (as SENSE strong synthesis does); both splits use the same
 patterns in the same proportions, so dev differs from train by its databases only. A database's
 rows and questions come from generators seeded by its own id, so adding variants changes neither
 the original training pairs nor anything of dev. Every gold query is executed on its database and
@@ -39,7 +39,6 @@ from routesql.bench.demo_domains import (
     DomainSpec,
     TableSpec,
 )
-from routesql.bench.demo_questions import PATTERNS, QuestionContext, Row, natural
 from routesql.bench.demo_variants import (
     COINED_PAIRS_PER_DB,
     DEFAULT_COINED_VARIANTS,
@@ -49,6 +48,9 @@ from routesql.bench.demo_variants import (
     variant_domains,
 )
 from routesql.db.connect import open_readonly
+from routesql.questions.context import Column, Edge, QuestionContext, Row, worth_learning
+from routesql.questions.patterns import PATTERNS
+from routesql.questions.words import natural_name
 
 TRAIN_PAIRS_PER_DB = 250  # 8 training databases → about 2000 training pairs
 DEV_PAIRS_PER_DB = 110  # 3 dev databases → about 330 dev pairs
@@ -182,9 +184,9 @@ def tables_json_entry(domain: DomainSpec) -> dict:
     return {
         "db_id": domain.db_id,
         "table_names_original": [spec.name for spec in domain.tables],
-        "table_names": [natural(spec.name) for spec in domain.tables],
+        "table_names": [natural_name(spec.name) for spec in domain.tables],
         "column_names_original": names_original,
-        "column_names": [[index, name if index < 0 else natural(name)] for index, name in names_original],
+        "column_names": [[index, name if index < 0 else natural_name(name)] for index, name in names_original],
         "column_types": types,
         "primary_keys": [positions[(spec.name, "id")] for spec in domain.tables],
         "foreign_keys": foreign_keys,
@@ -214,21 +216,31 @@ def allocate(weights: dict[str, float], total: int) -> dict[str, int]:
 
 
 def has_answer(conn: sqlite3.Connection, sql: str) -> bool:
-    """True when the query runs and answers something worth learning: not empty, not NULL, not 0."""
+    """True when the query runs and answers something worth learning (`worth_learning`)."""
     try:
         rows = conn.execute(sql).fetchall()
     except sqlite3.Error:
         return False
-    if not rows or all(value is None for value in rows[0]):
-        return False
-    return not (len(rows) == 1 and rows[0] in ((0,), (None,)))
+    return worth_learning(rows)
+
+
+def question_context(domain: DomainSpec, rows: dict[str, list[Row]], rng: random.Random) -> QuestionContext:
+    """The domain as the question patterns see it: roles from its specs, keys named ``id``."""
+    tables = {spec.name: tuple(Column(c.name, c.role, c.summable) for c in spec.columns) for spec in domain.tables}
+    edges = [
+        Edge(spec.name, column.name, column.references, "id")
+        for spec in domain.tables
+        for column in spec.columns
+        if column.references is not None
+    ]
+    return QuestionContext(tables, rows, edges, rng)
 
 
 def generate_pairs(
     domain: DomainSpec, rows: dict[str, list[Row]], db_path: Path, wanted: int, rng: random.Random
 ) -> list[tuple[str, str]]:
     """About `wanted` (question, sql) pairs for one database, spread over the patterns by weight."""
-    context = QuestionContext(domain, rows, rng)
+    context = question_context(domain, rows, rng)
     quotas = allocate({pattern.name: pattern.weight for pattern in PATTERNS}, wanted)
     tried: set[str] = set()
     pairs: list[tuple[str, str]] = []

@@ -26,10 +26,10 @@ from routesql.bench.demo_domains import (
     DomainSpec,
     TableSpec,
 )
-from routesql.bench.demo_questions import plural
 from routesql.bench.demo_words import COLUMN_WORDS, TABLE_WORDS
 from routesql.db.schema import SQLITE_KEYWORDS
 from routesql.errors import InputError
+from routesql.questions.words import plural
 
 DEFAULT_TRAIN_VARIANTS = 40  # with the 8 originals, 48 training databases
 VARIANT_PAIRS_PER_DB = 80  # 40 variants → about 3200 pairs next to the originals' ~2000

@@ -8,7 +8,7 @@ instead of memorising eight schemas.
 Rules every word follows (tests check the mechanical ones):
 
 - lowercase ``snake_case``, never ending in ``_id`` (that suffix marks foreign keys);
-- table words are nouns whose plural is the regular one that `demo_questions.plural` builds
+- table words are nouns whose plural is the regular one that `routesql.questions.words.plural` builds
   ("class" → "classes", "commodity" → "commodities"), and whose article follows the first letter
   ("an airman", "a jet");
 - no SQL keyword of SQLite or sqlglot (``order``, ``match``, ``case``, ``show``, ``session``

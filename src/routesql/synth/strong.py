@@ -1,11 +1,12 @@
-"""SENSE strong synthesis, offline: executable (question, SQL) pairs sampled from a grammar.
+"""SENSE strong synthesis, offline: executable (question, SQL) pairs drawn from the question patterns.
 
-For each training database the sampler composes SQL over the real schema with literal values read
-from the database (patterns in `patterns` and `compound`), executes every query read-only, and
-keeps only those that return at least one non-NULL value. Questions come from templates
-(`verbalize`), or from an LLM endpoint when a question writer is given. Everything is drawn from
-one `random.Random` per database, seeded from (seed, db_id), so the output does not depend on
-the number of worker processes.
+For each training database, `routesql.questions.database` reads the schema and real values, and
+the patterns of `routesql.questions.patterns` (the same ones the demo benchmark is written with)
+compose SQL over it with its literal values and phrase the question. Every query is executed
+read-only and kept only when it answers something (`worth_learning`). Questions come from the
+patterns' templates, or from an LLM endpoint when a question writer is given. Everything is drawn
+from one `random.Random` per database, seeded from (seed, db_id), so the output does not depend
+on the number of worker processes.
 """
 
 from __future__ import annotations
@@ -24,52 +25,14 @@ from routesql.bench.example import Benchmark
 from routesql.db.execute import QueryRunner
 from routesql.db.schema import read_schema, render_schema
 from routesql.errors import InputError
-from routesql.synth import compound, patterns
-from routesql.synth.patterns import Pattern
-from routesql.synth.sampler import DbContext
+from routesql.questions.context import NoFit, worth_learning
+from routesql.questions.database import database_context
+from routesql.questions.patterns import PATTERNS
 
 DEFAULT_TIMEOUT_S = 5.0  # a sampled query slower than this is not worth keeping
 ATTEMPTS_PER_PAIR = 6  # pattern draws per wanted pair before giving up on a database
-DROP_REASONS = ("no_rows", "error", "duplicate_of_benchmark", "duplicate")
-
-PATTERNS: dict[str, Pattern] = {
-    "select_where_eq": patterns.select_where_eq,
-    "select_where_compare": patterns.select_where_compare,
-    "select_where_like": patterns.select_where_like,
-    "select_where_between": patterns.select_where_between,
-    "select_where_and": patterns.select_where_and,
-    "order_limit": patterns.order_limit,
-    "count_where": patterns.count_where,
-    "count_distinct": patterns.count_distinct,
-    "aggregate": patterns.aggregate,
-    "aggregate_where": patterns.aggregate_where,
-    "group_count": patterns.group_count,
-    "group_aggregate": patterns.group_aggregate,
-    "group_having": patterns.group_having,
-    "group_top": patterns.group_top,
-    "join_where": compound.join_where,
-    "join_group_count": compound.join_group_count,
-    "join_three": compound.join_three,
-    "nested_average": compound.nested_average,
-    "not_in_child": compound.not_in_child,
-    "set_intersect": compound.set_intersect,
-    "set_union": compound.set_union,
-    "set_except": compound.set_except,
-}
-
-# The SQL feature each pattern exercises; tests check that sampling covers every family.
-PATTERN_FAMILY: dict[str, str] = {
-    **dict.fromkeys(
-        ("select_where_eq", "select_where_compare", "select_where_like", "select_where_between", "select_where_and"),
-        "selection",
-    ),
-    "order_limit": "order_limit",
-    **dict.fromkeys(("count_where", "count_distinct", "aggregate", "aggregate_where"), "aggregate"),
-    **dict.fromkeys(("group_count", "group_aggregate", "group_having", "group_top"), "group_by"),
-    **dict.fromkeys(("join_where", "join_group_count", "join_three"), "join"),
-    **dict.fromkeys(("nested_average", "not_in_child"), "nesting"),
-    **dict.fromkeys(("set_intersect", "set_union", "set_except"), "set_operation"),
-}
+DROP_REASONS = ("no_answer", "error", "duplicate_of_benchmark", "duplicate")
+PATTERN_WEIGHTS = [pattern.weight for pattern in PATTERNS]
 
 
 @dataclass(frozen=True)
@@ -125,48 +88,47 @@ def sample_strong_pairs(
 ) -> list[SyntheticPair]:
     """Up to `n` executable pairs for one database (fewer when its schema offers too little).
 
-    Patterns are drawn in shuffled rounds so every applicable pattern appears. A draft whose
+    Patterns are drawn by their weights, the shares the demo benchmark gives them. A query whose
     normalised SQL is in `avoid_normalized` or was already drawn is dropped before execution.
     `counts`, when given, receives generated / kept / the drop reasons / inapplicable draws.
     """
     counts = Counter() if counts is None else counts
-    ctx = DbContext.load(Path(db_path), runner)
+    ctx = database_context(Path(db_path), runner, rng)
     pairs: list[SyntheticPair] = []
     seen: set[str] = set()
-    round_left: list[str] = []
     for _ in range(n * ATTEMPTS_PER_PAIR):
         if len(pairs) >= n or not ctx.tables:
             break
-        if not round_left:
-            round_left = list(PATTERNS)
-            rng.shuffle(round_left)
-        draft = PATTERNS[round_left.pop()](ctx, rng)
-        if draft is None:
+        pattern = rng.choices(PATTERNS, weights=PATTERN_WEIGHTS)[0]
+        try:
+            made = pattern.build(ctx)
+        except NoFit:
+            made = None
+        if made is None:
             counts["inapplicable"] += 1
             continue
+        question, sql = made
         counts["generated"] += 1
-        verdict = _verdict(ctx, draft.sql, seen, avoid_normalized)
+        verdict = _verdict(db_path, runner, sql, seen, avoid_normalized)
         if verdict != "kept":
             counts[verdict] += 1
             continue
         counts["kept"] += 1
-        pairs.append(SyntheticPair(db_id, draft.question, draft.sql, draft.pattern))
+        pairs.append(SyntheticPair(db_id, question, sql, pattern.name))
     return pairs
 
 
-def _verdict(ctx: DbContext, sql: str, seen: set[str], avoid_normalized: frozenset[str]) -> str:
+def _verdict(db_path: Path, runner: QueryRunner, sql: str, seen: set[str], avoid_normalized: frozenset[str]) -> str:
     key = normalize_sql(sql)
     if key in avoid_normalized:
         return "duplicate_of_benchmark"
     if key in seen:
         return "duplicate"
     seen.add(key)
-    result = ctx.runner.run(ctx.db_path, sql)
+    result = runner.run(db_path, sql)
     if not result.ok or result.rows is None:
         return "error"
-    if all(value is None for row in result.rows for value in row):
-        return "no_rows"  # also covers an empty result
-    return "kept"
+    return "kept" if worth_learning(result.rows) else "no_answer"
 
 
 # --- every training database -----------------------------------------------------------------
