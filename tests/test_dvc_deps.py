@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import shutil
 from pathlib import Path
@@ -32,6 +33,14 @@ def test_stage_names_are_their_command_names() -> None:
     assert {name: stage["cmd"].split()[:2] for name, stage in stages.items()} == {
         name: ["routesql", name] for name in stages
     }
+
+
+@pytest.mark.parametrize("stage", list(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]))
+def test_each_stage_is_the_module_of_its_name_and_its_command_calls_it(stage: str) -> None:
+    """One scheme: DVC stage S runs `routesql S`, whose CLI function calls `routesql.stages.S.run`."""
+    module = importlib.import_module(f"routesql.stages.{stage}")
+    assert callable(module.run)
+    assert f"routesql.stages.{stage}" in stage_deps.command_imports(stage)
 
 
 @pytest.fixture

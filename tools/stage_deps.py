@@ -1,10 +1,9 @@
-"""The source files each DVC stage depends on, derived from what its command imports.
+"""The source files each DVC stage depends on, derived from what its stage module imports.
 
-A stage's command is `routesql <name>`; its code is what the CLI function `<name>` imports, and
-everything those modules import in turn (imports inside functions included), within the
-routesql package. cli.py itself is left out: it parses options and calls one library function,
-so a new help text does not rerun a training. A package whose every module is needed is listed
-as its folder.
+Stage S runs `routesql S`, whose work is `routesql.stages.S.run`: the stage's code is that module
+and everything it imports in turn (imports inside functions included), within the routesql
+package. cli.py is left out: it parses options and prints, so a new help text does not rerun a
+training. A package whose every module is needed is listed as its folder.
 
     python tools/stage_deps.py            # print each stage's source deps
     python tools/stage_deps.py --check    # exit 1 when dvc.yaml differs (what the test checks)
@@ -85,6 +84,14 @@ def closure(modules: set[str]) -> set[str]:
     return seen
 
 
+def stage_module(stage: str) -> str:
+    """The module of stage `stage`: `routesql.stages.<stage>`."""
+    module = f"{PACKAGE}.stages.{stage}"
+    if module_file(module) is None:
+        raise KeyError(f"stage {stage!r} has no module {module} under {SRC}")
+    return module
+
+
 def command_imports(command: str) -> set[str]:
     """The routesql modules the CLI function of `routesql <command>` imports."""
     tree = ast.parse(CLI.read_text(encoding="utf-8"))
@@ -103,9 +110,9 @@ def _command_name(node: ast.FunctionDef) -> str | None:
     return None
 
 
-def source_deps(command: str) -> list[str]:
+def source_deps(stage: str) -> list[str]:
     """The stage's source deps as dvc.yaml lists them: folders for whole packages, else files."""
-    files = {path for m in closure(command_imports(command)) if (path := module_file(m)) is not None}
+    files = {path for m in closure({stage_module(stage)}) if (path := module_file(m)) is not None}
     files.discard(CLI)
     listed: set[Path] = set()
     for path in sorted(files):
@@ -132,8 +139,8 @@ def declared_source_deps(stage: str, dvc_yaml: Path = REPO / "dvc.yaml") -> list
 def differences(dvc_yaml: Path = REPO / "dvc.yaml") -> dict[str, dict[str, list[str]]]:
     """Per stage: source deps dvc.yaml lacks ('missing') and lists needlessly ('extra')."""
     out = {}
-    for stage, command in stage_commands(dvc_yaml).items():
-        derived, declared = set(source_deps(command)), set(declared_source_deps(stage, dvc_yaml))
+    for stage in stage_commands(dvc_yaml):
+        derived, declared = set(source_deps(stage)), set(declared_source_deps(stage, dvc_yaml))
         if derived != declared:
             out[stage] = {"missing": sorted(derived - declared), "extra": sorted(declared - derived)}
     return out
@@ -142,13 +149,12 @@ def differences(dvc_yaml: Path = REPO / "dvc.yaml") -> dict[str, dict[str, list[
 def write(dvc_yaml: Path = REPO / "dvc.yaml") -> None:
     """Replace each stage's `- src/...` dep lines by the derived ones, after its other deps (other
     lines untouched)."""
-    commands = stage_commands(dvc_yaml)
     out: list[str] = []
     stage, block = "", None  # block: the current deps list's indent, while inside one
     for line in dvc_yaml.read_text(encoding="utf-8").splitlines():
         stripped = line.strip()
         if block is not None and not stripped.startswith("- "):
-            out.extend(f"{block}- {dep}" for dep in source_deps(commands[stage]))
+            out.extend(f"{block}- {dep}" for dep in source_deps(stage))
             block = None
         if line.startswith("  ") and not line.startswith("   ") and stripped.endswith(":"):
             stage = stripped[:-1]
@@ -169,8 +175,8 @@ def main(argv: list[str]) -> int:
         for stage, cell in diff.items():
             print(f"dvc.yaml stage {stage}: missing {cell['missing']}, extra {cell['extra']}")
         return 1 if diff else 0
-    for stage, command in stage_commands().items():
-        print(f"{stage}: {' '.join(source_deps(command))}")
+    for stage in stage_commands():
+        print(f"{stage}: {' '.join(source_deps(stage))}")
     return 0
 
 

@@ -43,25 +43,6 @@ def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def require_file(path: Path, what: str) -> None:
-    """One line when an input file is missing or is a folder (before any work starts)."""
-    from routesql.errors import InputError
-
-    if path.is_dir():
-        raise InputError(path, f"is a folder, not a {what}")
-    if not path.is_file():
-        raise InputError(path, f"{what} not found")
-
-
-def require_folder(path: Path, what: str) -> None:
-    from routesql.errors import InputError
-
-    if path.exists() and not path.is_dir():
-        raise InputError(path, f"is a file, not a {what}")
-    if not path.is_dir():
-        raise InputError(path, f"{what} not found")
-
-
 def _fail(message: str) -> None:
     typer.echo(f"error: {' '.join(message.split())}", err=True)
     raise typer.Exit(2)
@@ -367,13 +348,9 @@ def data(
 ) -> None:
     """The `data` stage: generate the demo (or read the named benchmark), load, check every gold query;
     the same for the dev split of each evaluation-only benchmark (evaluate.benchmarks)."""
-    from routesql.prepare import prepare_data
+    from routesql.stages import data as data_stage
 
-    loaded = load_checked_params(params)
-    check_output_folder(examples_dir)
-    check_output_folder(eval_dir)
-    check_output_file(check_out)
-    summary = prepare_data(loaded, examples_dir, check_out, eval_dir)
+    summary = data_stage.run(load_checked_params(params), examples_dir, check_out, eval_dir)
     cells = [(split, cell) for split, cell in summary["splits"].items()]
     cells += [(f"{name} dev", cell) for name, cell in summary["evaluate"].items()]
     for label, cell in cells:
@@ -400,24 +377,9 @@ def synthesize(
     ] = None,
 ) -> None:
     """The `synthesize` stage: TS / SL / NC / CW / LR-SQL slice records and SENSE data from the train split."""
-    import dataclasses
+    from routesql.stages import synthesize as synthesize_stage
 
-    from routesql.prepare import benchmark_root
-    from routesql.synth.stage import run_synthesize, settings_from_params
-    from routesql.train.base_stage import resolve_base
-
-    loaded = load_checked_params(params)
-    settings = settings_from_params(loaded)
-    root = data if data is not None else benchmark_root(loaded)
-    require_folder(root, "benchmark folder")
-    target = out if out is not None else Path(loaded.synthesize.out)
-    check_output_folder(target)
-    if base_dir is not None:
-        model = resolve_base(base_dir)
-        settings = dataclasses.replace(
-            settings, tokenizer_path=model, weak=dataclasses.replace(settings.weak, model_path=model)
-        )
-    manifest = run_synthesize(root, target, settings, loaded.data.format if data is None else None)
+    target, manifest = synthesize_stage.run(load_checked_params(params), data, out, base_dir)
     typer.echo(
         f"{manifest['n_records']} records from {manifest['n_examples']} examples in "
         f"{manifest['seconds']:.1f} s → {target}"
@@ -436,12 +398,10 @@ def base(
     out: Annotated[Path, typer.Option(help="Folder of the base model.")] = Path("models/base"),
 ) -> None:
     """The `base` stage: build the embedded tiny model offline, or record the real base model named in params."""
-    from routesql.prepare import benchmark_root
-    from routesql.train.base_stage import build_base_model
+    from routesql.stages import base as base_stage
 
     loaded = load_checked_params(params)
-    check_output_folder(out)
-    folder = build_base_model(loaded, benchmark_root(loaded), out)
+    folder = base_stage.run(loaded, out)
     typer.echo(f"base model ({loaded.model.base}) → {folder}")
 
 
@@ -462,19 +422,9 @@ def train(
     out: Annotated[Path, typer.Option(help="Where the trained model is exported.")] = Path("models/trained"),
 ) -> None:
     """The `train` stage: multitask SFT (+ DPO) with Lightning + PEFT; resumes a killed run from its checkpoints."""
-    from routesql.tracking import check_tracking_uri, mlflow_logger
-    from routesql.train.base_stage import resolve_base
-    from routesql.train.records import load_sft_records
-    from routesql.train.stage import train_model
+    from routesql.stages import train as train_stage
 
-    loaded = load_checked_params(params)
-    require_file(records, "records file")
-    base_model = resolve_base(base_dir)
-    check_output_folder(out)
-    load_sft_records(records)  # a malformed line is reported before the MLflow store is touched
-    check_tracking_uri(loaded.tracking.uri)
-    logger = mlflow_logger(loaded.tracking.uri, loaded.tracking.experiment, "train")
-    final = train_model(loaded, records, preferences, base_model, out, best_mix, logger=logger)
+    final = train_stage.run(load_checked_params(params), records, preferences, base_dir, best_mix, out)
     typer.echo(f"trained model → {final}")
 
 
@@ -508,55 +458,12 @@ def evaluate(
 ) -> None:
     """The `evaluate` stage: zero-shot base, then MCP over the dev split of data.benchmark and of each of
     evaluate.benchmarks; EX overall / by hardness / after each MCP step, per benchmark, HTML report."""
-    from routesql.bench.loaders import missing_databases
-    from routesql.evaluate import (
-        check_prompt_version,
-        evaluate_benchmarks,
-        generator_from,
-        local_generator,
-        log_to_mlflow,
-        scoring_options_from,
-        zero_shot_dev,
-    )
-    from routesql.mcp.settings import MCPSettings
-    from routesql.prepare import eval_sources
-    from routesql.train.base_stage import resolve_base
+    from routesql.stages import evaluate as evaluate_stage
 
     loaded = load_checked_params(params)
     if benchmark is not None:
         loaded = _with_eval_benchmarks(loaded, benchmark_args(benchmark, "--benchmark"))
-    sources = eval_sources(loaded)
-    version = check_prompt_version(model, loaded.schema_.style)
-    check_output_folder(out)
-    check_output_folder(out / "plots")
-    base_model = resolve_base(base_dir) if loaded.evaluate.zero_shot else ""
-    benches = {source.name: source.load("dev") for source in sources}
-    for name, bench in benches.items():  # before minutes of generation, not after
-        if bench.examples and missing_databases(bench) == {ex.db_id for ex in bench.examples}:
-            raise InputError(f"{name} ({bench.database_dir})", "none of its databases is there: nothing can be scored")
-    if track:
-        from routesql.tracking import check_tracking_uri
-
-        check_tracking_uri(loaded.tracking.uri)
-    settings, first = MCPSettings.from_params(loaded), limit or loaded.evaluate.limit
-    scoring = scoring_options_from(loaded)
-    main = next(iter(benches.values()))
-    zero_shot = None
-    if loaded.evaluate.zero_shot:
-        zero_shot = zero_shot_dev(main, local_generator(loaded, base_model), settings, scoring, limit=first)
-        typer.echo(
-            f"zero-shot base EX {zero_shot['ex']:.4f} ({zero_shot['n_scored']} scored, {zero_shot['seconds']:.0f} s)"
-        )
-    metrics = evaluate_benchmarks(
-        benches, generator_from(loaded, model), settings, out, version, scoring, limit=first, zero_shot=zero_shot
-    )
-    if track:
-        import mlflow
-
-        mlflow.set_tracking_uri(loaded.tracking.uri)
-        mlflow.set_experiment(loaded.tracking.experiment)
-        with mlflow.start_run(run_name="evaluate"):
-            log_to_mlflow(metrics, out, {"model": str(model), **loaded.mcp.model_dump()})
+    metrics = evaluate_stage.run(loaded, model, out, base_dir, limit, track, say=typer.echo)
     for name, cell in metrics["benchmarks"].items():
         typer.echo(
             f"{name} dev EX {cell['ex']:.4f} ({cell['n_scored']} scored, {cell['seconds'] / 60:.1f} min); by step: "
@@ -612,18 +519,9 @@ def tune(
     work_dir: Annotated[Path, typer.Option(help="Scratch folder for trial runs.")] = Path("checkpoints/tune"),
 ) -> None:
     """The `tune` stage: Optuna over the task-mix ratios; run it from several processes to share one study."""
-    from routesql.prepare import benchmark_root
-    from routesql.tracking import check_tracking_uri
-    from routesql.train.base_stage import resolve_base
-    from routesql.tune import run_tuning
+    from routesql.stages import tune as tune_stage
 
-    loaded = load_checked_params(params)
-    require_file(records, "records file")
-    base_model = resolve_base(base_dir)
-    check_output_file(out)
-    check_output_folder(work_dir)
-    check_tracking_uri(loaded.tracking.uri)
-    result = run_tuning(loaded, benchmark_root(loaded), records, base_model, out, work_dir)
+    result = tune_stage.run(load_checked_params(params), records, base_dir, out, work_dir)
     if result["tuned"]:
         typer.echo(f"best mix (trial {result['trial']}, held-out EX {result['value']:.4f}): {result['mix']} → {out}")
     else:
@@ -641,16 +539,9 @@ def register(
     ),
 ) -> None:
     """The `register` stage: a new MLflow model version; the alias moves only if dev EX beats the current holder."""
-    from routesql.evaluate import check_prompt_version, load_metrics
-    from routesql.registry import register_model
-    from routesql.tracking import check_tracking_uri
+    from routesql.stages import register as register_stage
 
-    loaded = load_checked_params(params)
-    check_prompt_version(model, loaded.schema_.style)
-    load_metrics(eval_dir)
-    check_output_file(out)
-    check_tracking_uri(loaded.tracking.uri)
-    result = register_model(loaded, model, eval_dir, out)
+    result = register_stage.run(load_checked_params(params), model, eval_dir, out)
     moved = "moved to it" if result["promoted"] else "kept by the current holder"
     typer.echo(
         f"{result['model_name']} version {result['version']} (dev EX {result['dev_ex']:.4f}); "
@@ -704,7 +595,6 @@ def serve(
     import os
 
     from routesql.ask import resolve_model_dir
-    from routesql.errors import InputError
     from routesql.evaluate import check_prompt_version, generator_from
     from routesql.llm.server import ServerLimits, base_url, shutdown, wait_for_stop_signal
     from routesql.llm.server import serve as start_server
