@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from routesql.bench.loaders import load_benchmark
 from routesql.cli import app
 from routesql.errors import InputError
-from routesql.evaluate import check_prompt_version, evaluate_benchmarks
+from routesql.evaluate import check_prompt_version, evaluate_benchmarks, zero_shot_dev
 from routesql.tasks.templates import TEMPLATE_VERSION
 from support import PETS_SCRIPT, make_sqlite, mcp_with
 
@@ -137,7 +137,7 @@ def test_several_benchmarks_each_get_a_column_files_and_mlflow_metrics(tmp_path:
         {"benchmark": "pets_easy", "ex": 1.0, "n": 2},
     ]
     html = (out / "report.html").read_text()
-    assert "EX by benchmark" in html and "<th>pets_easy</th>" in html and "zero-shot (base)" in html
+    assert "EX by benchmark" in html and "<th>pets_easy</th>" in html and "zero-shot (base, 4 questions)" in html
     assert len(re.findall(r'src="data:image/png;base64,', html)) == 4  # + EX by benchmark
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -266,3 +266,19 @@ def test_unscorable_examples_are_warned_about_once_per_benchmark(tmp_path: Path,
     assert metrics["by_step"]["draft"] != metrics["by_step"]["voted"]
     warnings = [r.getMessage() for r in caplog.records if "cannot be scored" in r.getMessage()]
     assert warnings == ["1 examples cannot be scored (databases or gold queries: gone)"]
+
+
+@pytest.mark.parametrize(
+    ("questions", "scored", "ex"),
+    [
+        (None, 4, 0.5),  # all: questions 0 and 1 right, 2 and 3 wrong
+        (2, 2, 0.5),  # spread: questions 0 and 2 (the first two would both be right)
+        (10, 4, 0.5),
+    ],
+)
+def test_zero_shot_scores_questions_spread_over_dev(
+    tmp_path: Path, questions: int | None, scored: int, ex: float
+) -> None:
+    bench = load_benchmark(_pets_benchmark(tmp_path, DEV), "dev")
+    result = zero_shot_dev(bench, TableGenerator(), mcp_with(), progress=False, questions=questions)
+    assert (result["n_scored"], result["ex"]) == (scored, ex)

@@ -196,6 +196,12 @@ class EvalBenchmark(Section):
 class EvaluateSettings(Section):
     limit: int | None = Field(None, ge=1, description="evaluate only the first N dev questions (of each benchmark)")
     zero_shot: bool = Field(True, description="also score the base model before fine-tuning (text-to-SQL only)")
+    zero_shot_questions: int | None = Field(
+        110,
+        ge=1,
+        description="dev questions the base model is scored on, spread evenly over the main benchmark's dev "
+        "split (null = all): the base scores near 0, and each question costs as much as a fine-tuned one",
+    )
     benchmarks: list[EvalBenchmark] = Field(
         default_factory=list, description="more dev sets to evaluate on (evaluation only: never trained on)"
     )

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from routesql.atomic import folder_atomic, write_json_atomic, write_jsonl_atomic, write_text_atomic
-from routesql.bench.example import Benchmark
+from routesql.bench.example import Benchmark, spread
 from routesql.config import Params
 from routesql.db.limits import QueryLimits
 from routesql.llm.generator import Generator
@@ -110,10 +110,13 @@ def zero_shot_dev(
     scoring: ScoringOptions = DEFAULT_SCORING,
     limit: int | None = None,
     progress: bool = True,
+    questions: int | None = None,
 ) -> dict:
     """The base model before fine-tuning, on the same questions with the same prompts and decoding
-    (constraints included), text-to-SQL only: what fine-tuning and MCP are measured against."""
+    (constraints included), text-to-SQL only: what fine-tuning and MCP are measured against.
+    `questions`: only that many of the (first `limit`) questions, spread evenly over them."""
     bench = _first(bench, limit)
+    bench = dataclasses.replace(bench, examples=spread(bench.examples, questions))
     started = time.monotonic()
     traces = MCPPipeline(generator, text_to_sql_only(settings)).run(_questions(bench))
     seconds = time.monotonic() - started

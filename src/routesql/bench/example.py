@@ -45,3 +45,11 @@ class Benchmark:
         if self.fallback_database_dir is None or own.is_file():
             return own
         return self.fallback_database_dir / db_id / f"{db_id}.sqlite"
+
+
+def spread(items: list, limit: int | None) -> list:
+    """At most `limit` items taken evenly across the list (so every database keeps some)."""
+    if limit is None or len(items) <= limit:
+        return items
+    stride = len(items) / limit
+    return [items[int(i * stride)] for i in range(limit)]

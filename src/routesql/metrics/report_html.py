@@ -63,7 +63,8 @@ def _benchmark_tables(metrics: dict) -> str:
     method_rows = []
     if zero_shot:
         method_rows.append(
-            ["zero-shot (base)"] + [_share_cell(zero_shot["ex"] if i == 0 else None) for i in range(len(names))]
+            [f"zero-shot (base, {zero_shot['n_scored']} questions)"]
+            + [_share_cell(zero_shot["ex"] if i == 0 else None) for i in range(len(names))]
         )
     method_rows += [[step] + [_share_cell(benchmarks[n]["by_step"].get(step)) for n in names] for step in steps]
     method_rows.append(["final"] + [_share_cell(benchmarks[n]["ex"]) for n in names])

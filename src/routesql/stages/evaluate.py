@@ -52,7 +52,14 @@ def run(
     main = next(iter(benches.values()))
     zero_shot = None
     if params.evaluate.zero_shot:
-        zero_shot = zero_shot_dev(main, local_generator(params, base_model), settings, scoring, limit=first)
+        zero_shot = zero_shot_dev(
+            main,
+            local_generator(params, base_model),
+            settings,
+            scoring,
+            limit=first,
+            questions=params.evaluate.zero_shot_questions,
+        )
         say(f"zero-shot base EX {zero_shot['ex']:.4f} ({zero_shot['n_scored']} scored, {zero_shot['seconds']:.0f} s)")
     metrics = evaluate_benchmarks(
         benches, generator_from(params, model), settings, out, version, scoring, limit=first, zero_shot=zero_shot

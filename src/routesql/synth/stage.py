@@ -23,7 +23,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from routesql.atomic import write_json_atomic, write_jsonl_atomic
-from routesql.bench.example import Benchmark, Example
+from routesql.bench.example import Benchmark, Example, spread
 from routesql.bench.loaders import load_benchmark, missing_databases
 from routesql.db.limits import QueryLimits
 from routesql.db.schema import approx_token_count, read_schema, render_schema
@@ -147,14 +147,6 @@ def build_all(
     if settings.workers > 1:
         pool.shutdown()
     return [o for o in outputs if o is not None]
-
-
-def spread(items: list, limit: int | None) -> list:
-    """At most `limit` items taken evenly across the list (so every database keeps some)."""
-    if limit is None or len(items) <= limit:
-        return items
-    stride = len(items) / limit
-    return [items[int(i * stride)] for i in range(limit)]
 
 
 def run_synthesize(
