@@ -15,14 +15,25 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_info
 rank_zero_info("Tip: For seamless cloud logging, try installing litlogger")
 warnings.warn("`past_key_values` is deprecated and will be removed in version 5.40.0", FutureWarning)
 warnings.warn("an unrelated FutureWarning the user should see", FutureWarning)
+import logging
+logging.basicConfig(level=logging.WARNING)
+logging.getLogger("mlflow.pyfunc").warning("Passing a Python object as `python_model` causes it to be serialized")
 """
 
 
 @pytest.mark.parametrize(
     ("setup", "shown", "hidden"),
     [
-        ("from routesql.cli import quiet_libraries; quiet_libraries()", ["unrelated"], ["Tip:", "past_key_values"]),
-        ("", ["unrelated", "Tip:", "past_key_values"], []),  # --verbose: everything, as the libraries print it
+        (
+            "from routesql.cli import quiet_libraries; quiet_libraries()",
+            ["unrelated"],
+            ["Tip:", "past_key_values", "python_model"],
+        ),
+        (
+            "",
+            ["unrelated", "Tip:", "past_key_values", "python_model"],
+            [],
+        ),  # --verbose: everything, as the libraries print it
     ],
 )
 def test_library_notices_are_quiet_unless_verbose(setup: str, shown: list[str], hidden: list[str]) -> None:

@@ -113,6 +113,7 @@ LIBRARY_LOGGERS = {
     "pytorch_lightning.utilities.rank_zero": logging.WARNING,  # tips, "GPU available: False", "stopped: max_steps"
     "pytorch_lightning.loggers.mlflow": logging.ERROR,  # "Experiment ... not found. Creating it."
     "mlflow.store.db.utils": logging.WARNING,  # "Creating initial MLflow database tables..."
+    "mlflow.pyfunc": logging.ERROR,  # register: "Passing a Python object as `python_model` ...", "Inferring model signature"
 }
 LIBRARY_WARNINGS = (
     # transformers 5 renames the cache argument; the old name keeps working through 5.x
