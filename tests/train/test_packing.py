@@ -13,8 +13,10 @@ from routesql.train.packing import (
     IGNORE_INDEX,
     TokenizedRecord,
     collate_packs,
+    completion_token_losses,
     non_padding_share,
     packed_forward,
+    share_prefixes,
     token_losses,
     tokenize_records,
 )
@@ -45,18 +47,141 @@ def test_packed_record_logits_equal_its_logits_alone(tiny_base: Path, tokenizer,
                 offset += len(record)
 
 
-# (positions of one row, record spans)
+# (positions of one row, spans as (start, end, tokens of the group's first span seen before it))
 SPAN_CASES = [
-    ([0, 1, 2, 0, 1, 0], [(0, 3), (3, 5), (5, 6)]),
-    ([0, 1, 2, 3], [(0, 4)]),
-    ([0, 0, 0], [(0, 1), (1, 2), (2, 3)]),
-    ([5, 6, 0, 1], [(0, 2), (2, 4)]),  # a row that starts mid-record is still one span up to the next 0
+    ([0, 1, 2, 0, 1, 0], [(0, 3, 0), (3, 5, 0), (5, 6, 0)]),
+    ([0, 1, 2, 3], [(0, 4, 0)]),
+    ([0, 0, 0], [(0, 1, 0), (1, 2, 0), (2, 3, 0)]),
+    ([5, 6, 0, 1], [(0, 2, 0), (2, 4, 0)]),  # a row that starts mid-record is still one span up to the next 0
+    # a shared prefix of 2: the rests restart at position 2 and see the group's first 2 tokens
+    ([0, 1, 2, 3, 2, 3, 4, 2, 0, 1], [(0, 4, 0), (4, 7, 2), (7, 8, 2), (8, 10, 0)]),
+    ([0, 1, 2, 1, 2, 0, 1, 1], [(0, 3, 0), (3, 5, 1), (5, 7, 0), (7, 8, 1)]),  # two groups in one row
 ]
 
 
 @pytest.mark.parametrize(("positions", "spans"), SPAN_CASES)
-def test_record_spans(positions: list[int], spans: list[tuple[int, int]]) -> None:
+def test_record_spans(positions: list[int], spans: list[tuple[int, int, int]]) -> None:
     assert record_spans(torch.tensor([positions])) == [spans]
+
+
+def test_a_jump_beyond_its_group_is_refused() -> None:
+    with pytest.raises(ValueError, match="beyond the 2 tokens of their group"):
+        record_spans(torch.tensor([[0, 1, 5, 6]]))
+
+
+SHARED_PROMPTS = [
+    "Tables: owner(name, city), pet(kind, age)\nQuestion: How many owners?\nSQL: ",
+    "Tables: owner(name, city), pet(kind, age)\nQuestion: Names of cats?\nSQL: ",
+    "Tables: owner(name, city), pet(kind, age)\nQuestion: Cities of owners?\nSQL: ",
+    "Tables: singer(name)\nQuestion: How many singers?\nSQL: ",
+]
+SHARED_COMPLETIONS = [
+    "SELECT count(*) FROM owner",
+    "SELECT kind FROM pet WHERE kind = 'cat'",
+    "SELECT city FROM owner",
+    "SELECT count(*) FROM singer",
+]
+SHARED_GROUPS = ["pets", "pets", "pets", "concert"]
+
+
+def test_records_sharing_a_prefix_train_exactly_as_alone(tiny_base: Path, tokenizer) -> None:
+    """Same per-token losses and the same gradients as the records packed one after another."""
+    records = tokenize_records(tokenizer, SHARED_PROMPTS, SHARED_COMPLETIONS, [0, 0, 0, 0])
+    shared = share_prefixes(records, SHARED_GROUPS, max_len=512, seed=0)
+    assert sorted(record.records for record in shared) == [1, 3]
+    assert sum(len(record) for record in shared) < sum(len(record) for record in records)
+    results = {}
+    for name, packs in (("alone", [records]), ("shared", [shared])):
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_pretrained(tiny_base, dtype=torch.float32)
+        use_packed_attention(model)
+        batch = collate_packs(packs, tokenizer.pad_token_id)
+        losses, scored = completion_token_losses(model.train(), batch)
+        (losses * scored).sum().backward()
+        # per-record losses, matched by the completion tokens they score
+        picked = batch["labels"][:, 1:][scored].tolist()
+        results[name] = (
+            sorted(zip(picked, losses[scored].tolist())),
+            {key: parameter.grad.clone() for key, parameter in model.named_parameters()},
+        )
+    alone_losses, alone_grads = results["alone"]
+    shared_losses, shared_grads = results["shared"]
+    assert [token for token, _ in shared_losses] == [token for token, _ in alone_losses]
+    torch.testing.assert_close(
+        torch.tensor([loss for _, loss in shared_losses]),
+        torch.tensor([loss for _, loss in alone_losses]),
+        atol=1e-5,
+        rtol=0,
+    )
+    for key, grad in alone_grads.items():
+        torch.testing.assert_close(shared_grads[key], grad, atol=1e-5, rtol=1e-4)
+
+
+def test_sharing_needs_record_by_record_attention(tiny_base: Path, tokenizer) -> None:
+    """Negative control: transformers' own sdpa path does not read the jumps, and the losses change."""
+    records = tokenize_records(tokenizer, SHARED_PROMPTS, SHARED_COMPLETIONS, [0, 0, 0, 0])
+    batch = collate_packs([share_prefixes(records, SHARED_GROUPS, max_len=512, seed=0)], tokenizer.pad_token_id)
+    model = AutoModelForCausalLM.from_pretrained(tiny_base, dtype=torch.float32).eval()
+    with torch.no_grad():
+        stock, _ = completion_token_losses(model, batch)
+        use_packed_attention(model)
+        ours, _ = completion_token_losses(model, batch)
+    assert (stock - ours).abs().max() > 1e-3
+
+
+def fake(prompt: list[int], completion: list[int]) -> TokenizedRecord:
+    return TokenizedRecord(
+        tuple(prompt + completion), (IGNORE_INDEX,) * len(prompt) + tuple(completion), 0, len(completion)
+    )
+
+
+# (records as (prompt, completion), groups, max_len, expected results as (input ids, positions))
+SHARE_CASES = [
+    # a prefix of 3, each rest after it
+    (
+        [([1, 2, 3, 4], [9]), ([1, 2, 3, 5], [8])],
+        ["a", "a"],
+        64,
+        [((1, 2, 3, 4, 9, 5, 8), (0, 1, 2, 3, 4, 3, 4))],
+    ),
+    # one prompt begins the other: the shared part stops a token short of the shorter prompt
+    (
+        [([1, 2, 3], [9]), ([1, 2, 3, 4], [8])],
+        ["a", "a"],
+        64,
+        [((1, 2, 3, 9, 3, 4, 8), (0, 1, 2, 3, 2, 3, 4))],
+    ),
+    # other groups are never joined, and a record alone is left as it was
+    ([([1, 2, 3], [9]), ([1, 2, 3], [8])], ["a", "b"], 64, [((1, 2, 3, 9), None), ((1, 2, 3, 8), None)]),
+    # max_len: 5 + 2 fits 7, a third rest would make 9
+    (
+        [([1, 2, 3, 4], [9]), ([1, 2, 3, 5], [8]), ([1, 2, 3, 6], [7])],
+        ["a", "a", "a"],
+        7,
+        [((1, 2, 3, 4, 9, 5, 8), (0, 1, 2, 3, 4, 3, 4)), ((1, 2, 3, 6, 7), None)],
+    ),
+]
+
+
+@pytest.mark.parametrize(("pairs", "groups", "max_len", "expected"), SHARE_CASES)
+def test_share_prefixes(
+    pairs: list[tuple[list[int], list[int]]],
+    groups: list[str],
+    max_len: int,
+    expected: list[tuple[tuple[int, ...], tuple[int, ...] | None]],
+) -> None:
+    records = [fake(prompt, completion) for prompt, completion in pairs]
+    # order within a group is a seeded shuffle; seed 2 keeps these groups in their written order
+    shared = share_prefixes(records, groups, max_len, seed=2)
+    assert [(record.input_ids, record.positions) for record in shared] == expected
+    assert sum(record.records for record in shared) == len(records)
+    assert sum(record.scored for record in shared) == sum(record.scored for record in records)
+    for record in shared:
+        assert len(record) <= max_len
+        # every completion token keeps its label
+        assert [label for label in record.labels if label != IGNORE_INDEX] == [
+            token for token, label in zip(record.input_ids, record.labels) if label != IGNORE_INDEX
+        ]
 
 
 def test_record_by_record_attention_has_the_block_masks_gradients(tiny_base: Path, tokenizer) -> None:

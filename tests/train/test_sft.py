@@ -35,7 +35,9 @@ def train_a_few_steps(
     sft_records: Path, tiny_base: Path, out_dir: Path, settings: SFTSettings
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], set[str]]:
     model, tokenizer = prepare_model(tiny_base, settings)
-    by_task, _ = tokenize_sft(load_sft_records(sft_records), tokenizer, settings.max_seq_len)
+    by_task, _ = tokenize_sft(
+        load_sft_records(sft_records), tokenizer, settings.max_seq_len, settings.share_prefix, settings.seed
+    )
     before = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
     trainable = {name for name, parameter in model.named_parameters() if parameter.requires_grad}
     module = SFTModule(model, settings, by_task, tokenizer.pad_token_id)

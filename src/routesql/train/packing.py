@@ -1,7 +1,14 @@
 """Tokenising SFT records and packing several into one sequence, each record isolated.
 
 Isolation works through `position_ids` alone: every record (and the padding tail) restarts at
-position 0, and no attention mask is passed. transformers 5 (`masking_utils._preprocess_mask_arguments`
+position 0, and no attention mask is passed.
+
+Records that begin alike (one task on one database: the same task line and schema) can share that
+beginning (`share_prefixes`): the prefix is written once, followed by each record's rest, whose
+positions continue where the prefix ends (a jump back in `position_ids`). Record-by-record
+attention (routesql.train.attention) lets each rest see the prefix and itself, so every record is
+computed exactly as alone, and a row of 512 tokens holds about 2.5 times the records of the demo.
+Only that attention reads the jumps; transformers' own kernels would not. transformers 5 (`masking_utils._preprocess_mask_arguments`
 + `find_packed_sequence_indices`) then treats each run of consecutive positions as its own sequence
 and builds a block-diagonal causal mask for sdpa/eager; flash-attention reads the same boundaries
 from position_ids. Two conditions, both met by `packed_forward`: no 2D attention mask and no KV
@@ -10,6 +17,7 @@ cache (`use_cache=False`; the Qwen2 config default `use_cache=True` would silent
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -26,15 +34,28 @@ PAD_MULTIPLE = 8  # padded lengths rounded up to a multiple of 8 suit GPU matrix
 
 @dataclass(frozen=True)
 class TokenizedRecord:
-    """Token ids of prompt + completion + eos; labels are IGNORE_INDEX on the prompt tokens."""
+    """Token ids of prompt + completion + eos; labels are IGNORE_INDEX on the prompt tokens.
+
+    A record made by `share_prefixes` holds several records of one prompt prefix; its `positions`
+    then jump back to the prefix's end where each further record's rest begins.
+    """
 
     input_ids: tuple[int, ...]
     labels: tuple[int, ...]
     task_index: int
     scored: int  # completion tokens (+ eos): the tokens this record contributes to the loss
+    positions: tuple[int, ...] | None = None  # None: 0, 1, 2, ...
+    records: int = 1  # training records it holds
 
     def __len__(self) -> int:
         return len(self.input_ids)
+
+    def position_ids(self) -> Sequence[int]:
+        return range(len(self.input_ids)) if self.positions is None else self.positions
+
+    def prompt_length(self) -> int:
+        """Leading tokens without a label (the prompt of the first record it holds)."""
+        return next((index for index, label in enumerate(self.labels) if label != IGNORE_INDEX), len(self.labels))
 
 
 def tokenize_pairs(
@@ -67,6 +88,64 @@ def tokenize_records(
     return records
 
 
+def common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
+    """How many leading tokens all of `sequences` have in common."""
+    shortest = min(len(sequence) for sequence in sequences)
+    for index in range(shortest):
+        token = sequences[0][index]
+        if any(sequence[index] != token for sequence in sequences):
+            return index
+    return shortest
+
+
+def share_prefixes(
+    records: Sequence[TokenizedRecord], groups: Sequence[str], max_len: int, seed: int
+) -> list[TokenizedRecord]:
+    """Records of one group (e.g. one database) written as their common prompt prefix once, then
+    each record's rest, up to `max_len` tokens per result; the results in the records' order.
+
+    A group's records are taken in a seeded shuffle (so one result mixes its database's questions
+    of every origin). The shared part never reaches a completion: each rest keeps at least one
+    prompt token, which is what the previous rest's last token is shifted against (see `token_losses`).
+    """
+    members: dict[str, list[int]] = {}
+    for index, group in enumerate(groups):
+        members.setdefault(group, []).append(index)
+    shared: list[TokenizedRecord] = []
+    for group, indices in members.items():
+        random.Random(f"routesql-share:{seed}:{group}").shuffle(indices)
+        group_records = [records[index] for index in indices]
+        prefix = min(
+            common_prefix_length([record.input_ids for record in group_records]),
+            *(record.prompt_length() - 1 for record in group_records),
+        )
+        current: list[TokenizedRecord] = []
+        for record in group_records:
+            if current and sum(len(r) - prefix for r in current) + len(record) > max_len:
+                shared.append(_joined(current, prefix))
+                current = []
+            current.append(record)
+        shared.append(_joined(current, prefix))
+    return shared
+
+
+def _joined(records: Sequence[TokenizedRecord], prefix: int) -> TokenizedRecord:
+    if len(records) == 1:
+        return records[0]
+    first, rest = records[0], records[1:]
+    positions = list(range(len(first)))
+    for record in rest:
+        positions.extend(range(prefix, len(record)))
+    return TokenizedRecord(
+        input_ids=first.input_ids + tuple(token for record in rest for token in record.input_ids[prefix:]),
+        labels=first.labels + tuple(label for record in rest for label in record.labels[prefix:]),
+        task_index=first.task_index,
+        scored=sum(record.scored for record in records),
+        positions=tuple(positions),
+        records=len(records),
+    )
+
+
 def padded_length(longest: int) -> int:
     return -(-longest // PAD_MULTIPLE) * PAD_MULTIPLE
 
@@ -86,7 +165,7 @@ def collate_packs(packs: Sequence[Sequence[TokenizedRecord]], pad_id: int) -> di
         for record in pack:
             input_ids.extend(record.input_ids)
             labels.extend(record.labels)
-            positions.extend(range(len(record)))
+            positions.extend(record.position_ids())
             task_ids.extend(record.task_index if label != IGNORE_INDEX else -1 for label in record.labels)
         padding = width - len(input_ids)
         rows["input_ids"].append(input_ids + [pad_id] * padding)

@@ -33,7 +33,7 @@ from routesql.train.checkpoint import (
 )
 from routesql.train.dpo import DPOModule
 from routesql.train.mix import normalise_mix
-from routesql.train.packing import TokenizedRecord, tokenize_pairs, tokenize_records
+from routesql.train.packing import TokenizedRecord, share_prefixes, tokenize_pairs, tokenize_records
 from routesql.train.progress import StepProgress
 from routesql.train.records import SFTRecord, load_preference_records, load_sft_records, template_version_of
 from routesql.train.settings import (
@@ -182,9 +182,13 @@ def _fit(
 
 
 def tokenize_sft(
-    records: Sequence[SFTRecord], tokenizer: PreTrainedTokenizerBase, max_len: int
+    records: Sequence[SFTRecord], tokenizer: PreTrainedTokenizerBase, max_len: int, share_prefix: bool, seed: int
 ) -> tuple[dict[str, list[TokenizedRecord]], int]:
-    """Records by task; records longer than `max_len` are dropped (a cut-off schema teaches wrong SQL)."""
+    """Records by task; records longer than `max_len` are dropped (a cut-off schema teaches wrong SQL).
+
+    With `share_prefix`, the records of one task and database are joined to rows of at most
+    `max_len` tokens that hold their common prompt prefix once (`share_prefixes`).
+    """
     tokenized = tokenize_records(
         tokenizer,
         [record.prompt for record in records],
@@ -192,12 +196,16 @@ def tokenize_sft(
         [SFT_TASK_NAMES.index(record.task) for record in records],
     )
     by_task: dict[str, list[TokenizedRecord]] = {task: [] for task in SFT_TASK_NAMES}
+    databases: dict[str, list[str]] = {task: [] for task in SFT_TASK_NAMES}
     dropped = 0
-    for record in tokenized:
+    for record, source in zip(tokenized, records):
         if len(record) > max_len:
             dropped += 1
         else:
-            by_task[SFT_TASK_NAMES[record.task_index]].append(record)
+            by_task[source.task].append(record)
+            databases[source.task].append(source.db_id)
+    if share_prefix:
+        by_task = {task: share_prefixes(by_task[task], databases[task], max_len, seed) for task in SFT_TASK_NAMES}
     return by_task, dropped
 
 
@@ -222,7 +230,7 @@ def run_sft(
     pl.seed_everything(settings.seed, verbose=False)  # LoRA's initial weights
     model, tokenizer = prepare_model(base_path, settings)
     template_version = model_prompt_version(template_version_of(records, records_path), tokenizer)
-    by_task, dropped = tokenize_sft(records, tokenizer, settings.max_seq_len)
+    by_task, dropped = tokenize_sft(records, tokenizer, settings.max_seq_len, settings.share_prefix, settings.seed)
     for task in mix:
         if not by_task[task]:
             raise InputError(f"train.mix.{task}", f"ratio > 0 but {records_path} has no '{task}' record that fits")
@@ -230,7 +238,12 @@ def run_sft(
         "template_version": template_version,
         "base_model": str(base_path),
         "records": str(records_path),
-        "records_used": sum(len(task_records) for task_records in by_task.values()),
+        "records_used": sum(record.records for task_records in by_task.values() for record in task_records),
+        "records_per_shared_prefix": round(
+            sum(record.records for task_records in by_task.values() for record in task_records)
+            / sum(len(task_records) for task_records in by_task.values()),
+            3,
+        ),
         "records_dropped_too_long": dropped,
     }
     module = SFTModule(model, settings, by_task, tokenizer.pad_token_id)

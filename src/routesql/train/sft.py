@@ -46,9 +46,10 @@ class SFTModule(TrainingModule[PreTrainedModel | PeftModel, SFTSettings]):
     # ---- attention ----------------------------------------------------------------------------
     def on_fit_start(self) -> None:
         # Record-by-record causal attention instead of a block mask over the row (same result,
-        # cheaper); flash-attention builds keep their own varlen kernel, which reads position_ids too.
+        # cheaper); flash-attention builds keep their own varlen kernel, which reads position_ids
+        # too, but not the jumps of records that share a prefix: those need ours.
         self._restore_attention = causal_lm(self.model).config._attn_implementation
-        if self._restore_attention in ("sdpa", "eager"):
+        if self._restore_attention in ("sdpa", "eager") or self.settings.share_prefix:
             use_packed_attention(self.model)
 
     def on_fit_end(self) -> None:

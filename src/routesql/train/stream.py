@@ -126,7 +126,7 @@ class PackStream:
             record = self._take(self._lengths[fits - 1])
             pack.append(record)
             room -= len(record)
-        self.records_packed += len(pack)
+        self.records_packed += sum(record.records for record in pack)
         return pack
 
 
