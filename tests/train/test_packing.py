@@ -90,6 +90,9 @@ def test_records_sharing_a_prefix_train_exactly_as_alone(tiny_base: Path, tokeni
     shared = share_prefixes(records, SHARED_GROUPS, max_len=512, seed=0)
     assert sorted(record.records for record in shared) == [1, 3]
     assert sum(len(record) for record in shared) < sum(len(record) for record in records)
+    # a batch counts the tokens it computes and the tokens of its records written out one by one
+    shared_batch, alone_batch = (collate_packs([packs], tokenizer.pad_token_id) for packs in (shared, records))
+    assert int(shared_batch["real_tokens"]) < int(shared_batch["record_tokens"]) == int(alone_batch["real_tokens"])
     results = {}
     for name, packs in (("alone", [records]), ("shared", [shared])):
         torch.manual_seed(0)

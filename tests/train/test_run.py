@@ -64,6 +64,10 @@ def test_export_is_loadable_and_carries_the_template_version(uninterrupted: Path
     manifest = read_manifest(uninterrupted)
     assert manifest["template_version"] == "test-v1/plain"
     assert manifest["settings"]["lora"]["r"] == 4 and manifest["steps"] == 4
+    # each database's records share their prompt prefix (train.share_prefix is on by default)
+    assert manifest["records_per_shared_prefix"] and all(
+        value > 1 for value in manifest["records_per_shared_prefix"].values()
+    )
     merged = AutoModelForCausalLM.from_pretrained(uninterrupted / "merged").eval()
     tokenizer = AutoTokenizer.from_pretrained(uninterrupted / "merged")
     base = AutoModelForCausalLM.from_pretrained(tiny_base)

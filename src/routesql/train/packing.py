@@ -46,9 +46,13 @@ class TokenizedRecord:
     scored: int  # completion tokens (+ eos): the tokens this record contributes to the loss
     positions: tuple[int, ...] | None = None  # None: 0, 1, 2, ...
     records: int = 1  # training records it holds
+    tokens_alone: int | None = None  # the tokens of those records written out one by one; None: len
 
     def __len__(self) -> int:
         return len(self.input_ids)
+
+    def length_alone(self) -> int:
+        return len(self.input_ids) if self.tokens_alone is None else self.tokens_alone
 
     def position_ids(self) -> Sequence[int]:
         return range(len(self.input_ids)) if self.positions is None else self.positions
@@ -143,6 +147,7 @@ def _joined(records: Sequence[TokenizedRecord], prefix: int) -> TokenizedRecord:
         scored=sum(record.scored for record in records),
         positions=tuple(positions),
         records=len(records),
+        tokens_alone=sum(len(record) for record in records),
     )
 
 
@@ -174,6 +179,8 @@ def collate_packs(packs: Sequence[Sequence[TokenizedRecord]], pad_id: int) -> di
         rows["task_ids"].append(task_ids + [-1] * padding)
     batch = {name: torch.tensor(values, dtype=torch.long) for name, values in rows.items()}
     batch["real_tokens"] = torch.tensor(sum(len(record) for pack in packs for record in pack))
+    # what the same records cost unshared: the tokens a trainer without prefix sharing computes
+    batch["record_tokens"] = torch.tensor(sum(record.length_alone() for pack in packs for record in pack))
     return batch
 
 

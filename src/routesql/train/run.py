@@ -239,11 +239,10 @@ def run_sft(
         "base_model": str(base_path),
         "records": str(records_path),
         "records_used": sum(record.records for task_records in by_task.values() for record in task_records),
-        "records_per_shared_prefix": round(
-            sum(record.records for task_records in by_task.values() for record in task_records)
-            / sum(len(task_records) for task_records in by_task.values()),
-            3,
-        ),
+        # how many records one copy of a prompt prefix serves, per trained task (1.0: no sharing)
+        "records_per_shared_prefix": {
+            task: round(sum(record.records for record in by_task[task]) / len(by_task[task]), 2) for task in mix
+        },
         "records_dropped_too_long": dropped,
     }
     module = SFTModule(model, settings, by_task, tokenizer.pad_token_id)
