@@ -94,13 +94,13 @@ class _TrainerSettings(_Settings):
     overrides its own below.
     """
 
-    lr: float = Field(6e-4, gt=0)
+    lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     warmup_steps: int = Field(2, ge=0)
-    max_steps: int = Field(24, ge=1)
-    batch_size: int = Field(2, ge=1)
+    max_steps: int = Field(40, ge=1)
+    batch_size: int = Field(1, ge=1)
     grad_accumulation: int = Field(4, ge=1)
-    max_seq_len: int = Field(512, ge=16)
+    max_seq_len: int = Field(1024, ge=16)
     precision: str = "32-true"
     gradient_checkpointing: bool = False
     # The embeddings and the bottom N decoder layers stay as they are: backward stops above them.
@@ -190,6 +190,7 @@ class DPOSettings(_TrainerSettings):
     lr: float = Field(5e-5, gt=0)
     max_steps: int = Field(100, ge=1)
     batch_size: int = Field(4, ge=1)
+    max_seq_len: int = Field(512, ge=16)  # one prompt and completion per sequence, no packing
 
 
 def settings_from_mapping(model: type[SettingsT], data: Mapping[str, Any], where: str) -> SettingsT:
