@@ -132,6 +132,7 @@ def ours(records: Path, base: Path, out: Path, args) -> tuple[float, float, floa
         checkpoint_every_n_steps=args.steps + 1,
         warmup_steps=2,
         share_prefix=not args.no_share_prefix,
+        freeze_layers=0,  # TRL's LoRA trains every layer, so ours does too (the train default freezes 20)
     )
     run_sft(records, base, out, settings, callbacks=[timer])
     return timer.real / timer.seconds, timer.record_tokens / timer.seconds, timer.real / max(timer.slots, 1)
