@@ -97,7 +97,7 @@ class _TrainerSettings(_Settings):
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     warmup_steps: int = Field(2, ge=0)
-    max_steps: int = Field(40, ge=1)
+    max_steps: int = Field(80, ge=1)
     batch_size: int = Field(1, ge=1)
     grad_accumulation: int = Field(4, ge=1)
     max_seq_len: int = Field(1024, ge=16)
