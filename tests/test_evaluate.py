@@ -282,3 +282,36 @@ def test_zero_shot_scores_questions_spread_over_dev(
     bench = load_benchmark(_pets_benchmark(tmp_path, DEV), "dev")
     result = zero_shot_dev(bench, TableGenerator(), mcp_with(), progress=False, questions=questions)
     assert (result["n_scored"], result["ex"]) == (scored, ex)
+
+
+class LinksPets(TableGenerator):
+    """Schema links: `pet` for every question (right for 1 and 3 of DEV's gold tables); SQL as the table."""
+
+    def generate(self, prompts, settings):
+        if "-- Tables and columns:" in prompts[0]:
+            return [["pet: kind"] * settings.n for _ in prompts]
+        return super().generate(prompts, settings)
+
+
+def test_outcomes_per_step_and_table_recall_are_written(tmp_path: Path) -> None:
+    bench = load_benchmark(_pets_benchmark(tmp_path / "bench", DEV), "dev")
+    zero_shot = zero_shot_dev(bench, TableGenerator(), mcp_with(), progress=False, questions=2)
+    metrics = evaluate_benchmarks(
+        {"pets": bench},
+        LinksPets(),
+        mcp_with("schema_linking"),
+        tmp_path / "eval",
+        "route-v1",
+        progress=False,
+        zero_shot=zero_shot,
+    )
+    outcomes = json.loads((tmp_path / "eval/outcomes.json").read_text())
+    ids = [ex.id for ex in bench.examples]
+    assert outcomes["ids"] == ids and outcomes["hardness"][0] == "easy"
+    assert outcomes["draft"] == "1100" and outcomes["final"] == outcomes["reduced"]
+    assert outcomes["zero_shot"] == {"ids": [ids[0], ids[2]], "exec_match": "10"}  # two spread questions
+    assert "outcomes" not in metrics["zero_shot"]  # metrics.json keeps the figures only
+    # gold tables: {pet}, {owner}, {pet}, {owner, pet}; `pet` linked each time: (1 + 0 + 1 + 1/2) / 4
+    assert metrics["schema_linking"] == {"table_recall": 0.625, "n": 4}
+    rows = [json.loads(line) for line in (tmp_path / "eval/predictions.jsonl").read_text().splitlines()]
+    assert [row["exec_match"] for row in rows] == [c == "1" for c in outcomes["final"]]

@@ -3,7 +3,10 @@
 Outputs under `out_dir`:
   predictions.sql    the final SQL, one per line, aligned with the split (re-scorable by `routesql score`)
   predictions.jsonl  every question's trace: each step's SQL, the model's raw notes, the verdict
-  metrics.json       EX overall, by hardness, after each MCP step, error categories (DVC metrics)
+  metrics.json       EX overall, by hardness, after each MCP step, error categories, schema-linking
+                     table recall (DVC metrics)
+  outcomes.json      each question's result after each step (1 right, 0 wrong, - unscorable), and the
+                     zero-shot base's: what a paired bootstrap between two runs reads (`routesql ablations`)
   plots/*.json       EX by step and by hardness (DVC plots)
   report.html        the same with figures, self-contained
 """
@@ -127,7 +130,35 @@ def zero_shot_dev(
         "n_scored": summary["n_scored"],
         "by_hardness": {level: cell["ex"] for level, cell in summary["by_hardness"].items()},
         "seconds": round(seconds, 2),
+        "outcomes": {"ids": [ex.id for ex in bench.examples], "exec_match": outcome_string(report)},
     }
+
+
+def outcome_string(report: dict) -> str:
+    """One character per example of a score report: 1 right, 0 wrong, - unscorable."""
+    marks = {True: "1", False: "0", None: "-"}
+    return "".join(marks[e["exec_match"]] for e in report["examples"])
+
+
+def table_recall(bench: Benchmark, traces: list[MCPTrace]) -> dict | None:
+    """Schema linking's table recall: the share of the gold SQL's tables that the linked tables
+    (the schema_linking step's `links` note) hold, averaged over questions whose gold SQL resolves.
+    None when schema_linking did not run."""
+    from routesql.db.schema import read_schema
+    from routesql.mcp.work import links_of
+    from routesql.sqlkit.links import parse_links
+
+    recalls = []
+    for ex, trace in zip(bench.examples, traces):
+        if "links" not in trace.notes:
+            continue
+        gold = set(links_of(ex.sql, read_schema(bench.db_path(ex.db_id), sample_rows=0)))
+        if gold:
+            linked = set(parse_links(trace.notes["links"]))
+            recalls.append(len(gold & linked) / len(gold))
+    if not recalls:
+        return None
+    return {"table_recall": round(sum(recalls) / len(recalls), 4), "n": len(recalls)}
 
 
 @dataclass
@@ -138,6 +169,7 @@ class DevRun:
     traces: list[MCPTrace]
     final: dict  # the score report of the final predictions
     metrics: dict
+    outcomes: dict  # step label (and "final") → outcome_string of its predictions
 
 
 def evaluate_benchmarks(
@@ -167,10 +199,18 @@ def evaluate_benchmarks(
         "benchmark": next(iter(runs)),
         "benchmarks": {name: benchmark_cell(run) for name, run in runs.items()},
     }
+    outcomes: dict = {
+        "ids": [ex.id for ex in main.bench.examples],
+        "hardness": [e["hardness"] for e in main.final["examples"]],
+        **main.outcomes,
+    }
     if zero_shot is not None:
-        metrics["zero_shot"] = zero_shot
+        metrics["zero_shot"] = {k: v for k, v in zero_shot.items() if k != "outcomes"}
+        if "outcomes" in zero_shot:
+            outcomes["zero_shot"] = zero_shot["outcomes"]
     with folder_atomic(out_dir) as staging:
         _write_output_files(staging, main, metrics)
+        write_json_atomic(staging / "outcomes.json", outcomes)
         for name, run in list(runs.items())[1:]:
             _write_predictions(staging / "benchmarks" / name, run)
             write_json_atomic(staging / "benchmarks" / name / "metrics.json", run.metrics)
@@ -205,8 +245,12 @@ def run_dev(
     # The last enabled step's predictions are the finals: score them once, not twice.
     final = scored.get(tuple(finals)) or score_with(bench, finals, scoring, progress, warn=not scored)
     metrics = build_metrics(final, step_reports, traces, generation_seconds, template_version)
+    recall = table_recall(bench, traces)
+    if recall is not None:
+        metrics["schema_linking"] = recall
     metrics["total_seconds"] = round(time.monotonic() - started, 2)
-    return DevRun(bench, traces, final, metrics)
+    outcomes = {step: outcome_string(report) for step, report in step_reports.items()}
+    return DevRun(bench, traces, final, metrics, {**outcomes, "final": outcome_string(final)})
 
 
 def benchmark_cell(run: DevRun) -> dict:
@@ -316,6 +360,8 @@ def log_eval_metrics(metrics: dict) -> None:
     import mlflow
 
     mlflow.log_metric("dev_ex", metrics["ex"])
+    if "schema_linking" in metrics:
+        mlflow.log_metric("dev_table_recall", metrics["schema_linking"]["table_recall"])
     if "zero_shot" in metrics:
         mlflow.log_metric("dev_ex_zero_shot", metrics["zero_shot"]["ex"])
         for level, value in metrics["zero_shot"]["by_hardness"].items():

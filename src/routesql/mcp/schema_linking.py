@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from routesql.db.schema import approx_token_count
 from routesql.mcp.work import MCPTrace, QuestionWork, links_of, reduce_schema, union_links
 from routesql.sqlkit.extract import extract_sql
-from routesql.sqlkit.links import parse_links
+from routesql.sqlkit.links import format_links, parse_links
 from routesql.tasks.slicing import SliceQuestion, link_over_slices, slice_schema
 from routesql.tasks.templates import schema_linking_prompt, text_to_sql_prompt
 
@@ -28,7 +28,7 @@ class SchemaLinking:
         linked = self.link(pipeline, work)
         for i, w in work.items():
             wanted = linked.get(i, {})
-            traces[i].notes["links"] = "; ".join(f"{t}: {', '.join(c)}" for t, c in wanted.items())
+            traces[i].notes["links"] = format_links(wanted)  # evaluate reads it back for table recall
             if wanted:
                 w.reduced = reduce_schema(w.schema, union_links(wanted, links_of(w.sql, w.schema)))
                 w.reduced_text = pipeline.render(w.reduced) if w.reduced else w.full_text
