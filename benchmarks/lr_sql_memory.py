@@ -3,11 +3,13 @@ schema linking on whole schemas, on Spider's largest databases, same model and t
 
     ROUTESQL_BENCHMARKS=../shared/benchmarks .venv/bin/python benchmarks/lr_sql_memory.py \\
         [--model smollm2|tiny] [--databases 4] [--steps 3] [--step-tokens 8192] [--slice-budget 512]
+        [--style ddl|compact] [--sample-rows 3]
 
 The records are the synthesize stage's own (`schema_linking`: the whole schema in the prompt, the
 linked tables and columns as the completion; `slice_linking`: one record per slice of at most
 `--slice-budget` schema tokens), built for the dev questions of the `--databases` Spider databases
-with the longest schemas. Each task trains `--steps` optimizer steps in a fresh process, unpacked
+with the longest schemas (rendered as the README advises for Spider: CREATE TABLE with 3 example
+rows; only the databases present under ROUTESQL_BENCHMARKS count). Each task trains `--steps` optimizer steps in a fresh process, unpacked
 (one record per row, as LR-SQL trains: the longest record sets the activation memory) with rows as
 long as the task's longest record and micro-batches accumulated to `--step-tokens` per step, so
 both see the same tokens per step. Printed per task: the longest record, the process's peak RSS,
@@ -28,29 +30,36 @@ import tempfile
 from pathlib import Path
 
 
-def build_records(spider: Path, databases: int, slice_budget: int, tokenizer: Path, out: Path) -> dict[str, int]:
+def build_records(
+    spider: Path, databases: int, slice_budget: int, style: str, rows: int, tokenizer: Path, out: Path
+) -> dict[str, int]:
     """SL and slice-linking records for the dev questions of the largest databases → out; their
     longest record (tokens) per task."""
-    from routesql.bench.loaders import load_benchmark
+    from routesql.bench.loaders import load_benchmark, missing_databases
     from routesql.config import Params
     from routesql.db.schema import read_schema, render_schema
     from routesql.synth.stage import build_all, settings_from_params, token_counter
+    from routesql.tasks.templates import prompt_version
 
     bench = load_benchmark(spider, "dev")
     count = token_counter(str(tokenizer))
-    sizes = {
-        db: count(render_schema(read_schema(bench.db_path(db), 0), 0, style="compact"))
-        for db in sorted({ex.db_id for ex in bench.examples})
-    }
+    present = sorted({ex.db_id for ex in bench.examples} - missing_databases(bench))
+    sizes = {db: count(render_schema(read_schema(bench.db_path(db), rows), rows, style=style)) for db in present}
     largest = sorted(sizes, key=lambda db: -sizes[db])[:databases]
     print("databases (schema tokens): " + ", ".join(f"{db} ({sizes[db]})" for db in largest))
     examples = [ex for ex in bench.examples if ex.db_id in largest]
     defaults = settings_from_params(Params())
     settings = dataclasses.replace(
-        defaults, slice_token_budget=slice_budget, workers=1, tokenizer_path=str(tokenizer), max_examples=None
+        defaults,
+        tasks=dataclasses.replace(defaults.tasks, schema_style=style, sample_rows=rows),
+        slice_token_budget=slice_budget,
+        workers=1,
+        tokenizer_path=str(tokenizer),
+        max_examples=None,
     )
+    version = prompt_version(style)
     records = [
-        {**record, "db_id": ex.db_id}
+        {**record, "db_id": ex.db_id, "template_version": version}
         for ex, output in zip(examples, build_all(bench, examples, settings, progress=False))
         for record in output.records
         if record["task"] in ("schema_linking", "slice_linking")
@@ -110,6 +119,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--step-tokens", type=int, default=8192)
     parser.add_argument("--slice-budget", type=int, default=512)
+    parser.add_argument("--style", choices=("ddl", "compact"), default="ddl", help="schema style (ddl suits Spider)")
+    parser.add_argument("--sample-rows", type=int, default=3, help="example rows under each table")
     args = parser.parse_args()
     root = os.environ.get("ROUTESQL_BENCHMARKS")
     if not root or not (Path(root) / "spider" / "dev.json").is_file():
@@ -127,7 +138,9 @@ def main() -> None:
 
             _, base = prepare(work, "tiny")
         records = work / "records.jsonl"
-        longest = build_records(Path(root) / "spider", args.databases, args.slice_budget, base, records)
+        longest = build_records(
+            Path(root) / "spider", args.databases, args.slice_budget, args.style, args.sample_rows, base, records
+        )
         loaded = measure("load only", records, base, work, 0, args)
         peaks = {
             task: measure(task, records, base, work, longest[task], args)
