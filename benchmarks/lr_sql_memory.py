@@ -9,12 +9,13 @@ The records are the synthesize stage's own (`schema_linking`: the whole schema i
 linked tables and columns as the completion; `slice_linking`: one record per slice of at most
 `--slice-budget` schema tokens), built for the dev questions of the `--databases` Spider databases
 with the longest schemas (rendered as the README advises for Spider: CREATE TABLE with 3 example
-rows; only the databases present under ROUTESQL_BENCHMARKS count). Each task trains `--steps` optimizer steps in a fresh process, unpacked
-(one record per row, as LR-SQL trains: the longest record sets the activation memory) with rows as
-long as the task's longest record and micro-batches accumulated to `--step-tokens` per step, so
-both see the same tokens per step. Printed per task: the longest record, the process's peak RSS,
-and the peak above a process that only loaded the model and records (the training's own memory);
-then the ratio slices / whole. The goal LR-SQL reports is about 0.6.
+rows; only the databases present under ROUTESQL_BENCHMARKS count). Each task trains `--steps`
+optimizer steps in a fresh process, in rows as long as the task's longest record (the trainer packs
+records into them, without prefix sharing: the row length is what LR-SQL's slices shorten, and it
+sets the activation memory), one row per micro-batch, accumulated to at most `--step-tokens` token
+slots per step. Printed per task: the longest record (text tokens, before the chat template), the
+process's peak RSS, and the peak above a process that only loaded the model and records (the
+training's own memory); then the ratio slices / whole. The goal LR-SQL reports is about 0.6.
 """
 
 from __future__ import annotations
@@ -72,7 +73,9 @@ def build_records(
     return longest
 
 
-def train_task(task: str, records: Path, base: Path, out: Path, row: int, steps: int, step_tokens: int, queue) -> None:
+def train_task(
+    task: str, records: Path, base: Path, out: Path, row: int, steps: int, step_tokens: int, freeze: int, queue
+) -> None:
     """In a fresh process: train `task` alone; report the process's peak RSS (MB)."""
     from routesql.train.run import run_sft
     from routesql.train.settings import SFTSettings
@@ -82,11 +85,12 @@ def train_task(task: str, records: Path, base: Path, out: Path, row: int, steps:
             max_steps=steps,
             batch_size=1,
             grad_accumulation=max(1, step_tokens // row),
-            max_seq_len=row + 8,  # + the chat template's end-of-turn tokens
+            max_seq_len=row + 64,  # + the chat template (system message, turn markers, end of turn)
             mix={task: 1.0},
             share_prefix=False,
             checkpoint_every_n_steps=steps + 1,
             warmup_steps=1,
+            freeze_layers=freeze,
         )
         run_sft(records, base, out, settings)
     else:
@@ -100,10 +104,11 @@ def train_task(task: str, records: Path, base: Path, out: Path, row: int, steps:
 
 
 def measure(task: str, records: Path, base: Path, work: Path, row: int, args) -> float:
+    freeze = 20 if args.model == "smollm2" else 0  # the train default; the tiny model has 4 layers
     queue = multiprocessing.get_context("spawn").Queue()
     process = multiprocessing.get_context("spawn").Process(
         target=train_task,
-        args=(task, records, base, work / task.replace(" ", "_"), row, args.steps, args.step_tokens, queue),
+        args=(task, records, base, work / task.replace(" ", "_"), row, args.steps, args.step_tokens, freeze, queue),
     )
     process.start()
     process.join()
@@ -146,7 +151,9 @@ def main() -> None:
             task: measure(task, records, base, work, longest[task], args)
             for task in ("schema_linking", "slice_linking")
         }
-    print(f"model {args.model}; {args.steps} steps of about {args.step_tokens} tokens; unpacked rows")
+    print(
+        f"model {args.model}; {args.steps} steps of at most {args.step_tokens} token slots; rows as long as each task's longest record"
+    )
     print(f"  model and records loaded: peak RSS {loaded:,.0f} MB")
     for task, peak in peaks.items():
         print(

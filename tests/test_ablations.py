@@ -80,7 +80,7 @@ def _changed(path: tuple, value: object) -> dict:
         (("variants", "plain", "set"), {"train..lr": 0.1}, "variants.plain.set: 'train..lr' is not a dotted"),
         (("variants", "plain", "set"), {"train.max_steps": "many"}, "variants.plain: train.max_steps"),
         (("variants", "plain", "set"), {"mcp.steps": ["telepathy"]}, "variants.plain: mcp.steps"),
-        (("common",), {"evaluate.zero_shot": False, "seeed": 1}, "variants.plain: seeed: unknown key"),
+        (("common",), {"evaluate.zero_shot": False, "seeed": 1}, "common: seeed: unknown key"),
         (("variants", "plain", "sett"), {}, "variants.plain.sett: unknown key"),
         (("rows",), [{"label": "x", "variant": "nope", "step": "draft"}], "rows[0]: needs label, variant"),
         (("rows", 2, "step"), "corrected", "rows[2] (+ SL): step 'corrected' is not one of"),
@@ -88,6 +88,7 @@ def _changed(path: tuple, value: object) -> dict:
         (("variants",), {}, "variants: at least one variant"),
         (("variants",), {"Bad Name": {}}, "variants.Bad Name: a variant's name is lowercase"),
         (("rows", 1, "label"), "plain", "rows[1]: the label 'plain' is used twice"),
+        (("rows", 2, "step"), "draft", "rows[2]: variant 'route' step 'draft' already has a row"),
         (("bootstrap_samples",), 5, "bootstrap_samples: an integer of at least 100"),
     ],
 )
@@ -202,7 +203,19 @@ def test_the_table_from_outcomes() -> None:
     assert page.count("<rect") == 4 and "+ SL" in page
 
 
-def test_a_row_for_a_step_the_experiment_did_not_record_is_an_error() -> None:
-    plan = AblationPlan(Path("a.yaml"), [Variant("v", "", {})], [Row("r", "v", "zero_shot")], "r", 500)
-    with pytest.raises(InputError, match="no zero-shot outcomes"):
-        build_table(plan, {"v": _result("v", {"ids": ["a"], "draft": "1", "final": "1"})}, seed=0)
+@pytest.mark.parametrize(
+    ("rows", "outcomes", "message"),
+    [
+        ([Row("r", "v", "zero_shot")], {"ids": ["a"], "draft": "1"}, "no zero-shot outcomes"),
+        ([Row("r", "v", "draft")], {"ids": ["a", "b"], "draft": "--"}, "row 'r': no question was scored"),
+        (
+            [Row("r", "v", "draft"), Row("z", "v", "zero_shot")],
+            {"ids": ["a", "b"], "draft": "1-", "zero_shot": {"ids": ["b"], "exec_match": "0"}},
+            "row 'z' shares no scored question with 'r'",
+        ),
+    ],
+)
+def test_rows_that_cannot_be_scored_or_compared_are_errors(rows: list[Row], outcomes: dict, message: str) -> None:
+    plan = AblationPlan(Path("a.yaml"), [Variant("v", "", {})], rows, "r", 500)
+    with pytest.raises(InputError, match=message):
+        build_table(plan, {"v": _result("v", outcomes)}, seed=0)

@@ -89,6 +89,7 @@ def load_plan(plan_path: Path, params_path: Path) -> AblationPlan:
         if key not in ("reference", "common", "variants", "rows", "bootstrap_samples"):
             raise InputError(plan_path, f"{key}: unknown key")
     common = _mapping(raw.get("common") or {}, plan_path, "common")
+    check_overrides(base, common, plan_path, "common")
     variants_raw = _mapping(raw.get("variants"), plan_path, "variants")
     if not variants_raw:
         raise InputError(plan_path, "variants: at least one variant is needed")
@@ -113,6 +114,8 @@ def load_plan(plan_path: Path, params_path: Path) -> AblationPlan:
             raise InputError(plan_path, f"rows[{i}]: needs label, variant (one of {sorted(names)}) and step")
         if str(label) in {r.label for r in rows}:
             raise InputError(plan_path, f"rows[{i}]: the label {label!r} is used twice")
+        if (variant, step) in {(r.variant, r.step) for r in rows}:
+            raise InputError(plan_path, f"rows[{i}]: variant {variant!r} step {step!r} already has a row")
         steps = _steps_of(next(v for v in variants if v.name == variant), base)
         if step not in steps:
             raise InputError(plan_path, f"rows[{i}] ({label}): step {step!r} is not one of {steps}")
@@ -299,7 +302,7 @@ def paired_bootstrap(
     resampling those questions with replacement (the pairs stay together)."""
     ids = [i for i in row if row[i] in "01" and reference.get(i, "-") in "01"]
     if not ids:
-        return 0.0, 0.0, 0.0
+        raise ValueError("no question is scored in both rows")
     diffs = [int(row[i] == "1") - int(reference[i] == "1") for i in ids]
     n = len(diffs)
     rng = random.Random(seed)
@@ -317,7 +320,14 @@ def build_table(plan: AblationPlan, results: dict[str, VariantResult], seed: int
         marks = row_outcomes(result, row.step)
         hardness = dict(zip(result.outcomes["ids"], result.outcomes.get("hardness", [])))
         ex, n = exact_share(marks)
-        delta, low, high = paired_bootstrap(marks, reference, plan.bootstrap_samples, seed)
+        if n == 0:  # 11: nothing scored is a broken run, not an EX of 0
+            raise InputError(result.variant.experiment, f"row {row.label!r}: no question was scored")
+        try:
+            delta, low, high = paired_bootstrap(marks, reference, plan.bootstrap_samples, seed)
+        except ValueError:
+            raise InputError(
+                result.variant.experiment, f"row {row.label!r} shares no scored question with {plan.reference!r}"
+            ) from None
         by_level = {}
         for level in LEVELS:
             level_ex, level_n = exact_share(marks, [i for i in marks if hardness.get(i) == level])
@@ -395,7 +405,7 @@ def render_markdown(table: list[dict], plan: AblationPlan, commit: str, when: st
 
 
 def render_html(table: list[dict], markdown: str) -> str:
-    """The table's EX as a bar chart (inline SVG, Δ intervals as whiskers) above the table's text."""
+    """The table's EX as a bar chart (inline SVG), above the table's text."""
     width, bar, gap, left = 640, 22, 8, 220
     height = len(table) * (bar + gap) + 30
     scale = width - left - 60
@@ -408,7 +418,7 @@ def render_html(table: list[dict], markdown: str) -> str:
     parts.append("</svg>")
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>routesql ablations</title></head><body>"
-        "<h1>Ablations: demo dev EX by variant</h1>" + "".join(parts) + "<pre>" + html.escape(markdown) + "</pre>"
+        "<h1>Ablations: dev EX by row</h1>" + "".join(parts) + "<pre>" + html.escape(markdown) + "</pre>"
         "</body></html>\n"
     )
 
@@ -480,5 +490,5 @@ def run_ablations(
 
 
 def _same_params(found: dict, wanted: dict) -> bool:
-    """DVC shows the whole params.yaml of the experiment: equal when every wanted value is there."""
+    """The experiment's whole params.yaml (as DVC shows it) equals the wanted one."""
     return json.dumps(found, sort_keys=True) == json.dumps(wanted, sort_keys=True)
