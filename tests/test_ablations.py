@@ -23,10 +23,11 @@ from routesql.ablations import (
     tracking_override,
     with_overrides,
 )
-from routesql.config import Params
+from routesql.config import Params, read_yaml_mapping
 from routesql.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
+PARAMS_FILE = read_yaml_mapping(REPO / "params.yaml")
 
 GOOD = {
     "reference": "multitask",
@@ -50,13 +51,13 @@ def _write(tmp_path: Path, plan: dict) -> Path:
 
 
 def test_the_checked_in_variant_list_is_valid() -> None:
-    plan = load_plan(REPO / "ablations.yaml", REPO / "params.yaml")
+    plan = load_plan(REPO / "ablations.yaml", PARAMS_FILE)
     assert plan.reference in {row.label for row in plan.rows}
     assert {row.variant for row in plan.rows} == {variant.name for variant in plan.variants}
 
 
 def test_a_good_plan_loads_with_common_overrides_under_each_variant(tmp_path: Path) -> None:
-    plan = load_plan(_write(tmp_path, GOOD), REPO / "params.yaml")
+    plan = load_plan(_write(tmp_path, GOOD), PARAMS_FILE)
     assert [v.name for v in plan.variants] == ["plain", "route"]
     assert plan.variants[0].overrides == {"evaluate.zero_shot": False, "tasks.mix.continuation": 0.0}
     assert plan.rows[2] == Row("+ SL", "route", "reduced")
@@ -96,7 +97,7 @@ def test_a_bad_plan_stops_with_one_line_naming_the_key(
     tmp_path: Path, path: tuple, value: object, message: str
 ) -> None:
     with pytest.raises(InputError) as error:
-        load_plan(_write(tmp_path, _changed(path, value)), REPO / "params.yaml")
+        load_plan(_write(tmp_path, _changed(path, value)), PARAMS_FILE)
     assert message in str(error.value) and "ablations.yaml" in str(error.value)
     assert "\n" not in str(error.value)
 

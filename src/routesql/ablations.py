@@ -31,11 +31,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import yaml
 from pydantic import ValidationError
 
 from routesql.atomic import write_text_atomic
-from routesql.config import Params, describe_validation_error, load_params
+from routesql.config import Params, describe_validation_error, load_params, read_yaml_mapping
 from routesql.errors import InputError
 
 EXPERIMENT_PREFIX = "ablation-"
@@ -79,12 +78,12 @@ class VariantResult:
     reused: bool
 
 
-def load_plan(plan_path: Path, params_path: Path) -> AblationPlan:
-    """Read ablations.yaml and check every variant against params.yaml's schema: an unknown key,
-    a wrong type, a row naming a missing variant or step stops here, naming the file and the key."""
-    raw = _read_yaml(plan_path)
-    base = _read_yaml(params_path)
-    load_params(params_path)
+def load_plan(plan_path: Path, params_file: dict) -> AblationPlan:
+    """Read ablations.yaml and check every variant against params.yaml's schema (`params_file`: its
+    mapping): an unknown key, a wrong type, a row naming a missing variant or step stops here,
+    naming the file and the key."""
+    raw = read_yaml_mapping(plan_path, "variants file")
+    base = params_file
     for key in raw:
         if key not in ("reference", "common", "variants", "rows", "bootstrap_samples"):
             raise InputError(plan_path, f"{key}: unknown key")
@@ -94,6 +93,7 @@ def load_plan(plan_path: Path, params_path: Path) -> AblationPlan:
     if not variants_raw:
         raise InputError(plan_path, "variants: at least one variant is needed")
     variants = []
+    steps_of: dict[str, list[str]] = {}  # variant → the steps its rows may name
     for name, body in variants_raw.items():
         where = f"variants.{name}"
         if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
@@ -103,7 +103,8 @@ def load_plan(plan_path: Path, params_path: Path) -> AblationPlan:
             if key not in ("about", "set"):
                 raise InputError(plan_path, f"{where}.{key}: unknown key (about, set)")
         overrides = {**common, **_mapping(body.get("set") or {}, plan_path, f"{where}.set")}
-        check_overrides(base, overrides, plan_path, where)
+        params = check_overrides(base, overrides, plan_path, where)
+        steps_of[str(name)] = _steps_of(params)
         variants.append(Variant(str(name), str(body.get("about", "")), overrides))
     names = {v.name for v in variants}
     rows: list[Row] = []
@@ -116,7 +117,7 @@ def load_plan(plan_path: Path, params_path: Path) -> AblationPlan:
             raise InputError(plan_path, f"rows[{i}]: the label {label!r} is used twice")
         if (variant, step) in {(r.variant, r.step) for r in rows}:
             raise InputError(plan_path, f"rows[{i}]: variant {variant!r} step {step!r} already has a row")
-        steps = _steps_of(next(v for v in variants if v.name == variant), base)
+        steps = steps_of[variant]
         if step not in steps:
             raise InputError(plan_path, f"rows[{i}] ({label}): step {step!r} is not one of {steps}")
         rows.append(Row(str(label), str(variant), str(step)))
@@ -129,16 +130,6 @@ def load_plan(plan_path: Path, params_path: Path) -> AblationPlan:
     if not isinstance(samples, int) or samples < 100:
         raise InputError(plan_path, "bootstrap_samples: an integer of at least 100")
     return AblationPlan(plan_path, variants, rows, str(reference), samples)
-
-
-def _read_yaml(path: Path) -> dict:
-    if not path.is_file():
-        raise InputError(path, "file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError:
-        raise InputError(path, "not valid YAML") from None
-    return _mapping(data, path, "(top level)")
 
 
 def _mapping(value: Any, path: Path, where: str) -> dict:
@@ -177,10 +168,9 @@ def check_overrides(base: dict, overrides: dict[str, Any], plan_path: Path, wher
     return params
 
 
-def _steps_of(variant: Variant, base: dict) -> list[str]:
+def _steps_of(params: Params) -> list[str]:
     from routesql.mcp.registry import MCP_STEPS
 
-    params = Params.model_validate(with_overrides(base, variant.overrides))
     steps = ["draft", *[MCP_STEPS[s].label for s in params.mcp.steps], "final"]
     if params.evaluate.zero_shot:
         steps.append("zero_shot")
@@ -456,10 +446,10 @@ def run_ablations(
     repo: Path, plan_path: Path, params_path: Path, out: Path, track: bool, say: Callable[[str], None]
 ) -> list[dict]:
     """Run (or reuse) every variant's experiment, then write the table; returns its rows."""
-    plan = load_plan(plan_path, params_path)
     params = load_params(params_path)
+    base = read_yaml_mapping(params_path)
+    plan = load_plan(plan_path, base)
     extra = tracking_override(params, repo)
-    base = _read_yaml(params_path)
     existing = existing_experiments(repo)
     results: dict[str, VariantResult] = {}
     for variant in plan.variants:

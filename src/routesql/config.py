@@ -272,10 +272,22 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     ``params.yaml: data.benchmrk: unknown key``.
     """
     source = Path(path)
+    raw = read_yaml_mapping(
+        source, "params file", missing="params file not found (pass --params PATH, or run where params.yaml is)"
+    )
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as error:
+        raise InputError(source, describe_validation_error(error)) from None
+
+
+def read_yaml_mapping(source: Path, what: str = "YAML file", missing: str | None = None) -> dict:
+    """A YAML file (`what` it is, for messages) whose top level is a mapping (empty file: {}); any
+    problem is one InputError line naming the file."""
     if source.is_dir():
-        raise InputError(source, "is a folder, not a params file")
+        raise InputError(source, f"is a folder, not a {what}")
     if not source.exists():
-        raise InputError(source, "params file not found (pass --params PATH, or run where params.yaml is)")
+        raise InputError(source, missing or f"{what} not found")
     try:
         raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
@@ -288,10 +300,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raise InputError(source, f"cannot be read ({error.strerror or error})") from None
     if not isinstance(raw, dict):
         raise InputError(source, "expected a mapping of sections at the top level")
-    try:
-        return Params.model_validate(raw)
-    except ValidationError as error:
-        raise InputError(source, describe_validation_error(error)) from None
+    return raw
 
 
 def describe_validation_error(error: ValidationError) -> str:

@@ -169,7 +169,7 @@ class DevRun:
     traces: list[MCPTrace]
     final: dict  # the score report of the final predictions
     metrics: dict
-    outcomes: dict  # step label (and "final") → outcome_string of its predictions
+    outcomes: dict  # ids, hardness, and per step label (and "final") its outcome_string
 
 
 def evaluate_benchmarks(
@@ -199,11 +199,7 @@ def evaluate_benchmarks(
         "benchmark": next(iter(runs)),
         "benchmarks": {name: benchmark_cell(run) for name, run in runs.items()},
     }
-    outcomes: dict = {
-        "ids": [ex.id for ex in main.bench.examples],
-        "hardness": [e["hardness"] for e in main.final["examples"]],
-        **main.outcomes,
-    }
+    outcomes = dict(main.outcomes)
     if zero_shot is not None:
         metrics["zero_shot"] = {k: v for k, v in zero_shot.items() if k != "outcomes"}
         if "outcomes" in zero_shot:
@@ -249,8 +245,13 @@ def run_dev(
     if recall is not None:
         metrics["schema_linking"] = recall
     metrics["total_seconds"] = round(time.monotonic() - started, 2)
-    outcomes = {step: outcome_string(report) for step, report in step_reports.items()}
-    return DevRun(bench, traces, final, metrics, {**outcomes, "final": outcome_string(final)})
+    outcomes = {
+        "ids": [ex.id for ex in bench.examples],
+        "hardness": [e["hardness"] for e in final["examples"]],
+        **{step: outcome_string(report) for step, report in step_reports.items()},
+        "final": outcome_string(final),
+    }
+    return DevRun(bench, traces, final, metrics, outcomes)
 
 
 def benchmark_cell(run: DevRun) -> dict:
