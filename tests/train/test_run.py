@@ -186,6 +186,30 @@ def test_any_lightning_logger_gets_hyperparameters_and_step_metrics(
         assert 0 < metrics["train/non_padding_share"] <= 1 and metrics["train/peak_memory_mb"] > 0
 
 
+def test_sft_then_dpo_log_to_one_mlflow_run(preference_records: Path, uninterrupted: Path, tmp_path: Path) -> None:
+    """The train stage's SFT and DPO share one MLflow run, which refuses to change a logged param."""
+    from mlflow import MlflowClient
+    from pytorch_lightning.loggers import MLFlowLogger
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    logger = MLFlowLogger(experiment_name="train", tracking_uri=uri)
+    logger.log_hyperparams({"kind": "sft", "records": "data/synth/sft.jsonl"})  # as run_sft logged them
+    dpo = DPOSettings(
+        freeze_layers=0,
+        max_steps=1,
+        batch_size=2,
+        max_seq_len=256,
+        warmup_steps=0,
+        accelerator="cpu",
+        devices=1,
+        lora=LoraSettings(r=4, alpha=8),
+    )
+    run_dpo(preference_records, uninterrupted / "merged", tmp_path / "dpo", dpo, logger=logger)
+    logged = MlflowClient(uri).get_run(logger.run_id).data.params
+    assert logged["kind"] == "sft" and logged["records"] == "data/synth/sft.jsonl"
+    assert logged["dpo/kind"] == "dpo" and logged["dpo/settings/beta"] == str(dpo.beta)
+
+
 class Terminal(io.StringIO):
     """A stderr that says it is a terminal, as a user's shell is (tqdm draws only there)."""
 

@@ -157,8 +157,11 @@ def _fit(
     max_steps = settings.max_steps if stop_at_step is None else min(stop_at_step, settings.max_steps)
     trainer = build_trainer(settings, out_dir, logger, max_steps, module.kind, callbacks)
     assert trainer.logger is not None  # build_trainer always gives one (a CSVLogger by default)
+    hyperparameters = {"kind": module.kind, **manifest, "settings": settings.model_dump(mode="json")}
+    # SFT then DPO log to the train stage's one run, and MLflow refuses to change a logged param:
+    # DPO's go under `dpo/`.
     trainer.logger.log_hyperparams(
-        redact_params({"kind": module.kind, **manifest, "settings": settings.model_dump(mode="json")})
+        redact_params(hyperparameters if module.kind == "sft" else {module.kind: hyperparameters})
     )
     started = time.perf_counter()
     resume_from = latest_checkpoint(out_dir)
