@@ -130,20 +130,22 @@ def test_resume_with_other_settings_is_refused(
         run_sft(sft_records, tiny_base, tmp_path, SFT.model_copy(update={"lr": 1e-3}))
 
 
+DPO = DPOSettings(
+    freeze_layers=0,
+    grad_accumulation=1,
+    max_steps=2,
+    batch_size=2,
+    max_seq_len=256,
+    warmup_steps=0,
+    accelerator="cpu",
+    devices=1,
+    checkpoint_every_n_steps=1,
+    lora=LoraSettings(r=4, alpha=8),
+)
+
+
 def test_dpo_run_exports(preference_records: Path, uninterrupted: Path, tmp_path: Path) -> None:
-    settings = DPOSettings(
-        freeze_layers=0,
-        grad_accumulation=1,
-        max_steps=2,
-        batch_size=2,
-        max_seq_len=256,
-        warmup_steps=0,
-        accelerator="cpu",
-        devices=1,
-        checkpoint_every_n_steps=1,
-        lora=LoraSettings(r=4, alpha=8),
-    )
-    out = run_dpo(preference_records, uninterrupted / "merged", tmp_path, settings)
+    out = run_dpo(preference_records, uninterrupted / "merged", tmp_path, DPO)
     assert read_manifest(out)["kind"] == "dpo" and read_manifest(out)["template_version"] == "test-v1/plain"
     assert AutoModelForCausalLM.from_pretrained(out / "merged") is not None
 
@@ -194,16 +196,7 @@ def test_sft_then_dpo_log_to_one_mlflow_run(preference_records: Path, uninterrup
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     logger = MLFlowLogger(experiment_name="train", tracking_uri=uri)
     logger.log_hyperparams({"kind": "sft", "records": "data/synth/sft.jsonl"})  # as run_sft logged them
-    dpo = DPOSettings(
-        freeze_layers=0,
-        max_steps=1,
-        batch_size=2,
-        max_seq_len=256,
-        warmup_steps=0,
-        accelerator="cpu",
-        devices=1,
-        lora=LoraSettings(r=4, alpha=8),
-    )
+    dpo = DPO.model_copy(update={"max_steps": 1})
     run_dpo(preference_records, uninterrupted / "merged", tmp_path / "dpo", dpo, logger=logger)
     logged = MlflowClient(uri).get_run(logger.run_id).data.params
     assert logged["kind"] == "sft" and logged["records"] == "data/synth/sft.jsonl"
