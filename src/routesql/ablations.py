@@ -78,12 +78,11 @@ class VariantResult:
     reused: bool
 
 
-def load_plan(plan_path: Path, params_file: dict) -> AblationPlan:
-    """Read ablations.yaml and check every variant against params.yaml's schema (`params_file`: its
+def load_plan(plan_path: Path, base: dict) -> AblationPlan:
+    """Read ablations.yaml and check every variant against params.yaml's schema (`base`: its
     mapping): an unknown key, a wrong type, a row naming a missing variant or step stops here,
     naming the file and the key."""
     raw = read_yaml_mapping(plan_path, "variants file")
-    base = params_file
     for key in raw:
         if key not in ("reference", "common", "variants", "rows", "bootstrap_samples"):
             raise InputError(plan_path, f"{key}: unknown key")
