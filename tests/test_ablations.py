@@ -21,6 +21,7 @@ from routesql.ablations import (
     render_markdown,
     set_param_args,
     tracking_override,
+    train_cost,
     with_overrides,
 )
 from routesql.config import Params, read_yaml_mapping
@@ -220,3 +221,33 @@ def test_rows_that_cannot_be_scored_or_compared_are_errors(rows: list[Row], outc
     plan = AblationPlan(Path("a.yaml"), [Variant("v", "", {})], rows, "r", 500)
     with pytest.raises(InputError, match=message):
         build_table(plan, {"v": _result("v", outcomes)}, seed=0)
+
+
+@pytest.mark.parametrize(
+    ("manifest", "expected"),
+    [
+        (None, {"train_tokens": None, "train_minutes": None, "peak_memory_mb": None}),
+        (  # SFT: tokens are the packed slots times the share that was not padding
+            {
+                "kind": "sft",
+                "steps": 10,
+                "settings": {"batch_size": 1, "grad_accumulation": 4, "max_seq_len": 1000},
+                "final_metrics": {"train/non_padding_share": 0.5, "train/peak_memory_mb": 3600.4},
+                "wall_seconds_last_session": 600.0,
+            },
+            {"train_tokens": 20000, "train_minutes": 10.0, "peak_memory_mb": 3600},
+        ),
+        (  # DPO logs under dpo/ (it shares the train stage's MLflow run with SFT)
+            {
+                "kind": "dpo",
+                "steps": 5,
+                "settings": {"batch_size": 4, "max_seq_len": 512},
+                "final_metrics": {"dpo/peak_memory_mb": 2100.6},
+                "wall_seconds_last_session": 90.0,
+            },
+            {"train_tokens": 10240, "train_minutes": 1.5, "peak_memory_mb": 2101},
+        ),
+    ],
+)
+def test_train_cost_reads_the_manifest_of_its_kind(manifest: dict | None, expected: dict) -> None:
+    assert train_cost(manifest) == expected

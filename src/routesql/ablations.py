@@ -350,10 +350,11 @@ def train_cost(manifest: dict | None) -> dict:
     capacity *= settings.get("grad_accumulation", 1)
     share = final.get("train/non_padding_share", 1.0)
     seconds = manifest.get("wall_seconds_last_session")
+    peak = final.get("dpo/peak_memory_mb" if manifest.get("kind") == "dpo" else "train/peak_memory_mb")
     return {
         "train_tokens": int(capacity * share) if capacity else None,
         "train_minutes": round(seconds / 60, 1) if seconds is not None else None,
-        "peak_memory_mb": round(final["train/peak_memory_mb"]) if "train/peak_memory_mb" in final else None,
+        "peak_memory_mb": round(peak) if peak is not None else None,
     }
 
 

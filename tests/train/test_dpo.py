@@ -82,8 +82,9 @@ def test_dpo_steps_change_every_adapter_weight_and_no_frozen_one(
     trainer.fit(module)
     for name, parameter in model.named_parameters():
         assert (not torch.equal(before[name], parameter.detach())) == (name in trainable), name
-    assert trainer.callback_metrics["train/preference_accuracy"] >= 0.5
-    assert float(trainer.callback_metrics["train/reward_margin"]) > 0
+    assert trainer.callback_metrics["dpo/preference_accuracy"] >= 0.5
+    assert float(trainer.callback_metrics["dpo/reward_margin"]) > 0
+    assert not any(name.startswith("train/") for name in trainer.callback_metrics)  # SFT's names
 
 
 def test_dpo_needs_an_adapter(preference_records: Path, tiny_base: Path) -> None:

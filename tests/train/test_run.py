@@ -189,18 +189,24 @@ def test_any_lightning_logger_gets_hyperparameters_and_step_metrics(
 
 
 def test_sft_then_dpo_log_to_one_mlflow_run(preference_records: Path, uninterrupted: Path, tmp_path: Path) -> None:
-    """The train stage's SFT and DPO share one MLflow run, which refuses to change a logged param."""
+    """The train stage's SFT and DPO share one MLflow run, which refuses to change a logged param
+    and would draw both runs' steps on one curve if their metrics had the same names."""
     from mlflow import MlflowClient
     from pytorch_lightning.loggers import MLFlowLogger
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     logger = MLFlowLogger(experiment_name="train", tracking_uri=uri)
     logger.log_hyperparams({"kind": "sft", "records": "data/synth/sft.jsonl"})  # as run_sft logged them
+    logger.log_metrics({"train/loss": 0.5}, step=0)
     dpo = DPO.model_copy(update={"max_steps": 1})
     run_dpo(preference_records, uninterrupted / "merged", tmp_path / "dpo", dpo, logger=logger)
-    logged = MlflowClient(uri).get_run(logger.run_id).data.params
+    client = MlflowClient(uri)
+    logged = client.get_run(logger.run_id).data.params
     assert logged["kind"] == "sft" and logged["records"] == "data/synth/sft.jsonl"
     assert logged["dpo/kind"] == "dpo" and logged["dpo/settings/beta"] == str(dpo.beta)
+    assert [m.value for m in client.get_metric_history(logger.run_id, "train/loss")] == [0.5]  # SFT's alone
+    for name in ("dpo/loss", "dpo/peak_memory_mb", "dpo/reward_margin", "dpo/preference_accuracy"):
+        assert len(client.get_metric_history(logger.run_id, name)) == dpo.max_steps, name
 
 
 class Terminal(io.StringIO):

@@ -45,9 +45,12 @@ TrainSettingsT = TypeVar("TrainSettingsT", bound=SFTSettings | DPOSettings)
 
 class TrainingModule(pl.LightningModule, Generic[ModelT, TrainSettingsT]):
     """Base of SFTModule and DPOModule. Subclasses set `kind` and implement the step and the data;
-    they name the model they train (a DPO model is always a peft model) and their settings."""
+    they name the model they train (a DPO model is always a peft model) and their settings.
+    `metric_prefix` names their logged figures: SFT then DPO log to the train stage's one MLflow run,
+    where one name for both would draw two runs' steps on one curve."""
 
     kind = "base"
+    metric_prefix = "train"
 
     def __init__(self, model: ModelT, settings: TrainSettingsT) -> None:
         super().__init__()
@@ -88,15 +91,16 @@ class TrainingModule(pl.LightningModule, Generic[ModelT, TrainSettingsT]):
         self._step_loss = self._step_loss.to(loss_share.device) + loss_share.detach()
         self._step_tokens += global_tokens
 
-    def log_step(self, name: str) -> None:
+    def log_step(self) -> None:
         """At a step's last micro-batch: the step loss over all ranks, tokens/s, peak memory, LR."""
         loss = self.trainer.strategy.reduce(self._step_loss, reduce_op="sum")  # collective: every rank calls
         now = time.perf_counter()
+        prefix = self.metric_prefix
         metrics = {
-            name: loss,
-            "train/tokens_per_s": self._step_tokens / max(now - self._step_started, 1e-9),
-            "train/peak_memory_mb": peak_memory_mb(self.device),
-            "train/lr": self.trainer.optimizers[0].param_groups[0]["lr"],
+            f"{prefix}/loss": loss,
+            f"{prefix}/tokens_per_s": self._step_tokens / max(now - self._step_started, 1e-9),
+            f"{prefix}/peak_memory_mb": peak_memory_mb(self.device),
+            f"{prefix}/lr": self.trainer.optimizers[0].param_groups[0]["lr"],
         }
         self.log_dict(metrics, on_step=True, on_epoch=False, prog_bar=False, batch_size=1)
         self._step_started, self._step_loss, self._step_tokens = now, torch.zeros(()), 0

@@ -42,6 +42,7 @@ def dpo_terms(
 
 class DPOModule(TrainingModule[PeftModel, DPOSettings]):
     kind = "dpo"
+    metric_prefix = "dpo"
 
     def __init__(
         self, model: PreTrainedModel | PeftModel, settings: DPOSettings, pairs: Sequence[TokenizedPair], pad_id: int
@@ -77,15 +78,15 @@ class DPOModule(TrainingModule[PeftModel, DPOSettings]):
         self.add_to_step(objective / (self.accumulation * world), int(batch["real_tokens"]) * world)
         self.log_dict(
             {
-                "train/reward_chosen": chosen.mean(),
-                "train/reward_rejected": rejected.mean(),
-                "train/reward_margin": (chosen - rejected).mean(),
-                "train/preference_accuracy": (chosen > rejected).float().mean(),
+                "dpo/reward_chosen": chosen.mean(),
+                "dpo/reward_rejected": rejected.mean(),
+                "dpo/reward_margin": (chosen - rejected).mean(),
+                "dpo/preference_accuracy": (chosen > rejected).float().mean(),
             },
             on_step=True,
             on_epoch=False,
             batch_size=1,
         )
         if self.is_last_micro_batch(micro_batch):
-            self.log_step("train/loss")
+            self.log_step()
         return objective

@@ -37,7 +37,7 @@ class StepProgress(Callback):
         if self.bar is None or trainer.global_step <= self.bar.n:
             return  # rank > 0, or a micro-batch inside gradient accumulation
         self.bar.update(trainer.global_step - self.bar.n)
-        loss = trainer.callback_metrics.get("train/loss")
+        loss = trainer.callback_metrics.get(f"{getattr(pl_module, 'metric_prefix', 'train')}/loss")
         if loss is not None:
             self.bar.set_postfix(loss=f"{float(loss):.3f}", refresh=False)
 

@@ -114,7 +114,7 @@ class SFTModule(TrainingModule[PreTrainedModel | PeftModel, SFTSettings]):
             # How much of the compute went to real tokens rather than padding (this rank).
             self.log("train/non_padding_share", self._real / self._slots, on_step=True, on_epoch=False, batch_size=1)
             self._slots, self._real = 0, 0
-            self.log_step("train/loss")
+            self.log_step()
         return objective
 
     def add_task_losses(self, losses: torch.Tensor, task_ids: torch.Tensor) -> None:
