@@ -189,7 +189,8 @@ class DPOSettings(_TrainerSettings):
 
     beta: float = Field(0.1, gt=0)
     lr: float = Field(5e-5, gt=0)
-    max_steps: int = Field(100, ge=1)
+    # 16 pairs a step (batch_size x grad_accumulation): synthesize.weak's 64 pairs twice over.
+    max_steps: int = Field(8, ge=1)
     batch_size: int = Field(4, ge=1)
     max_seq_len: int = Field(512, ge=16)  # one prompt and completion per sequence, no packing
 
