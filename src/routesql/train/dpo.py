@@ -76,12 +76,13 @@ class DPOModule(TrainingModule[PeftModel, DPOSettings]):
         self.micro_batches_done = micro_batch + 1
         world = self.trainer.world_size
         self.add_to_step(objective / (self.accumulation * world), int(batch["real_tokens"]) * world)
+        prefix = self.metric_prefix
         self.log_dict(
             {
-                "dpo/reward_chosen": chosen.mean(),
-                "dpo/reward_rejected": rejected.mean(),
-                "dpo/reward_margin": (chosen - rejected).mean(),
-                "dpo/preference_accuracy": (chosen > rejected).float().mean(),
+                f"{prefix}/reward_chosen": chosen.mean(),
+                f"{prefix}/reward_rejected": rejected.mean(),
+                f"{prefix}/reward_margin": (chosen - rejected).mean(),
+                f"{prefix}/preference_accuracy": (chosen > rejected).float().mean(),
             },
             on_step=True,
             on_epoch=False,
