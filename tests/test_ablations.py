@@ -15,6 +15,7 @@ from routesql.ablations import (
     Variant,
     VariantResult,
     build_table,
+    experiment_env,
     load_plan,
     paired_bootstrap,
     render_html,
@@ -130,6 +131,23 @@ def test_a_relative_tracking_store_is_made_absolute(tmp_path: Path, uri: str, ex
     params = Params.model_validate({"tracking": {"uri": uri}})
     found = tracking_override(params, tmp_path)
     assert found == ({} if expected is None else {"tracking.uri": expected.format(repo=tmp_path.resolve())})
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({"PATH": "/bin"}, {"PATH": "/bin", "ROUTESQL_CHECKPOINTS": "{repo}/checkpoints"}),
+        ({"ROUTESQL_CHECKPOINTS": ""}, {"ROUTESQL_CHECKPOINTS": "{repo}/checkpoints"}),  # empty is unset
+        ({"ROUTESQL_CHECKPOINTS": "/scratch"}, {"ROUTESQL_CHECKPOINTS": "/scratch"}),  # the user's choice stays
+    ],
+)
+def test_experiments_keep_their_checkpoints_in_the_project(tmp_path: Path, given: dict, expected: dict) -> None:
+    """Experiments run in temporary copies: their training checkpoints must outlive them, so that a
+    variant with another's SFT resumes it finished and a killed call resumes its training."""
+    before = dict(given)
+    found = experiment_env(tmp_path, given)
+    assert found == {key: value.format(repo=tmp_path.resolve()) for key, value in expected.items()}
+    assert given == before  # the caller's environment is not changed
 
 
 @pytest.mark.parametrize(

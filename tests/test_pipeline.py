@@ -224,23 +224,44 @@ ABLATIONS = {
     "variants": {
         "as_run": {"about": "the project's own params", "set": {"evaluate.limit": 4}},
         "no_mcp": {"about": "the draft alone", "set": {"mcp.steps": [], "mcp.self_consistency": 1}},
+        "with_dpo": {
+            "about": "the same SFT, then DPO: train runs, in the experiment's temporary copy",
+            "set": {
+                "evaluate.limit": 4,
+                "dpo.enabled": True,
+                "dpo.max_steps": 1,
+                "dpo.batch_size": 2,
+                "dpo.grad_accumulation": 1,
+                "dpo.freeze_layers": 0,
+                "dpo.lora.r": 4,
+                "dpo.lora.alpha": 8,
+            },
+        },
     },
     "rows": [
         {"label": "draft", "variant": "as_run", "step": "draft"},
         {"label": "all MCP steps", "variant": "as_run", "step": "final"},
         {"label": "no MCP", "variant": "no_mcp", "step": "draft"},
+        {"label": "DPO", "variant": "with_dpo", "step": "draft"},
     ],
 }
 
 
 def test_ablations_run_variants_as_dvc_experiments_under_one_mlflow_parent(project: Path, first_run: str) -> None:
     (project / "ablations.yaml").write_text(yaml.safe_dump(ABLATIONS))
+    sft_runs = set((project / "checkpoints/train").iterdir())  # the first run's SFT, in the project
     output = _run(project, "routesql", "ablations", timeout=900)
     assert "table → reports/ablations.md" in output
     listed = _run(project, "dvc", "exp", "list", "--name-only")
-    assert {"ablation-as_run", "ablation-no_mcp"} <= set(listed.split())
+    assert {"ablation-as_run", "ablation-no_mcp", "ablation-with_dpo"} <= set(listed.split())
+    # with_dpo's train ran in a temporary copy, yet resumed the first run's finished SFT from the
+    # project's checkpoints (no SFT step, no new SFT folder) and trained only its DPO there
+    assert set((project / "checkpoints/train").iterdir()) == sft_runs
+    (sft,) = [run for run in sft_runs if (run / "dpo").is_dir()]
+    assert json.loads((sft / "routesql.json").read_text())["resumed_from"]
+    assert [json.loads(path.read_text())["kind"] for path in (sft / "dpo").glob("*/routesql.json")] == ["dpo"]
     table = {row["row"]: row for row in json.loads((project / "reports/ablations.json").read_text())}
-    assert set(table) == {"draft", "all MCP steps", "no MCP"}
+    assert set(table) == {"draft", "all MCP steps", "no MCP", "DPO"}
     assert table["no MCP"]["delta"] == table["no MCP"]["ex"] - table["draft"]["ex"]
     assert table["draft"]["train_tokens"] and table["draft"]["peak_memory_mb"]
     assert "| all MCP steps |" in (project / "reports/ablations.md").read_text()
@@ -253,7 +274,7 @@ def test_ablations_run_variants_as_dvc_experiments_under_one_mlflow_parent(proje
     parents = client.search_runs([experiment.experiment_id], "attributes.run_name = 'ablations'")
     assert len(parents) == 1
     children = client.search_runs([experiment.experiment_id], f"tags.mlflow.parentRunId = '{parents[0].info.run_id}'")
-    assert sorted(run.info.run_name for run in children) == ["as_run", "no_mcp"]
+    assert sorted(run.info.run_name for run in children) == ["as_run", "no_mcp", "with_dpo"]
     assert all(run.data.tags["dvc_experiment"].startswith("ablation-") for run in children)
     # the same trained model (train came from the run cache): each question's draft answer scores
     # the same with or without the steps after it
@@ -267,7 +288,7 @@ def test_ablations_run_variants_as_dvc_experiments_under_one_mlflow_parent(proje
     assert "continued" in drafts["as_run"] and "continued" not in drafts["no_mcp"]
     # nothing changed: the experiments are reused, no stage runs again
     again = _run(project, "routesql", "ablations", "--no-track", timeout=900)
-    assert again.count("reused") == 2 and "dvc exp run" not in again
+    assert again.count("reused") == 3 and "dvc exp run" not in again
 
 
 def test_changed_ratio_reruns_only_downstream_and_a_killed_training_resumes(project: Path, first_run: str) -> None:

@@ -22,6 +22,7 @@ import copy
 import datetime
 import html
 import json
+import os
 import random
 import re
 import subprocess
@@ -36,6 +37,7 @@ from pydantic import ValidationError
 from routesql.atomic import write_text_atomic
 from routesql.config import Params, describe_validation_error, load_params, read_yaml_mapping
 from routesql.errors import InputError
+from routesql.train.scratch import CHECKPOINTS_ENV
 
 EXPERIMENT_PREFIX = "ablation-"
 LEVELS = ("easy", "medium", "hard", "extra")
@@ -223,18 +225,31 @@ def existing_experiments(repo: Path) -> dict[str, tuple[str, dict]]:
     return found
 
 
+def experiment_env(repo: Path, env: dict[str, str]) -> dict[str, str]:
+    """The environment of `dvc exp run`: training checkpoints go to the project's own folder, not
+    to the experiment's temporary copy, so that a variant sharing another's SFT (sense_dpo after
+    sense_strong) resumes it finished, and a killed call resumes where it stopped. A folder the
+    user already chose with $ROUTESQL_CHECKPOINTS is kept."""
+    if env.get(CHECKPOINTS_ENV):
+        return dict(env)
+    return {**env, CHECKPOINTS_ENV: str((repo / "checkpoints").resolve())}
+
+
 def run_variant(
     repo: Path, variant: Variant, extra: dict[str, str], params_file: dict, say: Callable[[str], None]
 ) -> None:
     say(f"{variant.experiment}: dvc exp run --temp ... evaluate ({len(variant.overrides)} overrides)")
     overrides = {**variant.overrides, **extra}
     command = ["exp", "run", "--temp", "-n", variant.experiment, *set_param_args(overrides, params_file)]
-    _dvc(repo, [*command, "evaluate"], f"run {variant.experiment}", capture=False)
+    env = experiment_env(repo, dict(os.environ))
+    _dvc(repo, [*command, "evaluate"], f"run {variant.experiment}", capture=False, env=env)
 
 
-def _dvc(repo: Path, args: list[str], what: str, capture: bool = True) -> subprocess.CompletedProcess:
+def _dvc(
+    repo: Path, args: list[str], what: str, capture: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     try:
-        done = subprocess.run(["dvc", *args], cwd=repo, capture_output=capture, text=True)
+        done = subprocess.run(["dvc", *args], cwd=repo, capture_output=capture, text=True, env=env)
     except FileNotFoundError:
         raise InputError("dvc", "not found on PATH (run from the project's .venv, e.g. via make)") from None
     if done.returncode != 0:
