@@ -402,3 +402,37 @@ def test_a_draft_cut_off_mid_statement_is_trimmed_to_where_it_compiles(pets_db: 
     assert "trimmed" in trace.notes
     off = MCPPipeline(generator, mcp_with(compile_check=False)).run([MCPQuestion("q", "owners in Lyon", pets_db)])[0]
     assert off.final == "SELECT name FROM owner WHERE city = 'Lyon' AND"
+
+
+class TokenCounting(ScriptedGenerator):
+    """A generator whose tokenizer counts `per_char` tokens a character (the local backend counts
+    with its model's tokenizer)."""
+
+    def __init__(self, per_char: int) -> None:
+        super().__init__({})
+        self.per_char = per_char
+        self.tasks: list[str] = []
+
+    def count_tokens(self, text: str) -> int:
+        return self.per_char * len(text)
+
+    def generate(self, prompts: list[str], settings: GenerationSettings) -> list[list[str]]:
+        self.tasks.extend(re.search(r"-- Task: (.*)", prompt).group(1)[:14] for prompt in prompts)
+        return super().generate(prompts, settings)
+
+
+@pytest.mark.parametrize(
+    ("per_char", "linking"),
+    [
+        (0, "list the table"),  # the schema fits the budget by the model's count: linked whole
+        (1000, "part 1 of 2 of"),  # it does not: LR-SQL's slices (owner, pet), one per table
+    ],
+)
+def test_the_token_budget_counts_the_model_s_tokens(pets_db: Path, per_char: int, linking: str) -> None:
+    """By the estimate the pets schema is far under the budget; what decides is the generator's count,
+    the one synthesize cut the training slices by."""
+    generator = TokenCounting(per_char)
+    pipeline = MCPPipeline(generator, mcp_with("schema_linking", token_budget=400))
+    pipeline.run([MCPQuestion("q", "q_good", pets_db)])
+    assert pipeline.count_tokens == generator.count_tokens
+    assert generator.tasks[1] == linking  # after the draft

@@ -214,3 +214,13 @@ def test_a_progress_bar_counts_the_prompts_when_asked(
     err = capsys.readouterr().err
     # the bar (which clears itself at the end) counts prompts out of all of them
     assert (f"/{len(prompts)} [" in err and "generating" in err) is shown, err
+
+
+def test_tokens_are_counted_as_synthesize_counts_them(tiny_generator: TransformersGenerator, tiny_lm_dir: Path) -> None:
+    """MCP slices schemas by this count; training's slices were cut by synthesize's."""
+    from routesql.synth.stage import token_counter
+
+    synthesize_count = token_counter(str(tiny_lm_dir))
+    texts = ["table pet: id, kind, age, owner_id -> owner.id", "CREATE TABLE nantapu_nunplur (id INTEGER)", ""]
+    assert [tiny_generator.count_tokens(text) for text in texts] == [synthesize_count(text) for text in texts]
+    assert tiny_generator.count_tokens(texts[0]) > 0

@@ -31,6 +31,17 @@ class Generator(Protocol):
 
 
 @runtime_checkable
+class TokenCountingGenerator(Protocol):
+    """A generator that counts tokens as its model's tokenizer does (the local backend).
+
+    MCP slices a schema by this count, as `synthesize` sliced the training schemas with the same
+    tokenizer; a generator without it gets the estimate (`approx_token_count`).
+    """
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+@runtime_checkable
 class NameConstrainedGenerator(Protocol):
     """A generator that can also veto names outside a schema while decoding (the local backend).
 

@@ -109,6 +109,10 @@ class TransformersGenerator:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` without special tokens: the count `synthesize` slices schemas by."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
     def chat_prompt(self, messages: list[dict[str, str]]) -> str:
         """The model input for a chat (`render_messages`: the tokenizer's chat template, or the
         non-system contents for a model trained without one, as `render_prompt` gives them)."""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from routesql.db.execute import ExecResult, QueryRunner
-from routesql.db.schema import DatabaseSchema, read_schema, render_schema
-from routesql.llm.generator import GenerationSettings, Generator, NameConstrainedGenerator
+from routesql.db.schema import DatabaseSchema, approx_token_count, read_schema, render_schema
+from routesql.llm.generator import GenerationSettings, Generator, NameConstrainedGenerator, TokenCountingGenerator
 from routesql.mcp.registry import MCP_STEPS
 from routesql.mcp.settings import DRAFT, MCPSettings
 from routesql.mcp.work import MCPQuestion, MCPTrace, QuestionWork
@@ -27,6 +28,10 @@ class MCPPipeline:
             timeout_s=settings.timeout_s, row_cap=settings.row_cap, result_cap_mb=settings.result_cap_mb
         )
         self.constrains = settings.constrain_names and isinstance(generator, NameConstrainedGenerator)
+        # schema.token_budget counts the model's tokens, as synthesize's slices did at training
+        self.count_tokens: Callable[[str], int] = (
+            generator.count_tokens if isinstance(generator, TokenCountingGenerator) else approx_token_count
+        )
         if settings.constrain_names and not self.constrains:
             log.info("names are not constrained: the %s backend cannot do it", type(generator).__name__)
 

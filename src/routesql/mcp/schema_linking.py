@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from routesql.db.schema import approx_token_count
 from routesql.mcp.work import MCPTrace, QuestionWork, links_of, reduce_schema, union_links
 from routesql.sqlkit.extract import extract_sql
 from routesql.sqlkit.links import format_links, parse_links
@@ -50,7 +49,7 @@ class SchemaLinking:
     def link(self, pipeline: MCPPipeline, work: dict[int, QuestionWork]) -> dict[int, dict[str, list[str]]]:
         """Schema links per question: one batched SL call, or LR-SQL slice walking for big schemas."""
         budget = pipeline.settings.token_budget
-        small = [i for i, w in work.items() if approx_token_count(w.full_text) <= budget]
+        small = [i for i, w in work.items() if pipeline.count_tokens(w.full_text) <= budget]
         large = [i for i in work if i not in small]
         links: dict[int, dict[str, list[str]]] = {}
         answers = pipeline.greedy(
@@ -69,7 +68,9 @@ class SchemaLinking:
             items = [
                 SliceQuestion(
                     work[i].question.question,
-                    slice_schema(work[i].schema, budget, settings.sample_rows, style=settings.schema_style),
+                    slice_schema(
+                        work[i].schema, budget, settings.sample_rows, pipeline.count_tokens, style=settings.schema_style
+                    ),
                     work[i].question.evidence,
                 )
                 for i in large
