@@ -4,6 +4,11 @@ paired bootstrap and the table are computed from per-question outcomes. The run 
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +20,7 @@ from routesql.ablations import (
     Variant,
     VariantResult,
     build_table,
+    existing_experiments,
     experiment_env,
     load_plan,
     paired_bootstrap,
@@ -131,6 +137,55 @@ def test_a_relative_tracking_store_is_made_absolute(tmp_path: Path, uri: str, ex
     params = Params.model_validate({"tracking": {"uri": uri}})
     found = tracking_override(params, tmp_path)
     assert found == ({} if expected is None else {"tracking.uri": expected.format(repo=tmp_path.resolve())})
+
+
+def _dvc_repo(root: Path, stage_command: str) -> None:
+    """A git repo with DVC and one stage that runs stage_command (reading params.yaml's `wait`)."""
+    (root / "params.yaml").write_text("wait: 0\n")
+    (root / "dvc.yaml").write_text(
+        yaml.safe_dump({"stages": {"work": {"cmd": stage_command, "params": ["wait"], "outs": ["out.txt"]}}})
+    )
+    for command in (
+        ["git", "init", "-q"],
+        ["git", "config", "user.email", "t@example.com"],
+        ["git", "config", "user.name", "test"],
+        ["dvc", "init", "-q"],
+        ["dvc", "config", "core.analytics", "false"],
+        ["git", "add", "-A"],
+        ["git", "commit", "-qm", "project"],
+    ):
+        subprocess.run(command, cwd=root, check=True, capture_output=True)
+
+
+def test_an_experiment_killed_mid_run_is_not_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call killed while DVC ran a variant leaves that experiment shown as running, for good: it
+    must not count as run (its results were never written), and running it again must count."""
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    started = tmp_path / "started"
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    stage = (
+        f"{sys.executable} -c \"import pathlib, time, yaml; w = yaml.safe_load(open('params.yaml'))['wait']; "
+        f"pathlib.Path('{started}').touch(); time.sleep(w); pathlib.Path('out.txt').write_text('done')\""
+    )
+    _dvc_repo(repo, stage)
+    run = ["dvc", "exp", "run", "--temp", "-n", "ablation-a"]
+    killed = subprocess.Popen([*run, "-S", "wait=60"], cwd=repo, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not started.exists() and killed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert started.exists(), "the stage never started"
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.wait()
+    assert (
+        "running" in subprocess.run(["dvc", "exp", "show", "--json"], cwd=repo, capture_output=True, text=True).stdout
+    )
+    assert existing_experiments(repo) == {}
+
+    subprocess.run([*run, "-S", "wait=0"], cwd=repo, check=True, capture_output=True)
+    found = existing_experiments(repo)
+    assert list(found) == ["ablation-a"]
+    assert found["ablation-a"][1] == {"wait": 0}
 
 
 @pytest.mark.parametrize(

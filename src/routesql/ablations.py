@@ -213,11 +213,16 @@ def tracking_override(params: Params, repo: Path) -> dict[str, str]:
 
 
 def existing_experiments(repo: Path) -> dict[str, tuple[str, dict]]:
-    """Experiments on HEAD: name → (commit, params.yaml's values)."""
+    """Finished experiments on HEAD: name → (commit, params.yaml's values). An experiment DVC shows
+    as running is left out: a call killed mid-run (a closed session, Ctrl-C twice) leaves its entry
+    "running" for good, with the name of the variant it was running, and reusing it would read
+    results it never wrote."""
     shown = _dvc(repo, ["exp", "show", "--json", "--hide-queued", "--hide-failed"], "list the experiments")
     found: dict[str, tuple[str, dict]] = {}
     for baseline in json.loads(shown.stdout or "[]"):
         for experiment in baseline.get("experiments") or []:
+            if (experiment.get("executor") or {}).get("state", "success") != "success":
+                continue
             for rev in experiment.get("revs") or []:
                 if rev.get("name"):
                     params = ((rev.get("data") or {}).get("params") or {}).get("params.yaml", {}).get("data", {})
