@@ -212,21 +212,31 @@ def tracking_override(params: Params, repo: Path) -> dict[str, str]:
     return {}
 
 
-def existing_experiments(repo: Path) -> dict[str, tuple[str, dict]]:
-    """Finished experiments on HEAD: name → (commit, params.yaml's values). An experiment DVC shows
-    as running is left out: a call killed mid-run (a closed session, Ctrl-C twice) leaves its entry
-    "running" for good, with the name of the variant it was running, and reusing it would read
-    results it never wrote."""
+@dataclass(frozen=True)
+class Experiments:
+    """The experiments DVC shows on HEAD. `finished`: name → (commit, params.yaml's values).
+    `unfinished`: names shown as running or queued. A call killed mid-run (a closed session, Ctrl-C
+    twice) leaves its entry "running" for good, under the name of the variant it was running;
+    reusing it would read results it never wrote."""
+
+    finished: dict[str, tuple[str, dict]]
+    unfinished: set[str]
+
+
+def existing_experiments(repo: Path) -> Experiments:
     shown = _dvc(repo, ["exp", "show", "--json", "--hide-queued", "--hide-failed"], "list the experiments")
-    found: dict[str, tuple[str, dict]] = {}
+    found = Experiments(finished={}, unfinished=set())
     for baseline in json.loads(shown.stdout or "[]"):
         for experiment in baseline.get("experiments") or []:
-            if (experiment.get("executor") or {}).get("state", "success") != "success":
-                continue
+            done = (experiment.get("executor") or {}).get("state", "success") == "success"
             for rev in experiment.get("revs") or []:
-                if rev.get("name"):
-                    params = ((rev.get("data") or {}).get("params") or {}).get("params.yaml", {}).get("data", {})
-                    found[rev["name"]] = (rev["rev"], params)
+                if not rev.get("name"):
+                    continue
+                if not done:
+                    found.unfinished.add(rev["name"])
+                    continue
+                params = ((rev.get("data") or {}).get("params") or {}).get("params.yaml", {}).get("data", {})
+                found.finished[rev["name"]] = (rev["rev"], params)
     return found
 
 
@@ -474,7 +484,13 @@ def run_ablations(
     results: dict[str, VariantResult] = {}
     for variant in plan.variants:
         wanted = with_overrides(base, {**variant.overrides, **extra})
-        found = existing.get(variant.experiment)
+        found = existing.finished.get(variant.experiment)
+        if found is None and variant.experiment in existing.unfinished:
+            say(
+                f"{variant.experiment}: DVC lists an unfinished run of it (an earlier call was stopped), "
+                "so it runs again; training resumes from its checkpoints. The stopped run's copy under "
+                ".dvc/tmp/exps/standalone/ can be deleted while no experiment runs."
+            )
         if found is not None and _same_params(found[1], wanted):
             say(f"{variant.experiment}: already run on HEAD with these params ({found[0][:8]}), reused")
             rev, reused = found[0], True
@@ -482,7 +498,7 @@ def run_ablations(
             if found is not None:
                 _dvc(repo, ["exp", "remove", variant.experiment], f"replace {variant.experiment}")
             run_variant(repo, variant, extra, base, say)
-            ran = existing_experiments(repo).get(variant.experiment)
+            ran = existing_experiments(repo).finished.get(variant.experiment)
             if ran is None:
                 raise InputError(variant.experiment, "dvc exp run finished but the experiment is not listed")
             rev, reused = ran[0], False
