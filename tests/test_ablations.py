@@ -305,9 +305,19 @@ def test_rows_that_cannot_be_scored_or_compared_are_errors(rows: list[Row], outc
                 "steps": 10,
                 "settings": {"batch_size": 1, "grad_accumulation": 4, "max_seq_len": 1000},
                 "final_metrics": {"train/non_padding_share": 0.5, "train/peak_memory_mb": 3600.4},
-                "wall_seconds_last_session": 600.0,
+                "wall_seconds_last_session": 30.0,
+                "resumed_from": "step-000008.ckpt",
+                "training_seconds": 600.0,  # every session's training, not the last session's
             },
             {"train_tokens": 20000, "train_minutes": 10.0, "peak_memory_mb": 3600},
+        ),
+        (  # a manifest from before training_seconds: its one session's wall time
+            {"kind": "sft", "resumed_from": None, "wall_seconds_last_session": 600.0},
+            {"train_tokens": None, "train_minutes": 10.0, "peak_memory_mb": None},
+        ),
+        (  # ... or no minutes at all when it was resumed: its earlier sessions are unknown
+            {"kind": "sft", "resumed_from": "step-000008.ckpt", "wall_seconds_last_session": 600.0},
+            {"train_tokens": None, "train_minutes": None, "peak_memory_mb": None},
         ),
         (  # DPO logs under dpo/ (it shares the train stage's MLflow run with SFT)
             {
@@ -315,7 +325,7 @@ def test_rows_that_cannot_be_scored_or_compared_are_errors(rows: list[Row], outc
                 "steps": 5,
                 "settings": {"batch_size": 4, "max_seq_len": 512},
                 "final_metrics": {"dpo/peak_memory_mb": 2100.6},
-                "wall_seconds_last_session": 90.0,
+                "training_seconds": 90.0,
             },
             {"train_tokens": 10240, "train_minutes": 1.5, "peak_memory_mb": 2101},
         ),

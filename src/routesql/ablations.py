@@ -372,14 +372,18 @@ def build_table(plan: AblationPlan, results: dict[str, VariantResult], seed: int
 
 
 def train_cost(manifest: dict | None) -> dict:
-    """Tokens computed, minutes and peak memory of the training run, from its manifest."""
+    """Tokens computed, minutes and peak memory of the training run, from its manifest. Minutes are
+    the training loop's over every session of a resumed run; a manifest written before that count
+    gives its session's wall time, or none when it was resumed (its earlier sessions are unknown)."""
     if not manifest:
         return {"train_tokens": None, "train_minutes": None, "peak_memory_mb": None}
     settings, final = manifest.get("settings", {}), manifest.get("final_metrics", {})
     capacity = manifest.get("steps", 0) * settings.get("batch_size", 0) * settings.get("max_seq_len", 0)
     capacity *= settings.get("grad_accumulation", 1)
     share = final.get("train/non_padding_share", 1.0)
-    seconds = manifest.get("wall_seconds_last_session")
+    seconds = manifest.get("training_seconds")
+    if seconds is None and not manifest.get("resumed_from"):  # a manifest from before the count
+        seconds = manifest.get("wall_seconds_last_session")
     peak = final.get("dpo/peak_memory_mb" if manifest.get("kind") == "dpo" else "train/peak_memory_mb")
     return {
         "train_tokens": int(capacity * share) if capacity else None,

@@ -56,11 +56,13 @@ def test_a_finished_sft_is_resumed_not_trained_again_and_each_dpo_setting_runs_a
     sft_only = train_model(params(dpo=False), sft_records, preference_records, str(tiny_base), tmp_path / "sft")
     (work,) = (shared / "train").iterdir()  # the SFT run's folder, under the environment's root
     assert manifest(sft_only)["kind"] == "sft" and manifest(sft_only)["resumed_from"] is None
+    trained_for = manifest(sft_only)["training_seconds"]
 
     # as sense_dpo after sense_strong: the same SFT (settings, records, base), then DPO
     with_dpo = train_model(params(dpo=True), sft_records, preference_records, str(tiny_base), tmp_path / "dpo")
     assert [path.name for path in (shared / "train").iterdir()] == [work.name]
     assert manifest(work)["resumed_from"].endswith("step-000002.ckpt")  # at its last step: no SFT step ran
+    assert manifest(work)["training_seconds"] >= trained_for > 0  # the first session's training still counts
     assert manifest(with_dpo)["kind"] == "dpo" and manifest(with_dpo)["base_model"] == str(work / "merged")
 
     # other DPO settings: a DPO run of their own (resuming the first one's checkpoints is refused)

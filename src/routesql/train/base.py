@@ -61,6 +61,10 @@ class TrainingModule(pl.LightningModule, Generic[ModelT, TrainSettingsT]):
         self.resume_micro_batch = 0
         self.micro_batches_done = 0
         self.resumed_state: dict[str, Any] = {}
+        # Seconds in the training loop before this session (from the checkpoint resumed; None when
+        # that checkpoint predates the count), so a resumed run reports its whole training time.
+        self.seconds_before_session: float | None = 0.0
+        self._session_started = time.perf_counter()
         self._step_started = time.perf_counter()
         self._step_loss = torch.zeros(())
         self._step_tokens = 0
@@ -106,7 +110,13 @@ class TrainingModule(pl.LightningModule, Generic[ModelT, TrainSettingsT]):
         self._step_started, self._step_loss, self._step_tokens = now, torch.zeros(()), 0
 
     def on_train_start(self) -> None:
-        self._step_started = time.perf_counter()
+        self._session_started = self._step_started = time.perf_counter()
+
+    def training_seconds(self) -> float | None:
+        """Seconds in the training loop over every session of this run so far."""
+        if self.seconds_before_session is None:
+            return None
+        return self.seconds_before_session + time.perf_counter() - self._session_started
 
     # ---- checkpoints: adapter + optimizer + scheduler + data position --------------------------
     def extra_checkpoint_state(self) -> dict[str, Any]:
@@ -118,6 +128,7 @@ class TrainingModule(pl.LightningModule, Generic[ModelT, TrainSettingsT]):
         checkpoint["routesql"] = {
             "kind": self.kind,
             "micro_batches_done": self.micro_batches_done,
+            "training_seconds": self.training_seconds(),
             "settings": self.settings.model_dump(mode="json"),
             **self.extra_checkpoint_state(),
         }
@@ -134,4 +145,5 @@ class TrainingModule(pl.LightningModule, Generic[ModelT, TrainSettingsT]):
             raise InputError("checkpoint", f"adapter weights do not match the model ({differing} names differ)")
         self.resume_micro_batch = int(state["micro_batches_done"])
         self.micro_batches_done = self.resume_micro_batch
+        self.seconds_before_session = state.get("training_seconds")
         self.resumed_state = state

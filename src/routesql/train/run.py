@@ -177,6 +177,7 @@ def _fit(
         "steps": trainer.global_step,
         "resumed_from": str(resume_from) if resume_from else None,
         "wall_seconds_last_session": round(time.perf_counter() - started, 3),
+        "training_seconds": None if (seconds := module.training_seconds()) is None else round(seconds, 3),
         "final_metrics": metrics,
         "settings": settings.model_dump(mode="json"),
     }
