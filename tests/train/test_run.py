@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -217,17 +218,19 @@ class Terminal(io.StringIO):
 
 
 @pytest.mark.parametrize("is_terminal", [True, False])
-def test_training_shows_its_steps_in_a_terminal_only(
+def test_training_shows_its_steps_as_a_bar_in_a_terminal_and_as_lines_in_a_log(
     sft_records: Path, tiny_base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, is_terminal: bool
 ) -> None:
     stderr = Terminal() if is_terminal else io.StringIO()
     monkeypatch.setattr(sys, "stderr", stderr)
     run_sft(sft_records, tiny_base, tmp_path, SFT.model_copy(update={"max_steps": 2, "grad_accumulation": 2}))
     shown = stderr.getvalue()
+    lines = re.findall(r"SFT training: step (\d)/2, loss \d+\.\d{3}", shown)
     if is_terminal:
         assert "SFT training" in shown and "2/2" in shown and "loss=" in shown, shown
+        assert lines == []
     else:
-        assert "SFT training" not in shown  # CI logs and piped DVC output stay clean
+        assert lines == ["1", "2"] and shown.count("SFT training") == 2, shown  # a log: lines, no redraws
 
 
 DDP_DRIVER = """
