@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 from pathlib import Path
@@ -182,3 +183,10 @@ def write_jsonl(rows: list[dict], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return path
+
+
+class Terminal(io.StringIO):
+    """A stderr that says it is a terminal, as a user's shell is (tqdm draws only there)."""
+
+    def isatty(self) -> bool:
+        return True

@@ -11,6 +11,7 @@ import pytorch_lightning as pl
 import torch
 
 from routesql.train.progress import StepProgress
+from support import Terminal
 
 
 class OneLayer(pl.LightningModule):
@@ -28,11 +29,6 @@ class OneLayer(pl.LightningModule):
 
     def train_dataloader(self) -> torch.utils.data.DataLoader:
         return torch.utils.data.DataLoader(torch.randn(64, 4), batch_size=2)
-
-
-class Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
 
 
 def fit(stream: io.StringIO, max_steps: int, root: Path, resume: Path | None = None) -> pl.Trainer:

@@ -25,7 +25,7 @@ from routesql.errors import InputError
 from routesql.train.checkpoint import MANIFEST, latest_checkpoint
 from routesql.train.run import run_dpo, run_sft
 from routesql.train.settings import DPOSettings, LoraSettings, SFTSettings
-from support import write_jsonl
+from support import Terminal, write_jsonl
 
 SFT = SFTSettings(
     freeze_layers=0,
@@ -208,13 +208,6 @@ def test_sft_then_dpo_log_to_one_mlflow_run(preference_records: Path, uninterrup
     assert [m.value for m in client.get_metric_history(logger.run_id, "train/loss")] == [0.5]  # SFT's alone
     for name in ("dpo/loss", "dpo/peak_memory_mb", "dpo/reward_margin", "dpo/preference_accuracy"):
         assert len(client.get_metric_history(logger.run_id, name)) == dpo.max_steps, name
-
-
-class Terminal(io.StringIO):
-    """A stderr that says it is a terminal, as a user's shell is (tqdm draws only there)."""
-
-    def isatty(self) -> bool:
-        return True
 
 
 @pytest.mark.parametrize("is_terminal", [True, False])

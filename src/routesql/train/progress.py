@@ -21,10 +21,6 @@ from tqdm import tqdm
 LINES_PER_RUN = 10  # plain lines a run writes when stderr is not a terminal
 
 
-def _minutes(seconds: float) -> str:
-    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
-
-
 class StepProgress(Callback):
     def __init__(self, description: str, stream: TextIO | None = None) -> None:
         self.description = description
@@ -78,8 +74,8 @@ class StepProgress(Callback):
         shown_loss = "" if loss is None else f", loss {loss:.3f}"
         assert self.stream is not None
         self.stream.write(
-            f"{self.description}: step {step}/{total}{shown_loss}, {_minutes(elapsed)} so far, about "
-            f"{_minutes(left)} left\n"
+            f"{self.description}: step {step}/{total}{shown_loss}, {tqdm.format_interval(elapsed)} so far, about "
+            f"{tqdm.format_interval(left)} left\n"
         )
         self.stream.flush()
 
