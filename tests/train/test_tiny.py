@@ -3,7 +3,6 @@ pretraining that learns, and clear errors for bad input."""
 
 from __future__ import annotations
 
-import io
 import shutil
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from routesql.errors import InputError
 from routesql.llm.loading import load_base
 from routesql.train.settings import TinyModelSettings
 from routesql.train.tiny import build_tiny_base
+from support import Terminal
 
 SCHEMA = "CREATE TABLE singer (singer_id INTEGER PRIMARY KEY, name TEXT, country TEXT, age INTEGER)"
 PAIRS = [
@@ -116,11 +116,6 @@ def test_bad_base_path_is_an_input_error(built: Path, tmp_path: Path, case: str,
 def test_empty_corpus_is_an_input_error(tmp_path: Path, texts: list[str]) -> None:
     with pytest.raises(InputError, match="empty corpus"):
         build_tiny_base(texts, tmp_path / "base", SETTINGS, seed=0)
-
-
-class Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
 
 
 def test_pretraining_shows_its_steps_in_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
