@@ -436,3 +436,43 @@ def test_the_token_budget_counts_the_model_s_tokens(pets_db: Path, per_char: int
     pipeline.run([MCPQuestion("q", "q_good", pets_db)])
     assert pipeline.count_tokens == generator.count_tokens
     assert generator.tasks[1] == linking  # after the draft
+
+
+class SliceWalk(TokenCounting):
+    """Cuts the pets schema into one slice per table (owner, pet) and answers each slice `walk`;
+    scores a slice answer by the table it names (`none` by `none_score`), recording each call."""
+
+    def __init__(self, walk: str, table_scores: dict[str, float], none_score: float = 0.0) -> None:
+        super().__init__(per_char=1000)
+        self.walk = walk
+        self.table_scores = {**table_scores, "none": none_score}
+        self.scored: list[list[str]] = []
+
+    def generate(self, prompts: list[str], settings: GenerationSettings) -> list[list[str]]:
+        self.tasks.extend(re.search(r"-- Task: (.*)", prompt).group(1)[:14] for prompt in prompts)
+        return [["SELECT name FROM owner" if "Task: write" in p else self.walk] * settings.n for p in prompts]
+
+    def score(self, prompts: list[str], completions: list[str]) -> list[float]:
+        self.scored.append(list(completions))
+        return [self.table_scores[completion] for completion in completions]
+
+
+@pytest.mark.parametrize(
+    ("walk", "table_scores", "scorer", "links"),
+    [
+        ("none", {"owner": -3.0, "pet": -1.0}, True, "pet:"),  # nothing named: the best against none
+        ("none", {"owner": -0.5, "pet": -4.0}, True, "owner:"),
+        ("none", {"owner": 2.0, "pet": 1.0}, False, ""),  # a backend that cannot score: full schema
+        ("pet", {"owner": 5.0, "pet": -9.0}, True, "pet:"),  # the walk named a table: kept, no scoring
+    ],
+)
+def test_a_slice_walk_that_names_no_table_takes_the_one_scored_best_against_none(
+    pets_db: Path, walk: str, table_scores: dict[str, float], scorer: bool, links: str
+) -> None:
+    generator = SliceWalk(walk, table_scores)
+    pipeline = MCPPipeline(generator, mcp_with("schema_linking", token_budget=400))
+    pipeline.score = generator.score if scorer else None
+    trace = pipeline.run([MCPQuestion("q", "names of owners", pets_db)])[0]
+    assert generator.tasks[1:3] == ["part 1 of 2 of", "part 2 of 2 of"]  # it was linked slice by slice
+    assert trace.notes["links"] == links
+    assert generator.scored == ([["none", "owner", "none", "pet"]] if scorer and walk == "none" else [])

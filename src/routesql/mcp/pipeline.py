@@ -9,6 +9,7 @@ from pathlib import Path
 from routesql.db.execute import ExecResult, QueryRunner
 from routesql.db.schema import DatabaseSchema, approx_token_count, read_schema, render_schema
 from routesql.llm.generator import GenerationSettings, Generator, NameConstrainedGenerator, TokenCountingGenerator
+from routesql.llm.scoring import CompletionScorer, completion_scorer
 from routesql.mcp.registry import MCP_STEPS
 from routesql.mcp.settings import DRAFT, MCPSettings
 from routesql.mcp.work import MCPQuestion, MCPTrace, QuestionWork
@@ -32,6 +33,8 @@ class MCPPipeline:
         self.count_tokens: Callable[[str], int] = (
             generator.count_tokens if isinstance(generator, TokenCountingGenerator) else approx_token_count
         )
+        # slice linking's fallback for a walk that named no table (None: the backend cannot score)
+        self.score: CompletionScorer | None = completion_scorer(generator)
         if settings.constrain_names and not self.constrains:
             log.info("names are not constrained: the %s backend cannot do it", type(generator).__name__)
 

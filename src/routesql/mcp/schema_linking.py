@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from routesql.llm.scoring import CompletionScorer
 from routesql.mcp.work import MCPTrace, QuestionWork, links_of, reduce_schema, union_links
 from routesql.sqlkit.extract import extract_sql
 from routesql.sqlkit.links import format_links, parse_links
 from routesql.tasks.slicing import SliceQuestion, link_over_slices, slice_schema
-from routesql.tasks.templates import schema_linking_prompt, text_to_sql_prompt
+from routesql.tasks.templates import (
+    schema_linking_prompt,
+    slice_linking_completion,
+    slice_linking_prompt,
+    text_to_sql_prompt,
+)
 
 if TYPE_CHECKING:
     from routesql.mcp.pipeline import MCPPipeline
@@ -18,7 +24,8 @@ class SchemaLinking:
     """Links (one batched call; LR-SQL slice walking for a schema above the token budget), their
     union with the current SQL's own tables and columns as the reduced schema, and SQL generated
     on it, kept unless it fails where the current SQL runs. A question with no usable links keeps
-    the full schema: a schema cut to the draft's own tables adds nothing but its mistakes."""
+    the full schema: a schema cut to the draft's own tables adds nothing but its mistakes. A slice
+    walk that named no table takes the one the linker scores highest against `none` (local backend)."""
 
     name = "schema_linking"
     label = "reduced"
@@ -75,6 +82,30 @@ class SchemaLinking:
                 )
                 for i in large
             ]
-            for i, tables in zip(large, link_over_slices(items, pipeline.greedy)):
+            for i, item, tables in zip(large, items, link_over_slices(items, pipeline.greedy)):
+                if not tables and pipeline.score is not None:  # every query reads a table
+                    best = best_table_against_none(item, pipeline.score)
+                    tables = [best] if best else []
                 links[i] = {table: [] for table in tables}  # whole tables: slices name tables only
         return links
+
+
+def best_table_against_none(item: SliceQuestion, score: CompletionScorer) -> str | None:
+    """The table, over all of the question's slices, whose name as the slice's whole answer
+    scores highest above `none` (each slice shown as the walk showed it: nothing selected yet)."""
+    prompts: list[str] = []
+    completions: list[str] = []
+    candidates: list[tuple[str, int, int]] = []  # (table, index of its score, of its slice's `none` score)
+    for part, piece in enumerate(item.slices, start=1):
+        prompt = slice_linking_prompt(piece.text, item.question, [], part, len(item.slices), item.evidence).text
+        none_at = len(completions)
+        prompts.append(prompt)
+        completions.append(slice_linking_completion([]))
+        for table in piece.table_names:
+            candidates.append((table, len(completions), none_at))
+            prompts.append(prompt)
+            completions.append(slice_linking_completion([table]))
+    if not candidates:
+        return None
+    scores = score(prompts, completions)
+    return max(candidates, key=lambda c: scores[c[1]] - scores[c[2]])[0]
