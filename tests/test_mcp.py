@@ -440,12 +440,12 @@ def test_the_token_budget_counts_the_model_s_tokens(pets_db: Path, per_char: int
 
 class SliceWalk(TokenCounting):
     """Cuts the pets schema into one slice per table (owner, pet) and answers each slice `walk`;
-    scores a slice answer by the table it names (`none` by `none_score`), recording each call."""
+    scores a slice answer by the table it names (`none` at 0), recording each call."""
 
-    def __init__(self, walk: str, table_scores: dict[str, float], none_score: float = 0.0) -> None:
+    def __init__(self, walk: str, table_scores: dict[str, float]) -> None:
         super().__init__(per_char=1000)
         self.walk = walk
-        self.table_scores = {**table_scores, "none": none_score}
+        self.table_scores = {**table_scores, "none": 0.0}
         self.scored: list[list[str]] = []
 
     def generate(self, prompts: list[str], settings: GenerationSettings) -> list[list[str]]:
