@@ -13,10 +13,11 @@ from routesql.train.packing import tokenize_pairs
 COMPLETIONS = ["none", "owner", "SELECT name FROM owner WHERE city = 'Lyon'", ""]
 
 
+@pytest.mark.parametrize("shared", [False, True])  # True: one prompt, its pass cached for every completion
 def test_a_score_is_minus_the_model_s_loss_summed_over_the_completion_and_eos(
-    tiny_generator: TransformersGenerator, prompts: list[str]
+    tiny_generator: TransformersGenerator, prompts: list[str], shared: bool
 ) -> None:
-    chosen = prompts[: len(COMPLETIONS)]
+    chosen = [prompts[0]] * len(COMPLETIONS) if shared else prompts[: len(COMPLETIONS)]
     scores = completion_log_likelihoods(tiny_generator, chosen, COMPLETIONS)
     for (prompt_ids, target), score in zip(tokenize_pairs(tiny_generator.tokenizer, chosen, COMPLETIONS), scores):
         labels = [-100] * len(prompt_ids) + target
