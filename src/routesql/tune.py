@@ -38,6 +38,7 @@ class ValidationLossPruning(pl.Callback):
         # Encoded as training encodes them (chat template, eos), once for all validations.
         self.held_out = tokenize_pairs(tokenizer, [r["prompt"] for r in held_out], [r["completion"] for r in held_out])
         self.last_loss: float | None = None
+        self.validated_step = 0
 
     @torch.no_grad()
     def validation_loss(self, model) -> float:
@@ -55,8 +56,11 @@ class ValidationLossPruning(pl.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = trainer.global_step
-        if step == 0 or step % self.every or not trainer.is_global_zero:
+        # With gradient accumulation this hook runs for every micro-batch, and a step's later
+        # micro-batches see the same weights: each step is validated (and reported) once.
+        if step == 0 or step % self.every or step == self.validated_step or not trainer.is_global_zero:
             return
+        self.validated_step = step
         loss = self.last_loss = self.validation_loss(pl_module.model)
         self.trial.report(-loss, step)  # the study maximises; lower loss is better
         if self.trial.should_prune():
